@@ -1,1 +1,549 @@
-fn main() {}
+//! # kvbench
+//!
+//! Runs Flotilla's `kvstore` and the reference etcd (3.4, Debian's `/usr/bin/etcd`) one after the other on this
+//! machine, drives both with the same Rust gRPC client, and prints a side-by-side table with the ratio
+//! kvstore/etcd for every figure.
+//!
+//! ## Why ratios from one run
+//! This machine is shared (two cores, other builds running), and its absolute numbers drift from day to day and
+//! from hour to hour: fsync latency alone can move puts/s by 2x. Both servers measured in the same run, a minute
+//! apart, with the same client, see the same machine, so their ratio is the figure worth comparing across days;
+//! the absolute figures are there to make the ratio readable, not to be compared with yesterday's.
+//!
+//! ## What it measures, per server (each on a fresh data dir, one server running at a time)
+//! 1. **puts** — puts/s and p50/p99 latency at each client level (`--clients 1,16,256`). A level is that many
+//!    requests in flight over `--conns` connections (default min(clients, 16)), as etcd's `benchmark` tool does,
+//!    for `--seconds` (or `--count` requests). Every put writes a new key with a fresh `--value-size` value.
+//! 2. **gets** — gets/s and p50/p99 of one existing key at `--get-clients` (16), linearizable then serializable.
+//! 3. **watch** — latency from sending a put to receiving its watch event, one put at a time (`--watch-events`).
+//! 4. **rss** — VmRSS idle (right after start), after the load phases, after `etcdctl check perf --load=m`, and the
+//!    peak (VmHWM); plus whether `check perf --load=s` and `--load=m` PASS (`--skip-check-perf` skips both).
+//!
+//! ## Layout
+//! - `main.rs` — flags, their validation into a [`Plan`], and the order of phases per server.
+//! - `server.rs` — spawn a server on free ports, wait until it serves a Range, read its memory, kill it on drop.
+//! - `load.rs` — closed-loop put and get load over N connections.
+//! - `watch.rs` — watch latency.
+//! - `checkperf.rs` — run `etcdctl check perf` and parse its verdict.
+//! - `stats.rs` — latency histograms (hdrhistogram, µs) and their summary.
+//! - `report.rs` — per-server results, the side-by-side table, the JSON file.
+//!
+//! A binary, not a library: errors are `anyhow` with context throughout rather than per-module `thiserror` enums,
+//! since every error ends up as a line in the report and nothing matches on them. A phase that fails is recorded
+//! and the run goes on, so a half-finished kvstore still gets the figures it can; the exit code is then 1.
+//!
+//! Everything is bounded: each level by `--seconds` (requests by a 10 s timeout), readiness by
+//! `--ready-timeout`, check perf by 150 s. Servers and etcdctl are killed when kvbench exits, errs, panics or is
+//! interrupted.
+
+mod checkperf;
+mod load;
+mod report;
+mod server;
+mod stats;
+mod watch;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, ValueEnum};
+use serde::Serialize;
+
+use crate::load::{Level, Stop};
+use crate::report::ServerReport;
+use crate::server::{Server, ServerSpec};
+
+/// Side-by-side benchmark of kvstore and etcd, driven by one client; prints kvstore/etcd ratios.
+#[derive(Parser, Debug)]
+#[command(name = "kvbench", version)]
+struct Args {
+    /// The kvstore server binary [default: `kvstore` next to this executable].
+    #[arg(long, value_name = "PATH")]
+    kvstore_bin: Option<PathBuf>,
+    /// The reference etcd binary.
+    #[arg(long, value_name = "PATH", default_value = "/usr/bin/etcd")]
+    etcd_bin: PathBuf,
+    /// The etcdctl used for `check perf`.
+    #[arg(long, value_name = "PATH", default_value = "/usr/bin/etcdctl")]
+    etcdctl_bin: PathBuf,
+    /// An extra flag for the kvstore server, after the common ones (repeatable).
+    #[arg(long = "kvstore-arg", value_name = "ARG", allow_hyphen_values = true)]
+    kvstore_args: Vec<String>,
+    /// An extra flag for etcd, after the common ones (repeatable).
+    #[arg(long = "etcd-arg", value_name = "ARG", allow_hyphen_values = true)]
+    etcd_args: Vec<String>,
+    /// Benchmark only this server.
+    #[arg(long, value_enum)]
+    only: Option<Which>,
+    /// Phases to run, comma-separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "puts,gets,watch,rss"
+    )]
+    phases: Vec<Phase>,
+    /// Put levels: requests in flight, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,16,256")]
+    clients: Vec<usize>,
+    /// gRPC connections per level [default: min(clients, 16)].
+    #[arg(long)]
+    conns: Option<usize>,
+    /// Requests in flight for the get phases.
+    #[arg(long, default_value_t = 16)]
+    get_clients: usize,
+    /// Duration of each put/get level, seconds.
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    /// Run each put/get level for this many requests instead of --seconds.
+    #[arg(long)]
+    count: Option<u64>,
+    /// Value size of every put, bytes.
+    #[arg(long, default_value_t = 256)]
+    value_size: usize,
+    /// Events measured in the watch phase.
+    #[arg(long, default_value_t = 2000)]
+    watch_events: usize,
+    /// Do not run `etcdctl check perf` (it takes 2 minutes per server).
+    #[arg(long)]
+    skip_check_perf: bool,
+    /// Seconds to wait for a server to answer its first Range.
+    #[arg(long, default_value_t = 20.0)]
+    ready_timeout: f64,
+    /// Also write every raw figure to this JSON file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Which {
+    Kvstore,
+    Etcd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Phase {
+    Puts,
+    Gets,
+    Watch,
+    Rss,
+}
+
+/// The validated run: what the flags mean once checked.
+#[derive(Debug, Serialize)]
+struct Plan {
+    /// Servers in the order they run.
+    #[serde(skip)]
+    specs: Vec<ServerSpec>,
+    /// The binaries, for the JSON file.
+    binaries: Vec<(String, PathBuf)>,
+    puts: bool,
+    gets: bool,
+    watch: bool,
+    rss: bool,
+    check_perf: bool,
+    put_levels: Vec<Level>,
+    get_level: Level,
+    #[serde(skip)]
+    stop: Stop,
+    seconds: Option<f64>,
+    count: Option<u64>,
+    value_size: usize,
+    watch_events: usize,
+    etcdctl: PathBuf,
+    #[serde(skip)]
+    ready_timeout: Duration,
+}
+
+/// etcd refuses requests over 1.5 MiB by default; leave room for the key and framing.
+const MAX_VALUE_SIZE: usize = 1024 * 1024;
+
+impl Plan {
+    fn new(args: Args) -> Result<Plan> {
+        if args.clients.is_empty() || args.clients.contains(&0) {
+            bail!("--clients needs one or more levels above 0");
+        }
+        if args.get_clients == 0 || args.conns == Some(0) {
+            bail!("--get-clients and --conns must be above 0");
+        }
+        if !(args.seconds.is_finite() && args.seconds > 0.0 && args.seconds <= 3600.0) {
+            bail!("--seconds must be above 0 and at most 3600");
+        }
+        if !(args.ready_timeout.is_finite()
+            && args.ready_timeout > 0.0
+            && args.ready_timeout <= 600.0)
+        {
+            bail!("--ready-timeout must be above 0 and at most 600");
+        }
+        if args.count == Some(0) {
+            bail!("--count must be above 0");
+        }
+        if args.value_size > MAX_VALUE_SIZE {
+            bail!("--value-size must be at most {MAX_VALUE_SIZE}");
+        }
+        let has = |p| args.phases.contains(&p);
+        if has(Phase::Watch) && args.watch_events == 0 {
+            bail!("--watch-events must be above 0");
+        }
+
+        let mut specs = Vec::new();
+        if args.only != Some(Which::Etcd) {
+            let binary = match args.kvstore_bin {
+                Some(p) => p,
+                None => default_kvstore_bin()?,
+            };
+            specs.push(ServerSpec {
+                label: "kvstore",
+                binary,
+                extra_args: args.kvstore_args,
+            });
+        }
+        if args.only != Some(Which::Kvstore) {
+            specs.push(ServerSpec {
+                label: "etcd",
+                binary: args.etcd_bin,
+                extra_args: args.etcd_args,
+            });
+        }
+        for s in &specs {
+            if !s.binary.is_file() {
+                let hint = match s.label {
+                    "kvstore" => "build it (cargo build --release -p kvstore), pass --kvstore-bin, or use --only etcd",
+                    _ => "install etcd (apt-get install etcd-server), pass --etcd-bin, or use --only kvstore",
+                };
+                bail!("no {} binary at {}: {hint}", s.label, s.binary.display());
+            }
+        }
+        let check_perf = has(Phase::Rss) && !args.skip_check_perf;
+        if check_perf && !args.etcdctl_bin.is_file() {
+            bail!(
+                "no etcdctl at {}: pass --etcdctl-bin or --skip-check-perf",
+                args.etcdctl_bin.display()
+            );
+        }
+
+        let level = |clients: usize| Level {
+            clients,
+            conns: args.conns.unwrap_or(16).min(clients),
+        };
+        Ok(Plan {
+            binaries: specs
+                .iter()
+                .map(|s| (s.label.to_string(), s.binary.clone()))
+                .collect(),
+            specs,
+            puts: has(Phase::Puts),
+            gets: has(Phase::Gets),
+            watch: has(Phase::Watch),
+            rss: has(Phase::Rss),
+            check_perf,
+            put_levels: args.clients.iter().map(|&c| level(c)).collect(),
+            get_level: level(args.get_clients),
+            stop: match args.count {
+                Some(n) => Stop::Count(n),
+                None => Stop::After(Duration::from_secs_f64(args.seconds)),
+            },
+            seconds: args.count.is_none().then_some(args.seconds),
+            count: args.count,
+            value_size: args.value_size,
+            watch_events: args.watch_events,
+            etcdctl: args.etcdctl_bin,
+            ready_timeout: Duration::from_secs_f64(args.ready_timeout),
+        })
+    }
+
+    /// One line saying how the figures were taken.
+    fn describe(&self) -> String {
+        let per_level = match self.stop {
+            Stop::After(d) => format!("{}s per level", d.as_secs_f64()),
+            Stop::Count(n) => format!("{n} requests per level"),
+        };
+        format!(
+            "{per_level}, {}-byte values, conns per level = min(clients, {}), {} watch events",
+            self.value_size,
+            self.put_levels.iter().map(|l| l.conns).max().unwrap_or(16),
+            self.watch_events
+        )
+    }
+}
+
+/// `kvstore` in the directory of this executable: where cargo puts it when both are built in one target dir.
+fn default_kvstore_bin() -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("finding kvbench's own path")?;
+    let dir = exe.parent().context("kvbench's path has no directory")?;
+    Ok(dir.join("kvstore"))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let json = args.json.clone();
+    let outcome = tokio::select! {
+        r = run(args, json.as_deref()) => r,
+        // Dropping `run` drops the running Server, which kills it.
+        _ = interrupted() => Err(anyhow::anyhow!("interrupted")),
+    };
+    match outcome {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("kvbench: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs every selected server and prints the report; `Ok(false)` when some phase failed.
+async fn run(args: Args, json: Option<&Path>) -> Result<bool> {
+    let plan = Plan::new(args)?;
+    let mut reports = Vec::new();
+    for spec in &plan.specs {
+        eprintln!(
+            "kvbench: benchmarking {} ({})",
+            spec.label,
+            spec.binary.display()
+        );
+        reports.push(bench_server(spec, &plan).await);
+    }
+
+    let find = |label: &str| reports.iter().find(|r| r.server == label);
+    let rows = report::rows(find("kvstore"), find("etcd"));
+    println!("kvbench: {}", plan.describe());
+    for r in &reports {
+        println!(
+            "  {}: {} ({})",
+            r.server,
+            r.binary,
+            r.version.as_deref().unwrap_or("version unknown")
+        );
+    }
+    println!();
+    print!("{}", report::render_table(&rows));
+    let notes = report::render_notes(&reports);
+    if !notes.is_empty() {
+        println!();
+        print!("{notes}");
+    }
+    println!();
+    println!(
+        "Ratios are kvstore/etcd from this run; compare ratios across days, not absolute figures."
+    );
+    if let Some(path) = json {
+        report::write_json(path, &plan, &reports, &rows)?;
+        eprintln!("kvbench: wrote {}", path.display());
+    }
+    Ok(reports.iter().all(|r| r.failures.is_empty()))
+}
+
+/// All phases against one freshly started server. Failures are recorded in the report, never returned: the other
+/// server still runs.
+async fn bench_server(spec: &ServerSpec, plan: &Plan) -> ServerReport {
+    let mut report = ServerReport::new(spec.label, &spec.binary);
+    let mut server = match Server::start(spec, plan.ready_timeout).await {
+        Ok(s) => s,
+        Err(e) => {
+            report.fail("start", &e);
+            return report;
+        }
+    };
+    report.version = server.version().await;
+    let url = server.url();
+    if plan.rss {
+        report.rss.idle_kib = memory(&server, &mut report).map(|m| m.rss_kib);
+    }
+
+    if plan.puts {
+        for &level in &plan.put_levels {
+            eprintln!(
+                "kvbench: {}: puts, {} clients over {} conns",
+                spec.label, level.clients, level.conns
+            );
+            match load::puts(&url, level, plan.stop, plan.value_size).await {
+                Ok(r) => report.puts.push(r),
+                Err(e) => report.fail(&format!("puts c={}", level.clients), &e),
+            }
+            if !alive(&mut server, &mut report) {
+                return report;
+            }
+        }
+    }
+
+    if plan.gets {
+        eprintln!(
+            "kvbench: {}: gets, {} clients",
+            spec.label, plan.get_level.clients
+        );
+        match load::prepare_get_key(&url, plan.value_size).await {
+            Ok(key) => {
+                for serializable in [false, true] {
+                    match load::gets(&url, plan.get_level, plan.stop, key.clone(), serializable)
+                        .await
+                    {
+                        Ok(r) if serializable => report.gets_serializable = Some(r),
+                        Ok(r) => report.gets_linearizable = Some(r),
+                        Err(e) => report.fail(
+                            if serializable {
+                                "gets serializable"
+                            } else {
+                                "gets linearizable"
+                            },
+                            &e,
+                        ),
+                    }
+                }
+            }
+            Err(e) => report.fail("gets", &e),
+        }
+        if !alive(&mut server, &mut report) {
+            return report;
+        }
+    }
+
+    if plan.watch {
+        eprintln!(
+            "kvbench: {}: watch latency, {} events",
+            spec.label, plan.watch_events
+        );
+        match watch::latency(&url, plan.watch_events, plan.value_size).await {
+            Ok(w) => report.watch = Some(w),
+            Err(e) => report.fail("watch", &e),
+        }
+        if !alive(&mut server, &mut report) {
+            return report;
+        }
+    }
+
+    if plan.rss {
+        report.rss.after_load_kib = memory(&server, &mut report).map(|m| m.rss_kib);
+        if plan.check_perf {
+            for load in ["s", "m"] {
+                eprintln!(
+                    "kvbench: {}: etcdctl check perf --load={load} (60 s)",
+                    spec.label
+                );
+                match checkperf::run(&plan.etcdctl, &server.addr(), load).await {
+                    Ok(c) => report.check_perf.push(c),
+                    Err(e) => report.fail(&format!("check perf {load}"), &e),
+                }
+                if !alive(&mut server, &mut report) {
+                    return report;
+                }
+            }
+            report.rss.after_check_perf_kib = memory(&server, &mut report).map(|m| m.rss_kib);
+        }
+        report.rss.peak_kib = memory(&server, &mut report).map(|m| m.peak_kib);
+    }
+    report
+}
+
+fn memory(server: &Server, report: &mut ServerReport) -> Option<server::Memory> {
+    server.memory().map_err(|e| report.fail("rss", &e)).ok()
+}
+
+/// Checks the server is still running; if it died, records that with its log and says so.
+fn alive(server: &mut Server, report: &mut ServerReport) -> bool {
+    match server.exit_status() {
+        None => true,
+        Some(status) => {
+            let e = anyhow::anyhow!(
+                "server exited with {status}; log tail:\n{}",
+                server.log_tail(20)
+            );
+            report.fail("server", &e);
+            false
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn interrupted() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(extra: &[&str]) -> Result<Plan> {
+        let mut argv = vec![
+            "kvbench",
+            "--only",
+            "etcd",
+            "--etcd-bin",
+            "/bin/sh",
+            "--skip-check-perf",
+        ];
+        argv.extend_from_slice(extra);
+        Plan::new(Args::try_parse_from(argv)?)
+    }
+
+    #[test]
+    fn defaults_follow_the_brief() {
+        let p = parse(&[]).unwrap();
+        let shape: Vec<(usize, usize)> =
+            p.put_levels.iter().map(|l| (l.clients, l.conns)).collect();
+        assert_eq!(shape, [(1, 1), (16, 16), (256, 16)]);
+        assert_eq!((p.get_level.clients, p.get_level.conns), (16, 16));
+        assert!(p.puts && p.gets && p.watch && p.rss && !p.check_perf);
+        assert_eq!(p.specs.len(), 1);
+        assert!(matches!(p.stop, Stop::After(d) if d == Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn phases_clients_and_conns_parse() {
+        let p = parse(&[
+            "--phases",
+            "puts,watch",
+            "--clients",
+            "4,64",
+            "--conns",
+            "8",
+            "--count",
+            "100",
+        ])
+        .unwrap();
+        assert!(p.puts && p.watch && !p.gets && !p.rss);
+        let shape: Vec<(usize, usize)> =
+            p.put_levels.iter().map(|l| (l.clients, l.conns)).collect();
+        assert_eq!(shape, [(4, 4), (64, 8)]);
+        assert!(matches!(p.stop, Stop::Count(100)));
+    }
+
+    #[test]
+    fn bad_flags_are_refused() {
+        for bad in [
+            &["--clients", "0"][..],
+            &["--seconds", "0"],
+            &["--seconds", "NaN"],
+            &["--value-size", "99999999"],
+            &["--phases", "puts,nope"],
+            &["--watch-events", "0"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn a_missing_server_binary_names_the_way_out() {
+        let err = Plan::new(
+            Args::try_parse_from(["kvbench", "--kvstore-bin", "/nonexistent/kvstore"]).unwrap(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("--only etcd"), "{err}");
+    }
+}

@@ -29,10 +29,15 @@ pub mod etcdserverpb {
     tonic::include_proto!("etcdserverpb");
 }
 
-/// kvstore's raft log payload (not part of etcd's API).
-pub mod internal {
-    tonic::include_proto!("kvstore.internal");
+/// Protobuf package `kvstore.*`: kvstore's own messages (not part of etcd's API).
+pub mod kvstore {
+    /// kvstore's raft log payload.
+    pub mod internal {
+        tonic::include_proto!("kvstore.internal");
+    }
 }
+
+pub use kvstore::internal;
 
 /// Returns the end of the range that holds every key starting with `prefix`, as etcd clients compute it:
 /// the prefix with its last byte below 0xff incremented and what follows dropped; `"\0"` (every key) when the

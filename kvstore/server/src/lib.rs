@@ -1,1 +1,56 @@
+//! # kvstore — Flotilla's etcd v3-compatible replicated key-value store
+//!
+//! Owns: the cluster's source of truth. Stock etcd clients (etcdctl 3.4, python-etcd3, the `etcd-client` crate)
+//! talk to it unchanged over etcd's gRPC API; fleet keeps units and machine presence here, services register and
+//! discover each other through watches, and reboot locks live here.
+//!
+//! ## How a write travels
+//! gRPC handler ([`rpc`]) → [`node::NodeHandle::propose`] → the raft thread ([`node`]) batches every queued
+//! proposal into one Ready, persists the entries with one synced RocksDB write ([`storage::raft_log`]), then
+//! [`apply`] runs them against the MVCC store ([`mvcc`]) and the [`lease`] table in one unsynced batch that
+//! carries the applied index, publishes the events to [`watch`]ers and answers each proposer.
+//! Reads wait for a ReadIndex round (linearizable) or not (serializable) and read a RocksDB snapshot.
+//!
+//! ## Layout
+//! | module | owns |
+//! |---|---|
+//! | [`config`] | flags → validated config; etcd-compatible member and cluster ids |
+//! | [`storage`] | the RocksDB database, column families, the raft log behind `raft::Storage` |
+//! | [`mvcc`] | revisions, key index layout, reads at a revision, writes, compaction |
+//! | [`kv_ops`] | etcd's request checks, range shaping, txn compares |
+//! | [`apply`] | the state machine over committed entries |
+//! | [`lease`] | the lessor: leases, attached keys, expiry on the leader |
+//! | [`watch`] | event fan-out and per-stream watchers with history catch-up |
+//! | [`node`] | the raft-rs `RawNode` Ready loop and its handle |
+//! | [`transport`] | where outgoing raft messages go (a trait: peers plug in here) |
+//! | [`rpc`] | the gRPC services, one file each |
+//! | [`http`] | `/health` and `/metrics` |
+//! | [`metrics`] | Prometheus metrics with etcd's names |
+//! | [`server`] | wiring and lifecycle |
+//!
+//! ## Crates and why
+//! `raft` (TiKV's raft-rs, a faithful port of etcd's raft), `rocksdb` (atomic multi-family batches, snapshots,
+//! bounded memory), `tonic`/`prost` (the tokio gRPC stack, shared with the clients through `kvstore-proto`),
+//! `warp` (the small HTTP endpoints), `prometheus` (metrics text), `sha1` (etcd's member-id derivation), `clap`,
+//! `tracing`, `thiserror`.
 
+pub mod apply;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod kv_ops;
+pub mod lease;
+pub mod metrics;
+pub mod mvcc;
+pub mod node;
+mod raft_log_bridge;
+pub mod rpc;
+pub mod server;
+pub mod state;
+pub mod storage;
+pub mod transport;
+pub mod watch;
+
+pub use config::{RawConfig, ServerConfig};
+pub use error::EtcdError;
+pub use server::{Server, ServerError};

@@ -1,1 +1,114 @@
-fn main() {}
+//! `kvstore`: runs one member. Flags follow etcd's names and defaults; each can also come from a `KVSTORE_*`
+//! environment variable (`--data-dir` ↔ `KVSTORE_DATA_DIR`). With no flags it runs a single member on
+//! 127.0.0.1:2379 with its data in `./default.kvstore`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use kvstore::{RawConfig, Server, ServerConfig};
+
+#[derive(Parser, Debug)]
+#[command(name = "kvstore", version, about = "Flotilla's etcd v3-compatible key-value store")]
+struct Flags {
+    /// Human-readable name for this member.
+    #[arg(long, env = "KVSTORE_NAME", default_value = "default")]
+    name: String,
+    /// Path to the data directory (default: ./<name>.kvstore).
+    #[arg(long, env = "KVSTORE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// URLs to listen on for client traffic.
+    #[arg(long, env = "KVSTORE_LISTEN_CLIENT_URLS", default_value = "http://127.0.0.1:2379")]
+    listen_client_urls: String,
+    /// Client URLs advertised to the cluster and clients.
+    #[arg(long, env = "KVSTORE_ADVERTISE_CLIENT_URLS", default_value = "http://127.0.0.1:2379")]
+    advertise_client_urls: String,
+    /// URLs to listen on for peer traffic.
+    #[arg(long, env = "KVSTORE_LISTEN_PEER_URLS", default_value = "http://127.0.0.1:2380")]
+    listen_peer_urls: String,
+    /// This member's peer URLs, advertised to the rest of the cluster.
+    #[arg(long, env = "KVSTORE_INITIAL_ADVERTISE_PEER_URLS", default_value = "http://127.0.0.1:2380")]
+    initial_advertise_peer_urls: String,
+    /// Initial cluster configuration for bootstrapping: name=peerURL,...
+    #[arg(long, env = "KVSTORE_INITIAL_CLUSTER")]
+    initial_cluster: Option<String>,
+    /// Initial cluster state: new or existing.
+    #[arg(long, env = "KVSTORE_INITIAL_CLUSTER_STATE", default_value = "new")]
+    initial_cluster_state: String,
+    /// Initial cluster token, mixed into member and cluster ids.
+    #[arg(long, env = "KVSTORE_INITIAL_CLUSTER_TOKEN", default_value = "etcd-cluster")]
+    initial_cluster_token: String,
+    /// URLs for /health and /metrics (empty to disable).
+    #[arg(long, env = "KVSTORE_LISTEN_METRICS_URLS", default_value = "http://127.0.0.1:2381")]
+    listen_metrics_urls: String,
+    /// Time (in milliseconds) of a heartbeat interval.
+    #[arg(long, env = "KVSTORE_HEARTBEAT_INTERVAL", default_value_t = 100)]
+    heartbeat_interval: u64,
+    /// Time (in milliseconds) for an election to timeout.
+    #[arg(long, env = "KVSTORE_ELECTION_TIMEOUT", default_value_t = 1000)]
+    election_timeout: u64,
+    /// Log filter (tracing-subscriber syntax), e.g. info or kvstore=debug.
+    #[arg(long, env = "KVSTORE_LOG_LEVEL", default_value = "info")]
+    log_level: String,
+}
+
+fn main() -> anyhow::Result<()> {
+    // Fewer malloc arenas keep the resident set small on a multi-threaded server.
+    // SAFETY: mallopt is called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+    let flags = Flags::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&flags.log_level).context("--log-level")?)
+        .with_writer(std::io::stderr)
+        .init();
+    let raw = RawConfig {
+        name: flags.name,
+        data_dir: flags.data_dir,
+        listen_client_urls: flags.listen_client_urls,
+        advertise_client_urls: flags.advertise_client_urls,
+        listen_peer_urls: flags.listen_peer_urls,
+        initial_advertise_peer_urls: flags.initial_advertise_peer_urls,
+        initial_cluster: flags.initial_cluster,
+        initial_cluster_state: flags.initial_cluster_state,
+        initial_cluster_token: flags.initial_cluster_token,
+        listen_metrics_urls: flags.listen_metrics_urls,
+        heartbeat_interval_ms: flags.heartbeat_interval,
+        election_timeout_ms: flags.election_timeout,
+    };
+    let cfg = ServerConfig::from_raw(&raw)?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("tokio runtime")?;
+    rt.block_on(run(cfg))
+}
+
+async fn run(cfg: ServerConfig) -> anyhow::Result<()> {
+    let mut clients = Vec::new();
+    for addr in &cfg.client_addrs {
+        clients.push(tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listen on client URL {addr}"))?);
+    }
+    let mut metrics = Vec::new();
+    for addr in &cfg.metrics_addrs {
+        metrics.push(tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listen on metrics URL {addr}"))?);
+    }
+    tracing::info!(clients = ?cfg.client_addrs, metrics = ?cfg.metrics_addrs, "serving");
+    let server = Server::start(cfg, clients, metrics).await?;
+    server.serve_until(shutdown_signal()).await?;
+    tracing::info!("kvstore stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}

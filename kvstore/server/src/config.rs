@@ -1,0 +1,251 @@
+//! Server configuration: what the flags said ([`RawConfig`], etcd's flag names) turned into what the server
+//! runs with ([`ServerConfig`], addresses resolved, cluster parsed, ids computed), with errors that name the flag.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use sha1::{Digest, Sha1};
+
+use crate::state::{MemberInfo, Membership};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("--{flag}: {reason}")]
+    Invalid { flag: &'static str, reason: String },
+}
+
+fn invalid(flag: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { flag, reason: reason.into() }
+}
+
+/// Whether the member starts a new cluster or joins an existing one (etcd's `--initial-cluster-state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterState {
+    New,
+    Existing,
+}
+
+/// The flags, as given (etcd's names and defaults).
+#[derive(Debug, Clone)]
+pub struct RawConfig {
+    pub name: String,
+    pub data_dir: Option<PathBuf>,
+    pub listen_client_urls: String,
+    pub advertise_client_urls: String,
+    pub listen_peer_urls: String,
+    pub initial_advertise_peer_urls: String,
+    pub initial_cluster: Option<String>,
+    pub initial_cluster_state: String,
+    pub initial_cluster_token: String,
+    pub listen_metrics_urls: String,
+    pub heartbeat_interval_ms: u64,
+    pub election_timeout_ms: u64,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        RawConfig {
+            name: "default".into(),
+            data_dir: None,
+            listen_client_urls: "http://127.0.0.1:2379".into(),
+            advertise_client_urls: "http://127.0.0.1:2379".into(),
+            listen_peer_urls: "http://127.0.0.1:2380".into(),
+            initial_advertise_peer_urls: "http://127.0.0.1:2380".into(),
+            initial_cluster: None,
+            initial_cluster_state: "new".into(),
+            initial_cluster_token: "etcd-cluster".into(),
+            listen_metrics_urls: "http://127.0.0.1:2381".into(),
+            heartbeat_interval_ms: 100,
+            election_timeout_ms: 1000,
+        }
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub name: String,
+    pub data_dir: PathBuf,
+    pub client_addrs: Vec<SocketAddr>,
+    pub advertise_client_urls: Vec<String>,
+    pub peer_addrs: Vec<SocketAddr>,
+    pub metrics_addrs: Vec<SocketAddr>,
+    pub cluster_state: ClusterState,
+    /// The membership a new cluster starts with (ids computed as etcd computes them).
+    pub initial: Membership,
+    /// This member's id.
+    pub member_id: u64,
+    pub tick: Duration,
+    pub election_ticks: usize,
+}
+
+fn split_urls(s: &str) -> Vec<String> {
+    s.split(',').map(str::trim).filter(|u| !u.is_empty()).map(String::from).collect()
+}
+
+/// Resolves `http://host:port` to socket addresses.
+pub fn parse_url(flag: &'static str, url: &str) -> Result<SocketAddr, ConfigError> {
+    let rest = if let Some(r) = url.strip_prefix("http://") {
+        r
+    } else if url.starts_with("https://") || url.starts_with("unix://") {
+        return Err(invalid(flag, format!("{url}: only http:// URLs are supported (no TLS yet)")));
+    } else {
+        return Err(invalid(flag, format!("{url}: expected http://HOST:PORT")));
+    };
+    let hostport = rest.trim_end_matches('/');
+    hostport
+        .to_socket_addrs()
+        .map_err(|e| invalid(flag, format!("{url}: {e}")))?
+        .next()
+        .ok_or_else(|| invalid(flag, format!("{url}: resolves to no address")))
+}
+
+/// etcd's member id: SHA-1 of the sorted peer URLs and the cluster token, first 8 bytes big-endian.
+pub fn member_id(peer_urls: &[String], token: &str) -> u64 {
+    let mut urls = peer_urls.to_vec();
+    urls.sort();
+    let mut h = Sha1::new();
+    h.update(urls.concat().as_bytes());
+    h.update(token.as_bytes());
+    let d = h.finalize();
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&d[..8]);
+    u64::from_be_bytes(b)
+}
+
+/// etcd's cluster id: SHA-1 of the sorted member ids, first 8 bytes big-endian.
+pub fn cluster_id(member_ids: &[u64]) -> u64 {
+    let mut ids = member_ids.to_vec();
+    ids.sort_unstable();
+    let mut h = Sha1::new();
+    for id in ids {
+        h.update(id.to_be_bytes());
+    }
+    let d = h.finalize();
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&d[..8]);
+    u64::from_be_bytes(b)
+}
+
+impl ServerConfig {
+    pub fn from_raw(raw: &RawConfig) -> Result<ServerConfig, ConfigError> {
+        if raw.name.is_empty() {
+            return Err(invalid("name", "must not be empty"));
+        }
+        let data_dir = raw.data_dir.clone().unwrap_or_else(|| PathBuf::from(format!("{}.kvstore", raw.name)));
+        let addrs = |flag: &'static str, s: &str| -> Result<Vec<SocketAddr>, ConfigError> {
+            let urls = split_urls(s);
+            if urls.is_empty() {
+                return Err(invalid(flag, "at least one URL is required"));
+            }
+            urls.iter().map(|u| parse_url(flag, u)).collect()
+        };
+        let client_addrs = addrs("listen-client-urls", &raw.listen_client_urls)?;
+        let peer_addrs = addrs("listen-peer-urls", &raw.listen_peer_urls)?;
+        let metrics_addrs =
+            if raw.listen_metrics_urls.trim().is_empty() { Vec::new() } else { addrs("listen-metrics-urls", &raw.listen_metrics_urls)? };
+        let advertise_client_urls = split_urls(&raw.advertise_client_urls);
+        let own_peer_urls = split_urls(&raw.initial_advertise_peer_urls);
+        for u in &own_peer_urls {
+            parse_url("initial-advertise-peer-urls", u)?;
+        }
+        let cluster_state = match raw.initial_cluster_state.as_str() {
+            "new" => ClusterState::New,
+            "existing" => ClusterState::Existing,
+            other => return Err(invalid("initial-cluster-state", format!("{other:?}: expected new or existing"))),
+        };
+        let cluster_spec = raw
+            .initial_cluster
+            .clone()
+            .unwrap_or_else(|| format!("{}={}", raw.name, own_peer_urls.join(&format!(",{}=", raw.name))));
+        let mut by_name: Vec<(String, Vec<String>)> = Vec::new();
+        for part in split_urls(&cluster_spec) {
+            let (name, url) = part
+                .split_once('=')
+                .ok_or_else(|| invalid("initial-cluster", format!("{part:?}: expected NAME=URL")))?;
+            parse_url("initial-cluster", url)?;
+            match by_name.iter_mut().find(|(n, _)| n == name) {
+                Some((_, urls)) => urls.push(url.to_string()),
+                None => by_name.push((name.to_string(), vec![url.to_string()])),
+            }
+        }
+        let Some((_, own_urls)) = by_name.iter().find(|(n, _)| *n == raw.name) else {
+            return Err(invalid("initial-cluster", format!("has no entry for this member's --name {:?}", raw.name)));
+        };
+        let mut own_sorted = own_urls.clone();
+        own_sorted.sort();
+        let mut adv_sorted = own_peer_urls.clone();
+        adv_sorted.sort();
+        if own_sorted != adv_sorted {
+            return Err(invalid(
+                "initial-cluster",
+                format!("{:?} lists {own_urls:?} for {:?}, but --initial-advertise-peer-urls is {own_peer_urls:?}", cluster_spec, raw.name),
+            ));
+        }
+        let members: Vec<MemberInfo> = by_name
+            .iter()
+            .map(|(name, urls)| MemberInfo {
+                id: member_id(urls, &raw.initial_cluster_token),
+                name: name.clone(),
+                peer_urls: urls.clone(),
+                client_urls: if *name == raw.name { advertise_client_urls.clone() } else { Vec::new() },
+                is_learner: false,
+            })
+            .collect();
+        let me = member_id(&own_peer_urls, &raw.initial_cluster_token);
+        let ids: Vec<u64> = members.iter().map(|m| m.id).collect();
+        if raw.heartbeat_interval_ms == 0 {
+            return Err(invalid("heartbeat-interval", "must be positive"));
+        }
+        if raw.election_timeout_ms < 5 * raw.heartbeat_interval_ms {
+            return Err(invalid("election-timeout", "must be at least 5 times --heartbeat-interval"));
+        }
+        Ok(ServerConfig {
+            name: raw.name.clone(),
+            data_dir,
+            client_addrs,
+            advertise_client_urls,
+            peer_addrs,
+            metrics_addrs,
+            cluster_state,
+            initial: Membership { cluster_id: cluster_id(&ids), members },
+            member_id: me,
+            tick: Duration::from_millis(raw.heartbeat_interval_ms),
+            election_ticks: (raw.election_timeout_ms / raw.heartbeat_interval_ms) as usize,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_make_a_single_member_in_default_kvstore() {
+        let cfg = ServerConfig::from_raw(&RawConfig::default()).unwrap();
+        assert_eq!(cfg.data_dir, PathBuf::from("default.kvstore"));
+        assert_eq!(cfg.initial.members.len(), 1);
+        assert_eq!(cfg.initial.members[0].id, cfg.member_id);
+        assert_eq!(cfg.client_addrs, vec!["127.0.0.1:2379".parse().unwrap()]);
+        assert_eq!(cfg.election_ticks, 10);
+    }
+
+    #[test]
+    fn member_ids_match_etcd() {
+        // etcd 3.4 with default flags reports member id 8e9e05c52164694d.
+        assert_eq!(member_id(&["http://localhost:2380".into()], "etcd-cluster"), 0x8e9e05c52164694d);
+    }
+
+    #[test]
+    fn bad_flags_name_the_flag() {
+        let raw = RawConfig { listen_client_urls: "https://127.0.0.1:1".into(), ..Default::default() };
+        let err = ServerConfig::from_raw(&raw).unwrap_err().to_string();
+        assert!(err.starts_with("--listen-client-urls:"), "{err}");
+        let raw = RawConfig { initial_cluster: Some("other=http://127.0.0.1:2380".into()), ..Default::default() };
+        let err = ServerConfig::from_raw(&raw).unwrap_err().to_string();
+        assert!(err.contains("--initial-cluster") && err.contains("default"), "{err}");
+        let raw = RawConfig { initial_cluster_state: "old".into(), ..Default::default() };
+        assert!(ServerConfig::from_raw(&raw).is_err());
+    }
+}

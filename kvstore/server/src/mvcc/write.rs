@@ -1,0 +1,205 @@
+//! The write side of the MVCC store: one [`WriteTxn`] per state-changing request.
+//!
+//! A request's writes are staged in the txn (with their own overlay) and only land in the apply batch by
+//! [`WriteTxn::commit`], so a request that fails half-way (a txn whose nested branch names a missing lease)
+//! leaves no trace. The batch [`Overlay`] holds the latest state of every key earlier requests in the same
+//! batch wrote, so they are visible before anything reaches RocksDB.
+
+use std::collections::BTreeMap;
+
+use kvstore_proto::mvccpb::{event::EventType, Event, KeyValue};
+use rocksdb::WriteBatch;
+
+use super::keys::{self, Record, Revision};
+use super::read::Reader;
+use crate::storage::{self, Db, CF_KV, CF_LEASE, CF_REV};
+
+/// Latest state of keys written (`None`: deleted).
+pub type Overlay = BTreeMap<Vec<u8>, Option<KeyValue>>;
+
+/// A change to which lease a key is attached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseChange {
+    Attach(i64, Vec<u8>),
+    Detach(i64, Vec<u8>),
+}
+
+/// The key under which the `lease` family records that `key` is attached to `lease`.
+pub fn lease_key_entry(lease: i64, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(8 + key.len() + 1);
+    k.extend_from_slice(&lease.to_be_bytes());
+    k.push(b'k');
+    k.extend_from_slice(key);
+    k
+}
+
+/// The key under which the `lease` family records a lease's TTL.
+pub fn lease_entry(lease: i64) -> Vec<u8> {
+    let mut k = lease.to_be_bytes().to_vec();
+    k.push(b't');
+    k
+}
+
+/// Staged writes of one request, all at revision `rev`.
+pub struct WriteTxn<'a> {
+    db: &'a Db,
+    batch: &'a Overlay,
+    local: Overlay,
+    writes: Vec<(Vec<u8>, Revision, Record)>,
+    rev: i64,
+    /// The events this request produced, for watchers.
+    pub events: Vec<Event>,
+    /// Lease attachments that change, applied to the lessor on commit.
+    pub lease_changes: Vec<LeaseChange>,
+}
+
+impl<'a> WriteTxn<'a> {
+    /// Starts a request that writes at `current_revision + 1`.
+    pub fn new(db: &'a Db, batch: &'a Overlay, current_revision: i64) -> Self {
+        WriteTxn {
+            db,
+            batch,
+            local: Overlay::new(),
+            writes: Vec::new(),
+            rev: current_revision + 1,
+            events: Vec::new(),
+            lease_changes: Vec::new(),
+        }
+    }
+
+    /// Whether anything was written (and so whether the store's revision moves).
+    pub fn changed(&self) -> bool {
+        !self.writes.is_empty()
+    }
+
+    /// The revision this request writes at.
+    pub fn revision(&self) -> i64 {
+        self.rev
+    }
+
+    /// The current live value of `key`.
+    pub fn latest(&self, key: &[u8]) -> storage::Result<Option<KeyValue>> {
+        if let Some(v) = self.local.get(key).or_else(|| self.batch.get(key)) {
+            return Ok(v.clone());
+        }
+        Reader::live(self.db).get_at(key, i64::MAX)
+    }
+
+    /// Every live key-value in `[start, end)`, in key order, including staged and batched writes.
+    pub fn range_latest(&self, start: &[u8], end: &[u8]) -> storage::Result<Vec<KeyValue>> {
+        let stored = Reader::live(self.db).range(start, end, i64::MAX, 0, false)?.kvs;
+        let touched_batch = touched(self.batch, start, end);
+        let touched_local = touched(&self.local, start, end);
+        if touched_batch.is_empty() && touched_local.is_empty() {
+            return Ok(stored);
+        }
+        let mut merged: BTreeMap<Vec<u8>, KeyValue> = stored.into_iter().map(|kv| (kv.key.clone(), kv)).collect();
+        for (k, v) in touched_batch.into_iter().chain(touched_local) {
+            match v {
+                Some(kv) => merged.insert(k.clone(), kv.clone()),
+                None => merged.remove(k),
+            };
+        }
+        Ok(merged.into_values().collect())
+    }
+
+    fn stage(&mut self, key: &[u8], rec: Record) -> Revision {
+        let rev = Revision::new(self.rev, self.writes.len() as i64);
+        self.writes.push((key.to_vec(), rev, rec));
+        rev
+    }
+
+    /// Puts `key`; returns the new key-value and the previous one.
+    pub fn put(&mut self, key: &[u8], value: Vec<u8>, lease: i64) -> storage::Result<(KeyValue, Option<KeyValue>)> {
+        let prev = self.latest(key)?;
+        let (create_revision, version, old_lease) = match &prev {
+            Some(p) => (p.create_revision, p.version + 1, p.lease),
+            None => (self.rev, 1, 0),
+        };
+        if old_lease != lease {
+            if old_lease != 0 {
+                self.lease_changes.push(LeaseChange::Detach(old_lease, key.to_vec()));
+            }
+            if lease != 0 {
+                self.lease_changes.push(LeaseChange::Attach(lease, key.to_vec()));
+            }
+        }
+        let kv = KeyValue { key: key.to_vec(), create_revision, mod_revision: self.rev, version, value, lease };
+        self.stage(key, Record { tombstone: false, create_revision, version, lease, value: kv.value.clone() });
+        self.local.insert(key.to_vec(), Some(kv.clone()));
+        self.events.push(Event { r#type: EventType::Put as i32, kv: Some(kv.clone()), prev_kv: prev.clone() });
+        Ok((kv, prev))
+    }
+
+    /// Deletes `key` if it is live; returns what was deleted.
+    pub fn delete(&mut self, key: &[u8]) -> storage::Result<Option<KeyValue>> {
+        let Some(prev) = self.latest(key)? else {
+            return Ok(None);
+        };
+        if prev.lease != 0 {
+            self.lease_changes.push(LeaseChange::Detach(prev.lease, key.to_vec()));
+        }
+        self.stage(key, Record { tombstone: true, create_revision: 0, version: 0, lease: 0, value: Vec::new() });
+        self.local.insert(key.to_vec(), None);
+        self.events.push(Event {
+            r#type: EventType::Delete as i32,
+            kv: Some(KeyValue { key: key.to_vec(), mod_revision: self.rev, ..Default::default() }),
+            prev_kv: Some(prev.clone()),
+        });
+        Ok(Some(prev))
+    }
+
+    /// Ends the request: what it staged, free of borrows, for [`Staged::write_into`].
+    pub fn finish(self) -> Staged {
+        Staged {
+            revision: self.rev,
+            writes: self.writes,
+            local: self.local,
+            events: self.events,
+            lease_changes: self.lease_changes,
+        }
+    }
+}
+
+/// The writes of one finished request.
+pub struct Staged {
+    pub revision: i64,
+    writes: Vec<(Vec<u8>, Revision, Record)>,
+    local: Overlay,
+    pub events: Vec<Event>,
+    pub lease_changes: Vec<LeaseChange>,
+}
+
+impl Staged {
+    /// Whether anything was written (and so whether the store's revision moves).
+    pub fn changed(&self) -> bool {
+        !self.writes.is_empty()
+    }
+
+    /// Adds the writes to the apply batch and the batch overlay.
+    pub fn write_into(&mut self, db: &Db, wb: &mut WriteBatch, overlay: &mut Overlay) -> storage::Result<()> {
+        let kv = db.cf(CF_KV)?;
+        let revs = db.cf(CF_REV)?;
+        let leases = db.cf(CF_LEASE)?;
+        for (key, rev, rec) in &self.writes {
+            wb.put_cf(kv, keys::index_key(key, *rev), rec.encode());
+            wb.put_cf(revs, rev.to_bytes(), key);
+        }
+        for change in &self.lease_changes {
+            match change {
+                LeaseChange::Attach(id, key) => wb.put_cf(leases, lease_key_entry(*id, key), b""),
+                LeaseChange::Detach(id, key) => wb.delete_cf(leases, lease_key_entry(*id, key)),
+            }
+        }
+        overlay.extend(std::mem::take(&mut self.local));
+        Ok(())
+    }
+}
+
+fn touched<'o>(overlay: &'o Overlay, start: &[u8], end: &[u8]) -> Vec<(&'o Vec<u8>, &'o Option<KeyValue>)> {
+    if end.is_empty() {
+        overlay.get_key_value(start).into_iter().collect()
+    } else {
+        overlay.range(start.to_vec()..).take_while(|(k, _)| end == [0] || k.as_slice() < end).collect()
+    }
+}

@@ -1,0 +1,153 @@
+//! The one RocksDB database a member keeps, and its column families:
+//!
+//! | family | holds | written by |
+//! |---|---|---|
+//! | `raft` | raft log entries, hard state, conf state, snapshot metadata ([`raft_log`]) | the Ready loop, synced |
+//! | `kv` | every revision of every key ([`crate::mvcc::keys`]) | apply |
+//! | `rev` | revision → key, the order of history | apply |
+//! | `lease` | granted leases and the keys attached to them | apply |
+//! | `meta` | applied index, current/compacted revision, cluster membership | apply / bootstrap |
+//!
+//! Log writes are synced before anything is acknowledged; apply writes are not synced on their own, because the
+//! applied index lives in the same atomic batch and a crash replays the (synced) log from there.
+//!
+//! Why RocksDB (the `rocksdb` crate): column families give one atomic, crash-safe write across log and state,
+//! snapshots give consistent reads without copying, and its memory use is bounded by configuration.
+
+pub mod raft_log;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rocksdb::{BlockBasedOptions, Cache, ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
+
+pub const CF_RAFT: &str = "raft";
+pub const CF_KV: &str = "kv";
+pub const CF_REV: &str = "rev";
+pub const CF_LEASE: &str = "lease";
+pub const CF_META: &str = "meta";
+const FAMILIES: [&str; 5] = [CF_RAFT, CF_KV, CF_REV, CF_LEASE, CF_META];
+
+/// Storage failures. They are fatal for the member: the caller stops rather than serve from a store it cannot
+/// trust (etcd's fail-stop rule).
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("rocksdb at {path}: {source}")]
+    Rocks {
+        path: PathBuf,
+        #[source]
+        source: rocksdb::Error,
+    },
+    #[error("corrupt {what} in {path}")]
+    Corrupt { path: PathBuf, what: String },
+    #[error("column family {0} missing")]
+    MissingFamily(&'static str),
+}
+
+pub type Result<T> = std::result::Result<T, StorageError>;
+
+/// The opened database plus the path, for error messages.
+pub struct Db {
+    pub db: DB,
+    pub path: PathBuf,
+}
+
+impl Db {
+    /// Opens (creating if needed) the member database under `dir/db`, with memory bounded to a few tens of MB:
+    /// a shared 32 MiB block cache and at most 48 MiB of memtables across all families.
+    pub fn open(dir: &Path) -> Result<Arc<Db>> {
+        let path = dir.join("db");
+        let cache = Cache::new_lru_cache(32 << 20);
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_max_background_jobs(2);
+        opts.set_db_write_buffer_size(48 << 20);
+        opts.set_max_total_wal_size(96 << 20);
+        opts.set_keep_log_file_num(3);
+        opts.set_recycle_log_file_num(4);
+        let families = FAMILIES.iter().map(|name| {
+            let mut cf = Options::default();
+            let mut table = BlockBasedOptions::default();
+            table.set_block_cache(&cache);
+            table.set_bloom_filter(10.0, false);
+            table.set_cache_index_and_filter_blocks(true);
+            cf.set_block_based_table_factory(&table);
+            cf.set_write_buffer_size(if *name == CF_KV || *name == CF_RAFT { 16 << 20 } else { 4 << 20 });
+            cf.set_max_write_buffer_number(2);
+            cf.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            ColumnFamilyDescriptor::new(*name, cf)
+        });
+        let db = DB::open_cf_descriptors(&opts, &path, families)
+            .map_err(|source| StorageError::Rocks { path: path.clone(), source })?;
+        Ok(Arc::new(Db { db, path }))
+    }
+
+    pub fn cf(&self, name: &'static str) -> Result<&rocksdb::ColumnFamily> {
+        self.db.cf_handle(name).ok_or(StorageError::MissingFamily(name))
+    }
+
+    pub fn err(&self, source: rocksdb::Error) -> StorageError {
+        StorageError::Rocks { path: self.path.clone(), source }
+    }
+
+    /// Writes a batch; `sync` fsyncs the write-ahead log before returning.
+    pub fn write(&self, batch: WriteBatch, sync: bool) -> Result<()> {
+        let mut wo = WriteOptions::default();
+        wo.set_sync(sync);
+        self.db.write_opt(batch, &wo).map_err(|e| self.err(e))
+    }
+
+    pub fn get_cf(&self, cf: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.db.get_cf(self.cf(cf)?, key).map_err(|e| self.err(e))
+    }
+
+    /// Bytes on disk (SST files) plus memtables: etcd's "db size".
+    pub fn size_bytes(&self) -> u64 {
+        let mut total = 0;
+        for name in FAMILIES {
+            if let Some(cf) = self.db.cf_handle(name) {
+                for prop in ["rocksdb.total-sst-files-size", "rocksdb.cur-size-all-mem-tables"] {
+                    total += self.db.property_int_value_cf(cf, prop).ok().flatten().unwrap_or(0);
+                }
+            }
+        }
+        total
+    }
+
+    /// Bytes logically in use (live SST data plus memtables).
+    pub fn size_in_use_bytes(&self) -> u64 {
+        let mut total = 0;
+        for name in FAMILIES {
+            if let Some(cf) = self.db.cf_handle(name) {
+                for prop in ["rocksdb.estimate-live-data-size", "rocksdb.cur-size-all-mem-tables"] {
+                    total += self.db.property_int_value_cf(cf, prop).ok().flatten().unwrap_or(0);
+                }
+            }
+        }
+        total
+    }
+}
+
+/// Meta keys (in `meta`).
+pub mod meta {
+    /// Raft index of the last applied entry (u64 BE). Written in the same batch as the state it produced.
+    pub const APPLIED_INDEX: &[u8] = b"applied_index";
+    /// The store's current main revision (i64 BE).
+    pub const REVISION: &[u8] = b"revision";
+    /// Revision reads below which are refused (i64 BE).
+    pub const COMPACT_REVISION: &[u8] = b"compact_revision";
+    /// Revision up to which old versions were physically removed (i64 BE); behind COMPACT_REVISION while a
+    /// compaction is in progress, and resumed at start-up.
+    pub const COMPACT_FINISHED: &[u8] = b"compact_finished";
+    /// JSON membership (cluster id and members), written at bootstrap.
+    pub const MEMBERSHIP: &[u8] = b"membership";
+}
+
+pub fn u64_be(b: Option<Vec<u8>>) -> u64 {
+    b.and_then(|v| v.as_slice().try_into().ok()).map(u64::from_be_bytes).unwrap_or(0)
+}
+
+pub fn i64_be(b: Option<Vec<u8>>) -> i64 {
+    b.and_then(|v| v.as_slice().try_into().ok()).map(i64::from_be_bytes).unwrap_or(0)
+}

@@ -1,0 +1,129 @@
+//! Starts real `kvstore` processes on loopback ports for the integration tests, and kills them on drop.
+#![allow(dead_code)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct KvStore {
+    pub child: Child,
+    pub data_dir: PathBuf,
+    pub ports: Ports,
+    pub client_port: u16,
+    pub metrics_port: u16,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+/// The loopback ports of one member; a restarted member must keep its peer URL (it is part of its id).
+#[derive(Debug, Clone, Copy)]
+pub struct Ports {
+    pub client: u16,
+    pub peer: u16,
+    pub metrics: u16,
+}
+
+impl Ports {
+    pub fn free() -> Ports {
+        Ports { client: free_port(), peer: free_port(), metrics: free_port() }
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl KvStore {
+    /// A fresh member in a new temporary data dir.
+    pub fn start() -> KvStore {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        let mut s = KvStore::start_in(&dir, Ports::free());
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// A member on `data_dir` with the given ports (to restart one that was killed).
+    pub fn start_in(data_dir: &Path, ports: Ports) -> KvStore {
+        let Ports { client: client_port, peer: peer_port, metrics: metrics_port } = ports;
+        let child = Command::new(env!("CARGO_BIN_EXE_kvstore"))
+            .args(["--name", "test", "--data-dir"])
+            .arg(data_dir)
+            .arg(format!("--listen-client-urls=http://127.0.0.1:{client_port}"))
+            .arg(format!("--advertise-client-urls=http://127.0.0.1:{client_port}"))
+            .arg(format!("--listen-peer-urls=http://127.0.0.1:{peer_port}"))
+            .arg(format!("--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}"))
+            .arg(format!("--initial-cluster=test=http://127.0.0.1:{peer_port}"))
+            .arg(format!("--listen-metrics-urls=http://127.0.0.1:{metrics_port}"))
+            .arg("--log-level=warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn kvstore");
+        let s = KvStore { child, data_dir: data_dir.to_path_buf(), ports, client_port, metrics_port, _tmp: None };
+        s.wait_ready();
+        s
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("127.0.0.1:{}", self.client_port)
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if TcpStream::connect(("127.0.0.1", self.client_port)).is_ok()
+                && http_get(self.metrics_port, "/health").is_some_and(|(code, _)| code == 200)
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("kvstore did not become ready on port {}", self.client_port);
+    }
+
+    /// SIGKILL, no chance to flush anything.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for KvStore {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A minimal HTTP/1.0 GET on loopback: (status code, body).
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let code = buf.split_whitespace().nth(1)?.parse().ok()?;
+    let body = buf.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Some((code, body))
+}
+
+/// The Debian etcdctl 3.4; the README's test command installs it (package etcd-client).
+pub fn etcdctl_path() -> &'static str {
+    let p = "/usr/bin/etcdctl";
+    assert!(Path::new(p).exists(), "etcdctl is missing: run `apt-get install -y etcd-client` (the README's test command does)");
+    p
+}
+
+/// Runs `etcdctl --endpoints=EP args...` with ETCDCTL_API=3.
+pub fn etcdctl(ep: &str, args: &[&str]) -> Output {
+    Command::new(etcdctl_path())
+        .env("ETCDCTL_API", "3")
+        .arg(format!("--endpoints={ep}"))
+        .args(args)
+        .output()
+        .expect("run etcdctl")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}

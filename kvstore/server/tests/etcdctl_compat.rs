@@ -1,0 +1,161 @@
+//! The stock etcdctl 3.4 (Debian `etcd-client`, ETCDCTL_API=3) against a real kvstore process.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{etcdctl, stdout, KvStore};
+
+#[test]
+fn put_get_prefix_and_delete() {
+    let s = KvStore::start();
+    let ep = s.endpoint();
+    let o = etcdctl(&ep, &["put", "foo", "bar"]);
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(stdout(&o), "OK\n");
+    assert_eq!(stdout(&etcdctl(&ep, &["get", "foo"])), "foo\nbar\n");
+    etcdctl(&ep, &["put", "dir/a", "1"]);
+    etcdctl(&ep, &["put", "dir/b", "2"]);
+    etcdctl(&ep, &["put", "dis", "x"]);
+    assert_eq!(stdout(&etcdctl(&ep, &["get", "dir/", "--prefix"])), "dir/a\n1\ndir/b\n2\n");
+    assert_eq!(stdout(&etcdctl(&ep, &["get", "dir/", "--prefix", "--keys-only"])), "dir/a\n\ndir/b\n\n");
+    assert_eq!(stdout(&etcdctl(&ep, &["del", "dir/", "--prefix"])), "2\n");
+    assert_eq!(stdout(&etcdctl(&ep, &["get", "dir/", "--prefix"])), "");
+    assert_eq!(stdout(&etcdctl(&ep, &["del", "foo"])), "1\n");
+    assert_eq!(stdout(&etcdctl(&ep, &["get", "foo"])), "");
+    // A historical read sees the deleted value.
+    let o = etcdctl(&ep, &["get", "foo", "-w", "json", "--rev", "2"]);
+    assert!(stdout(&o).contains("\"value\":\"YmFy\""), "{}", stdout(&o));
+}
+
+#[test]
+fn watch_prefix_sees_another_clients_puts_and_deletes() {
+    let s = KvStore::start();
+    let ep = s.endpoint();
+    let mut watcher = Command::new(common::etcdctl_path())
+        .env("ETCDCTL_API", "3")
+        .args([&format!("--endpoints={ep}"), "watch", "--prefix", "svc/"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = watcher.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // Give the watch time to be created, then write from "another shell".
+    std::thread::sleep(Duration::from_millis(500));
+    etcdctl(&ep, &["put", "svc/web", "10.0.0.1:80"]);
+    etcdctl(&ep, &["put", "other", "ignored"]);
+    etcdctl(&ep, &["del", "svc/web"]);
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while lines.len() < 5 && Instant::now() < deadline {
+        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+            lines.push(l);
+        }
+    }
+    let _ = watcher.kill();
+    assert_eq!(lines, vec!["PUT", "svc/web", "10.0.0.1:80", "DELETE", "svc/web"]);
+}
+
+#[test]
+fn txn_compare_and_swap() {
+    let s = KvStore::start();
+    let ep = s.endpoint();
+    etcdctl(&ep, &["put", "cas", "old"]);
+    let run = |script: &str| {
+        let mut c = Command::new(common::etcdctl_path())
+            .env("ETCDCTL_API", "3")
+            .args([&format!("--endpoints={ep}"), "txn"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+        c.wait_with_output().unwrap()
+    };
+    let o = run("value(\"cas\") = \"old\"\n\nput cas new\n\nput cas lost\n\n");
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(stdout(&o), "SUCCESS\n\nOK\n");
+    let o = run("value(\"cas\") = \"old\"\n\nput cas new2\n\nget cas\n\n");
+    assert_eq!(stdout(&o), "FAILURE\n\ncas\nnew\n");
+    assert_eq!(stdout(&etcdctl(&ep, &["get", "cas", "--print-value-only"])), "new\n");
+}
+
+#[test]
+fn lease_expiry_deletes_the_key() {
+    let s = KvStore::start();
+    let ep = s.endpoint();
+    let o = etcdctl(&ep, &["lease", "grant", "3"]);
+    let text = stdout(&o);
+    assert!(text.contains("granted with TTL(3s)"), "{text}");
+    let id = text.split_whitespace().nth(1).unwrap().to_string();
+    assert!(etcdctl(&ep, &["put", "--lease", &id, "ephemeral", "v"]).status.success());
+    let ttl = stdout(&etcdctl(&ep, &["lease", "timetolive", &id, "--keys"]));
+    assert!(ttl.contains("attached keys([ephemeral])"), "{ttl}");
+    let granted = Instant::now();
+    assert_eq!(stdout(&etcdctl(&ep, &["get", "ephemeral", "--print-value-only"])), "v\n");
+    loop {
+        if stdout(&etcdctl(&ep, &["get", "ephemeral"])).is_empty() {
+            break;
+        }
+        assert!(granted.elapsed() < Duration::from_secs(6), "key still there after {:?}", granted.elapsed());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let gone_after = granted.elapsed();
+    assert!(gone_after >= Duration::from_millis(2500), "expired too early: {gone_after:?}");
+    assert!(gone_after <= Duration::from_secs(5), "expired too late: {gone_after:?}");
+    let o = etcdctl(&ep, &["lease", "revoke", &id]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("requested lease not found"), "{o:?}");
+}
+
+#[test]
+fn endpoint_status_member_list_and_health() {
+    let s = KvStore::start();
+    let ep = s.endpoint();
+    let o = etcdctl(&ep, &["endpoint", "status", "-w", "table"]);
+    assert!(o.status.success(), "{o:?}");
+    let t = stdout(&o);
+    assert!(t.contains("ENDPOINT") && t.contains("IS LEADER") && t.contains(&ep) && t.contains("true"), "{t}");
+    let o = etcdctl(&ep, &["member", "list"]);
+    let t = stdout(&o);
+    assert!(t.contains(", started, test, http://127.0.0.1:"), "{t}");
+    let o = etcdctl(&ep, &["endpoint", "health"]);
+    assert!(o.status.success(), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is healthy") || stdout(&o).contains("is healthy"), "{o:?}");
+}
+
+#[test]
+fn check_perf_small_load_passes() {
+    let s = KvStore::start();
+    let o = etcdctl(&s.endpoint(), &["check", "perf", "--load=s"]);
+    let t = stdout(&o);
+    eprintln!("{t}");
+    assert!(o.status.success(), "check perf failed: {t} {}", String::from_utf8_lossy(&o.stderr));
+    assert!(t.contains("PASS: Throughput"), "{t}");
+    assert!(!t.contains("FAIL"), "{t}");
+}
+
+#[test]
+fn compacted_revisions_are_refused_like_etcd() {
+    let s = KvStore::start();
+    let ep = s.endpoint();
+    for i in 0..5 {
+        etcdctl(&ep, &["put", "k", &i.to_string()]);
+    }
+    let o = etcdctl(&ep, &["compaction", "4"]);
+    assert_eq!(stdout(&o), "compacted revision 4\n");
+    let o = etcdctl(&ep, &["get", "k", "--rev", "3"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("required revision has been compacted"), "{o:?}");
+    assert_eq!(stdout(&etcdctl(&ep, &["get", "k", "--rev", "4", "--print-value-only"])), "2\n");
+    assert_eq!(stdout(&etcdctl(&ep, &["get", "k", "--print-value-only"])), "4\n");
+}
