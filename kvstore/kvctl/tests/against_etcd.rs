@@ -1,0 +1,681 @@
+//! Drives the built `kvctl` binary against a real etcd 3.4 (`/usr/bin/etcd`) on loopback ports of its own, one
+//! etcd per test with a temporary data directory. Skips, with a note, where etcd is not installed.
+//!
+//! `KVCTL_TEST_SERVER=/path/to/kvstore` runs the same tests against another server that takes etcd's flags
+//! (Flotilla's `kvstore`), to check both sides of the wire against the same expectations.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const ETCD: &str = "/usr/bin/etcd";
+
+/// The server binary under test: `KVCTL_TEST_SERVER`, else etcd.
+fn server_binary() -> String {
+    std::env::var("KVCTL_TEST_SERVER")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| ETCD.to_string())
+}
+const KVCTL: &str = env!("CARGO_BIN_EXE_kvctl");
+
+/// Environment that would change kvctl's behaviour behind a test's back.
+const ENV_KNOBS: &[&str] = &[
+    "ETCDCTL_API",
+    "KVCTL_API",
+    "ETCDCTL_ENDPOINTS",
+    "KVCTL_ENDPOINTS",
+    "ETCDCTL_WRITE_OUT",
+    "ETCDCTL_HEX",
+    "ETCDCTL_DIAL_TIMEOUT",
+    "ETCDCTL_COMMAND_TIMEOUT",
+];
+
+/// A running etcd, killed on drop.
+struct Etcd {
+    child: Child,
+    endpoint: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+impl Etcd {
+    /// Starts etcd, or returns `None` (after saying so) when it is not installed.
+    fn start() -> Option<Etcd> {
+        let server = server_binary();
+        if !Path::new(&server).exists() {
+            eprintln!("note: {server} not found; skipping the test against a real etcd");
+            return None;
+        }
+        for _attempt in 0..3 {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let (client, peer, metrics) = (free_port(), free_port(), free_port());
+            let client_url = format!("http://127.0.0.1:{client}");
+            let peer_url = format!("http://127.0.0.1:{peer}");
+            let child = Command::new(&server)
+                .arg("--name")
+                .arg("default")
+                .arg("--data-dir")
+                .arg(dir.path())
+                .arg("--listen-client-urls")
+                .arg(&client_url)
+                .arg("--advertise-client-urls")
+                .arg(&client_url)
+                .arg("--listen-peer-urls")
+                .arg(&peer_url)
+                .arg("--initial-advertise-peer-urls")
+                .arg(&peer_url)
+                .arg("--initial-cluster")
+                .arg(format!("default={peer_url}"))
+                .arg("--listen-metrics-urls")
+                .arg(format!("http://127.0.0.1:{metrics}"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start etcd");
+            let mut etcd = Etcd {
+                child,
+                endpoint: format!("127.0.0.1:{client}"),
+                _dir: dir,
+            };
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = etcd.child.try_wait() {
+                    break; // lost a port race; try again with new ports
+                }
+                if etcd.run(&["endpoint", "health"]).code == 0 {
+                    return Some(etcd);
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+        panic!("etcd did not become healthy");
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(KVCTL);
+        for k in ENV_KNOBS {
+            cmd.env_remove(k);
+        }
+        cmd.arg("--endpoints").arg(&self.endpoint).args(args);
+        cmd
+    }
+
+    /// Runs kvctl to completion.
+    fn run(&self, args: &[&str]) -> Out {
+        self.run_with(args, None, &[])
+    }
+
+    /// Runs kvctl with stdin text and extra environment.
+    fn run_with(&self, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Out {
+        let mut cmd = self.command(args);
+        cmd.envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("start kvctl");
+        {
+            let mut input = child.stdin.take().expect("stdin");
+            if let Some(text) = stdin {
+                input.write_all(text.as_bytes()).expect("write stdin");
+            }
+        }
+        let out = child.wait_with_output().expect("kvctl output");
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// The store's current revision.
+    fn revision(&self) -> i64 {
+        let out = self.run(&["get", "any-key", "-w", "json"]);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+        v["header"]["revision"].as_i64().expect("revision")
+    }
+
+    /// Starts a long-running kvctl whose stdout lines arrive on a channel.
+    fn spawn_lines(&self, args: &[&str], env: &[(&str, &str)]) -> Lines {
+        self.spawn_lines_with_input(args, env, "")
+    }
+
+    /// Like `spawn_lines`, writing `input` to its stdin first (then closing it).
+    fn spawn_lines_with_input(&self, args: &[&str], env: &[(&str, &str)], input: &str) -> Lines {
+        let mut child = self
+            .command(args)
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start kvctl");
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(input.as_bytes()).expect("write stdin");
+        }
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                match line {
+                    Ok(l) => {
+                        if tx.send(l).is_err() {
+                            break;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+        });
+        Lines { child, rx }
+    }
+}
+
+/// A finished kvctl run.
+#[derive(Debug)]
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    #[track_caller]
+    fn ok(&self) -> &str {
+        assert_eq!(self.code, 0, "kvctl failed: {self:?}");
+        &self.stdout
+    }
+}
+
+/// A running kvctl read line by line; killed on drop.
+struct Lines {
+    child: Child,
+    rx: mpsc::Receiver<String>,
+}
+
+impl Lines {
+    #[track_caller]
+    fn expect(&self, want: &[&str]) {
+        for w in want {
+            let got = self
+                .rx
+                .recv_timeout(Duration::from_secs(10))
+                .unwrap_or_else(|_| panic!("no line; wanted {w:?}"));
+            assert_eq!(&got, w);
+        }
+    }
+
+    fn wait(mut self) -> (i32, String) {
+        let status = self.child.wait().expect("wait");
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut err);
+        }
+        (status.code().unwrap_or(-1), err)
+    }
+}
+
+impl Drop for Lines {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn put_get_del() {
+    let Some(etcd) = Etcd::start() else { return };
+    assert_eq!(etcd.run(&["put", "/a/b", "1"]).ok(), "OK\n");
+    assert_eq!(etcd.run(&["put", "/a/c/d", "2"]).ok(), "OK\n");
+    assert_eq!(
+        etcd.run_with(&["put", "/z"], Some("from stdin"), &[]).ok(),
+        "OK\n"
+    );
+    assert_eq!(
+        etcd.run(&["get", "--prefix", "/a"]).ok(),
+        "/a/b\n1\n/a/c/d\n2\n"
+    );
+    assert_eq!(
+        etcd.run(&["get", "/z", "--print-value-only"]).ok(),
+        "from stdin\n"
+    );
+    assert_eq!(etcd.run(&["get", "/a", "/a/c"]).ok(), "/a/b\n1\n");
+    assert_eq!(
+        etcd.run(&["get", "--prefix", "/a", "--keys-only"]).ok(),
+        "/a/b\n\n/a/c/d\n\n"
+    );
+    assert_eq!(
+        etcd.run(&["get", "--prefix", "/a", "--count-only"]).ok(),
+        "2\n"
+    );
+    assert_eq!(
+        etcd.run(&["get", "--prefix", "/a", "--limit", "1"]).ok(),
+        "/a/b\n1\n"
+    );
+    assert_eq!(
+        etcd.run(&["get", "--from-key", "/a/c"]).ok(),
+        "/a/c/d\n2\n/z\nfrom stdin\n"
+    );
+    assert_eq!(
+        etcd.run(&["get", "--prefix", "/a", "--order", "DESCEND"])
+            .ok(),
+        "/a/c/d\n2\n/a/b\n1\n"
+    );
+
+    let json: serde_json::Value =
+        serde_json::from_str(etcd.run(&["get", "/a/b", "-w", "json"]).ok()).expect("json");
+    assert_eq!(json["kvs"][0]["key"], "L2EvYg==");
+    assert_eq!(json["kvs"][0]["value"], "MQ==");
+    assert_eq!(json["count"], 1);
+    assert!(json["header"]["cluster_id"].is_u64() && json["header"]["raft_term"].is_u64());
+
+    let table = etcd.run(&["get", "/a/b", "-w", "table"]);
+    assert!(table.ok().contains("| /a/b | 1     |"), "{table:?}");
+
+    let prev = etcd.run(&["put", "/a/b", "one", "--prev-kv"]);
+    assert_eq!(prev.ok(), "OK\n/a/b\n1\n");
+    assert_eq!(etcd.run(&["del", "--prefix", "/a"]).ok(), "2\n");
+    assert_eq!(
+        etcd.run(&["del", "/z", "--prev-kv"]).ok(),
+        "1\n/z\nfrom stdin\n"
+    );
+    assert_eq!(etcd.run(&["get", "--prefix", "/a"]).ok(), "");
+
+    let bad = etcd.run(&["get"]);
+    assert_eq!(bad.code, 128);
+    assert_eq!(
+        bad.stderr,
+        "Error: get command needs one argument as key and an optional argument as range_end\n"
+    );
+    let bad = etcd.run(&["get", "k", "-w", "yaml"]);
+    assert_eq!(
+        (bad.code, bad.stderr.as_str()),
+        (4, "Error: unsupported output format\n")
+    );
+    let bad = etcd.run(&["put", "k", "-w", "table", "v"]);
+    assert_eq!(
+        (bad.code, bad.stderr.as_str()),
+        (4, "Error: table not supported as output format\n")
+    );
+}
+
+#[test]
+fn txn_branches() {
+    let Some(etcd) = Etcd::start() else { return };
+    etcd.run(&["put", "key1", "1"]).ok();
+    let input = "mod(\"key1\") > \"0\"\n\nput key1 \"overwrote key1\"\nget key1\n\nput key2 \"some extra key\"\n\n";
+    let out = etcd.run_with(&["txn"], Some(input), &[]);
+    assert_eq!(out.ok(), "SUCCESS\n\nOK\n\nkey1\noverwrote key1\n");
+    let input = "value(\"key1\") = \"nope\"\n\nput key1 x\n\nput key2 y\ndel key1\n\n";
+    let out = etcd.run_with(&["txn"], Some(input), &[]);
+    assert_eq!(out.ok(), "FAILURE\n\nOK\n\n1\n");
+    let out = etcd.run_with(
+        &["txn", "-i"],
+        Some("create(\"key1\") = \"0\"\n\nput key1 created\n\n\n"),
+        &[],
+    );
+    assert_eq!(
+        out.ok(),
+        "compares:\nsuccess requests (get, put, del):\nfailure requests (get, put, del):\nSUCCESS\n\nOK\n"
+    );
+    assert_eq!(
+        etcd.run(&["get", "key1", "--print-value-only"]).ok(),
+        "created\n"
+    );
+    let bad = etcd.run_with(&["txn"], Some("mod(key1) > 0\n\n\n\n"), &[]);
+    assert_eq!(bad.code, 3);
+    assert_eq!(bad.stderr, "Error: malformed comparison: mod(key1) > 0\n");
+    let bad = etcd.run_with(&["txn"], Some("\nfrob k\n\n\n"), &[]);
+    assert_eq!(
+        (bad.code, bad.stderr.as_str()),
+        (3, "Error: invalid txn request: frob k\n")
+    );
+}
+
+#[test]
+fn leases() {
+    let Some(etcd) = Etcd::start() else { return };
+    let granted = etcd.run(&["lease", "grant", "60"]);
+    let text = granted.ok().to_string();
+    let id = text
+        .strip_prefix("lease ")
+        .and_then(|s| s.strip_suffix(" granted with TTL(60s)\n"))
+        .unwrap_or_else(|| panic!("grant output: {text:?}"))
+        .to_string();
+    assert_eq!(id.len(), 16);
+    etcd.run(&["put", "--lease", &id, "leased", "v"]).ok();
+    let ttl = etcd.run(&["lease", "timetolive", &id, "--keys"]);
+    assert!(
+        ttl.ok()
+            .starts_with(&format!("lease {id} granted with TTL(60s), remaining(")),
+        "{ttl:?}"
+    );
+    assert!(
+        ttl.stdout.ends_with(", attached keys([leased])\n"),
+        "{ttl:?}"
+    );
+    assert_eq!(
+        etcd.run(&["lease", "keep-alive", "--once", &id]).ok(),
+        format!("lease {id} keepalived with TTL(60)\n")
+    );
+    assert!(etcd
+        .run(&["lease", "list"])
+        .ok()
+        .contains(&format!("{id}\n")));
+    assert_eq!(
+        etcd.run(&["lease", "revoke", &id]).ok(),
+        format!("lease {id} revoked\n")
+    );
+    assert_eq!(
+        etcd.run(&["get", "leased"]).ok(),
+        "",
+        "the key goes with its lease"
+    );
+    assert_eq!(
+        etcd.run(&["lease", "timetolive", &id]).ok(),
+        format!("lease {id} already expired\n")
+    );
+    let bad = etcd.run(&["lease", "revoke", &id]);
+    assert_eq!(bad.code, 1);
+    assert_eq!(
+        bad.stderr,
+        "Error: failed to revoke lease (etcdserver: requested lease not found)\n"
+    );
+    let bad = etcd.run(&["lease", "keep-alive", "--once", &id]);
+    assert_eq!(
+        (bad.code, bad.stderr.as_str()),
+        (2, "Error: etcdserver: requested lease not found\n")
+    );
+    let bad = etcd.run(&["lease", "revoke", "xyz"]);
+    assert_eq!(bad.code, 128);
+
+    // keep-alive keeps going until the lease is gone.
+    let id2 = etcd
+        .run(&["lease", "grant", "3"])
+        .ok()
+        .split(' ')
+        .nth(1)
+        .expect("id")
+        .to_string();
+    let ka = etcd.spawn_lines(&["lease", "keep-alive", &id2], &[]);
+    let line = format!("lease {id2} keepalived with TTL(3)");
+    ka.expect(&[&line, &line]);
+    etcd.run(&["lease", "revoke", &id2]).ok();
+    let mut rest = Vec::new();
+    while let Ok(l) = ka.rx.recv_timeout(Duration::from_secs(5)) {
+        rest.push(l);
+    }
+    assert_eq!(
+        rest.last().map(String::as_str),
+        Some(format!("lease {id2} expired or revoked.").as_str())
+    );
+    assert_eq!(ka.wait().0, 0);
+}
+
+#[test]
+fn v2_verbs() {
+    let Some(etcd) = Etcd::start() else { return };
+    assert_eq!(
+        etcd.run(&["set", "/services/web/host1", "10.0.0.1"]).ok(),
+        "10.0.0.1\n"
+    );
+    assert_eq!(
+        etcd.run(&["set", "/services/web/host2", "10.0.0.2", "--ttl", "30"])
+            .ok(),
+        "10.0.0.2\n"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(etcd.run(&["get", "/services/web/host2", "-w", "json"]).ok())
+            .expect("json");
+    assert!(
+        json["kvs"][0]["lease"].as_i64().unwrap_or(0) != 0,
+        "--ttl attaches a lease: {json}"
+    );
+    assert_eq!(
+        etcd.run(&["mk", "/services/db/main", "10.0.0.3"]).ok(),
+        "10.0.0.3\n"
+    );
+
+    let exists = etcd.run(&["mk", "/services/web/host1", "other"]);
+    assert_eq!(exists.code, 4);
+    let rev = etcd.revision();
+    assert_eq!(
+        exists.stderr,
+        format!("Error:  105: Key already exists (/services/web/host1) [{rev}]\n")
+    );
+    assert_eq!(
+        etcd.run(&["ls", "/services"]).ok(),
+        "/services/db\n/services/web\n"
+    );
+    assert_eq!(etcd.run(&["ls"]).ok(), "/services\n");
+    assert_eq!(
+        etcd.run(&["ls", "--recursive", "-p", "/services"]).ok(),
+        "/services/db/\n/services/db/main\n/services/web/\n/services/web/host1\n/services/web/host2\n"
+    );
+    assert_eq!(
+        etcd.run(&["ls", "/services/web/host1"]).ok(),
+        "/services/web/host1\n"
+    );
+
+    let v2 = [("ETCDCTL_API", "2")];
+    assert_eq!(
+        etcd.run_with(&["get", "/services/web/host1"], None, &v2)
+            .ok(),
+        "10.0.0.1\n"
+    );
+    assert_eq!(
+        etcd.run_with(&["get", "/services/web/host1"], None, &[("KVCTL_API", "2")])
+            .ok(),
+        "10.0.0.1\n"
+    );
+    let dir = etcd.run_with(&["get", "/services/web"], None, &v2);
+    assert_eq!(
+        (dir.code, dir.stderr.as_str()),
+        (1, "/services/web: is a directory\n")
+    );
+    let missing = etcd.run_with(&["get", "/nope"], None, &v2);
+    assert_eq!(missing.code, 4);
+    assert!(
+        missing
+            .stderr
+            .starts_with("Error:  100: Key not found (/nope) ["),
+        "{missing:?}"
+    );
+
+    let missing = etcd.run(&["rm", "/nope"]);
+    let rev = etcd.revision();
+    assert_eq!(
+        (missing.code, missing.stderr.as_str()),
+        (
+            4,
+            format!("Error:  100: Key not found (/nope) [{rev}]\n").as_str()
+        )
+    );
+    let not_file = etcd.run(&["rm", "/services/web"]);
+    assert_eq!(not_file.code, 4);
+    assert!(not_file
+        .stderr
+        .starts_with("Error:  102: Not a file (/services/web) ["));
+    assert_eq!(
+        etcd.run(&["rm", "/services/web/host2"]).ok(),
+        "PrevNode.Value: 10.0.0.2\n"
+    );
+    assert_eq!(etcd.run(&["rm", "--recursive", "/services/web"]).ok(), "");
+    assert_eq!(etcd.run(&["ls", "/services"]).ok(), "/services/db\n");
+    let gone = etcd.run(&["ls", "/services/web"]);
+    assert_eq!(gone.code, 4);
+    let no_key = etcd.run(&["set"]);
+    assert_eq!(
+        (no_key.code, no_key.stderr.as_str()),
+        (1, "Error:  key required\n")
+    );
+}
+
+#[test]
+fn watches() {
+    let Some(etcd) = Etcd::start() else { return };
+    etcd.run(&["put", "/w/start", "0"]).ok();
+    let from = (etcd.revision() + 1).to_string();
+    let watch = etcd.spawn_lines(&["watch", "--prefix", "/w/", "--rev", &from], &[]);
+    etcd.run(&["put", "/w/a", "1"]).ok();
+    etcd.run(&["put", "/other", "x"]).ok();
+    etcd.run(&["del", "/w/a"]).ok();
+    watch.expect(&["PUT", "/w/a", "1", "DELETE", "/w/a", ""]);
+    drop(watch);
+
+    let prev = etcd.spawn_lines(&["watch", "/w/b", "--prev-kv", "--rev", &from], &[]);
+    etcd.run(&["put", "/w/b", "1"]).ok();
+    etcd.run(&["put", "/w/b", "2"]).ok();
+    prev.expect(&["PUT", "/w/b", "1", "PUT", "/w/b", "1", "/w/b", "2"]);
+    drop(prev);
+
+    // Interactive: watches come from stdin lines, on one stream; end of stdin keeps them running.
+    let from = (etcd.revision() + 1).to_string();
+    let input = format!("watch /w/i1 --rev {from}\nbogus\nwatch --prefix /w/i2 --rev {from}\n");
+    let interactive = etcd.spawn_lines_with_input(&["watch", "-i"], &[], &input);
+    etcd.run(&["put", "/w/i1", "x"]).ok();
+    etcd.run(&["put", "/w/i2/k", "y"]).ok();
+    let mut got: Vec<String> = (0..6)
+        .map(|_| {
+            interactive
+                .rx
+                .recv_timeout(Duration::from_secs(10))
+                .expect("an event line")
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got, ["/w/i1", "/w/i2/k", "PUT", "PUT", "x", "y"]);
+    drop(interactive);
+
+    // v2 watch: one change, print the value, exit 0.
+    let after = etcd.revision().to_string();
+    let v2 = etcd.spawn_lines(
+        &["watch", "/w/v2", "--after-index", &after],
+        &[("ETCDCTL_API", "2")],
+    );
+    etcd.run(&["set", "/w/v2", "hello"]).ok();
+    v2.expect(&["hello"]);
+    assert_eq!(v2.wait().0, 0);
+
+    // Watching from a compacted revision: etcdctl's messages and exit code 5.
+    let rev = etcd.revision().to_string();
+    assert_eq!(
+        etcd.run(&["compaction", &rev]).ok(),
+        format!("compacted revision {rev}\n")
+    );
+    let compacted = etcd.spawn_lines(&["watch", "/w/a", "--rev", "1"], &[]);
+    let (code, err) = compacted.wait();
+    assert_eq!(code, 5);
+    assert_eq!(
+        err,
+        "watch was canceled (etcdserver: mvcc: required revision has been compacted)\nError: watch is canceled by the server\n"
+    );
+    let get = etcd.run(&["get", "/w/a", "--rev", "1"]);
+    assert_eq!(
+        (get.code, get.stderr.as_str()),
+        (
+            1,
+            "Error: etcdserver: mvcc: required revision has been compacted\n"
+        )
+    );
+}
+
+#[test]
+fn cluster_and_connection() {
+    let Some(etcd) = Etcd::start() else { return };
+    let members = etcd.run(&["member", "list"]);
+    let line = members.ok().trim_end().to_string();
+    let fields: Vec<&str> = line.split(", ").collect();
+    assert_eq!(fields.len(), 6, "{line}");
+    assert_eq!(
+        (fields[1], fields[2], fields[5]),
+        ("started", "default", "false")
+    );
+    assert_eq!(fields[4], format!("http://{}", etcd.endpoint));
+
+    let status = etcd.run(&["endpoint", "status", "-w", "table"]);
+    let header = status.ok().lines().nth(1).unwrap_or_default().to_string();
+    let names: Vec<&str> = header
+        .split('|')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "ENDPOINT",
+            "ID",
+            "VERSION",
+            "DB SIZE",
+            "IS LEADER",
+            "IS LEARNER",
+            "RAFT TERM",
+            "RAFT INDEX",
+            "RAFT APPLIED INDEX",
+            "ERRORS"
+        ]
+    );
+    let row = status.stdout.lines().nth(3).unwrap_or_default().to_string();
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    assert_eq!(cells.get(1), Some(&etcd.endpoint.as_str()), "{status:?}");
+    assert!(
+        cells.get(3).is_some_and(|v| v.starts_with("3.4")),
+        "{status:?}"
+    );
+    assert_eq!(
+        cells.get(5),
+        Some(&"true"),
+        "a single member leads: {status:?}"
+    );
+    let health = etcd.run(&["endpoint", "health"]);
+    assert_eq!(health.ok(), "");
+    assert!(
+        health.stderr.starts_with(&format!(
+            "{} is healthy: successfully committed proposal: took = ",
+            etcd.endpoint
+        )),
+        "{health:?}"
+    );
+
+    // The first endpoint is dead: kvctl falls back to the next one.
+    let dead = format!("127.0.0.1:{}", free_port());
+    let both = format!("{dead},http://{}", etcd.endpoint);
+    let mut cmd = Command::new(KVCTL);
+    for k in ENV_KNOBS {
+        cmd.env_remove(k);
+    }
+    let out = cmd
+        .args(["put", "fallback", "ok"])
+        .env("ETCDCTL_ENDPOINTS", &both)
+        .output()
+        .expect("run kvctl");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "OK\n");
+
+    let mut cmd = Command::new(KVCTL);
+    for k in ENV_KNOBS {
+        cmd.env_remove(k);
+    }
+    let out = cmd
+        .args(["--endpoints", &dead, "get", "fallback"])
+        .output()
+        .expect("run kvctl");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("Error: "));
+}
