@@ -432,12 +432,18 @@ async fn bench_server(spec: &ServerSpec, plan: &Plan) -> ServerReport {
                     return report;
                 }
             }
+            // Steady state, not the last request's transient: both servers get the same few seconds to hand
+            // freed memory back (Go's scavenger, jemalloc's decay) before the sample.
+            tokio::time::sleep(RSS_SETTLE).await;
             report.rss.after_check_perf_kib = memory(&server, &mut report).map(|m| m.rss_kib);
         }
         report.rss.peak_kib = memory(&server, &mut report).map(|m| m.peak_kib);
     }
     report
 }
+
+/// Pause between the end of `check perf` and the RSS sample.
+const RSS_SETTLE: Duration = Duration::from_secs(3);
 
 fn memory(server: &Server, report: &mut ServerReport) -> Option<server::Memory> {
     server.memory().map_err(|e| report.fail("rss", &e)).ok()

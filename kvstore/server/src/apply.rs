@@ -10,12 +10,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use kvstore_proto::etcdserverpb::{
-    request_op::Request, response_op::Response as OpResponse, CompactionRequest, CompactionResponse,
-    DeleteRangeRequest, DeleteRangeResponse, LeaseGrantRequest, LeaseGrantResponse, LeaseRevokeRequest,
-    LeaseRevokeResponse, PutRequest, PutResponse, RangeRequest, RequestOp, ResponseOp, TxnRequest, TxnResponse,
+    request_op::Request, response_op::Response as OpResponse, CompactionRequest,
+    CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, LeaseGrantRequest,
+    LeaseGrantResponse, LeaseRevokeRequest, LeaseRevokeResponse, PutRequest, PutResponse,
+    RangeRequest, RequestOp, ResponseOp, TxnRequest, TxnResponse,
 };
 use kvstore_proto::internal::{raft_request, RaftRequest};
-use kvstore_proto::mvccpb::Event;
+use kvstore_proto::mvccpb::{Event, KeyValue};
 use prost::Message as _;
 use raft::prelude::Entry;
 use rocksdb::WriteBatch;
@@ -115,7 +116,16 @@ impl Applier {
         state.revision.store(revision, Relaxed);
         state.compact_revision.store(compact_revision, Relaxed);
         state.applied_index.store(applied_index, Relaxed);
-        Ok(Applier { db, lessor, state, watch, compactor, revision, compact_revision, applied_index })
+        Ok(Applier {
+            db,
+            lessor,
+            state,
+            watch,
+            compactor,
+            revision,
+            compact_revision,
+            applied_index,
+        })
     }
 
     pub fn applied_index(&self) -> u64 {
@@ -144,26 +154,44 @@ impl Applier {
                     continue;
                 }
             };
-            let result = self.apply_request(&req, &mut wb, &mut overlay, &mut events, &mut compactions);
+            let result =
+                self.apply_request(&req, &mut wb, &mut overlay, &mut events, &mut compactions);
             let result = match result {
                 Err(EtcdError::Storage(msg)) => {
-                    return Err(storage::StorageError::Corrupt { path: self.db.path.clone(), what: msg })
+                    return Err(storage::StorageError::Corrupt {
+                        path: self.db.path.clone(),
+                        what: msg,
+                    })
                 }
                 other => other,
             };
-            out.push(Applied { id: req.id, proposer: req.proposer, result });
+            out.push(Applied {
+                id: req.id,
+                proposer: req.proposer,
+                result,
+            });
         }
         let meta_cf = self.db.cf(CF_META)?;
         wb.put_cf(meta_cf, meta::APPLIED_INDEX, last.index.to_be_bytes());
         wb.put_cf(meta_cf, meta::REVISION, self.revision.to_be_bytes());
-        wb.put_cf(meta_cf, meta::COMPACT_REVISION, self.compact_revision.to_be_bytes());
+        wb.put_cf(
+            meta_cf,
+            meta::COMPACT_REVISION,
+            self.compact_revision.to_be_bytes(),
+        );
         self.db.write(wb, false)?;
         self.applied_index = last.index;
         self.state.revision.store(self.revision, Relaxed);
-        self.state.compact_revision.store(self.compact_revision, Relaxed);
+        self.state
+            .compact_revision
+            .store(self.compact_revision, Relaxed);
         self.state.applied_index.store(self.applied_index, Relaxed);
         if !events.is_empty() {
-            self.watch.publish(WatchBatch { first_rev, last_rev: self.revision, events });
+            self.watch.publish(WatchBatch {
+                first_rev,
+                last_rev: self.revision,
+                events,
+            });
         }
         for job in compactions {
             let _ = self.compactor.send(job);
@@ -177,7 +205,11 @@ impl Applier {
             return Ok(());
         }
         let mut wb = WriteBatch::default();
-        wb.put_cf(self.db.cf(CF_META)?, meta::APPLIED_INDEX, index.to_be_bytes());
+        wb.put_cf(
+            self.db.cf(CF_META)?,
+            meta::APPLIED_INDEX,
+            index.to_be_bytes(),
+        );
         self.db.write(wb, false)?;
         self.applied_index = index;
         self.state.applied_index.store(index, Relaxed);
@@ -199,7 +231,7 @@ impl Applier {
         match request {
             R::Put(p) => {
                 let db = self.db.clone();
-                let mut txn = WriteTxn::new(&db, overlay, self.revision);
+                let mut txn = WriteTxn::new(&db, overlay, self.revision, self.watched());
                 let mut resp = self.put(&mut txn, p)?;
                 self.commit(txn.finish(), wb, overlay, events)?;
                 resp.header = Some(self.state.header_at(self.revision));
@@ -207,7 +239,7 @@ impl Applier {
             }
             R::DeleteRange(d) => {
                 let db = self.db.clone();
-                let mut txn = WriteTxn::new(&db, overlay, self.revision);
+                let mut txn = WriteTxn::new(&db, overlay, self.revision, self.watched());
                 let mut resp = delete_range(&mut txn, d)?;
                 self.commit(txn.finish(), wb, overlay, events)?;
                 resp.header = Some(self.state.header_at(self.revision));
@@ -215,7 +247,7 @@ impl Applier {
             }
             R::Txn(t) => {
                 let db = self.db.clone();
-                let mut txn = WriteTxn::new(&db, overlay, self.revision);
+                let mut txn = WriteTxn::new(&db, overlay, self.revision, self.watched());
                 let mut resp = self.txn(&mut txn, t)?;
                 self.commit(txn.finish(), wb, overlay, events)?;
                 resp.header = Some(self.state.header_at(self.revision));
@@ -230,9 +262,18 @@ impl Applier {
         }
     }
 
-    fn commit(&mut self, mut staged: Staged, wb: &mut WriteBatch, overlay: &mut Overlay, events: &mut Vec<Event>) -> Result<(), EtcdError> {
+    fn commit(
+        &mut self,
+        mut staged: Staged,
+        wb: &mut WriteBatch,
+        overlay: &mut Overlay,
+        events: &mut Vec<Event>,
+    ) -> Result<(), EtcdError> {
         staged.write_into(&self.db, wb, overlay)?;
-        let mut lessor = self.lessor.lock().map_err(|_| EtcdError::Storage("lessor lock poisoned".into()))?;
+        let mut lessor = self
+            .lessor
+            .lock()
+            .map_err(|_| EtcdError::Storage("lessor lock poisoned".into()))?;
         for c in staged.lease_changes.drain(..) {
             match c {
                 LeaseChange::Attach(id, key) => lessor.attach(id, &key),
@@ -246,18 +287,34 @@ impl Applier {
         Ok(())
     }
 
+    /// Whether any watcher is open: events are only built for someone.
+    fn watched(&self) -> bool {
+        self.watch.watchers.load(Relaxed) > 0
+    }
+
     fn lease_exists(&self, id: i64) -> Result<bool, EtcdError> {
-        Ok(self.lessor.lock().map_err(|_| EtcdError::Storage("lessor lock poisoned".into()))?.exists(id))
+        Ok(self
+            .lessor
+            .lock()
+            .map_err(|_| EtcdError::Storage("lessor lock poisoned".into()))?
+            .exists(id))
     }
 
     fn put(&self, txn: &mut WriteTxn<'_>, p: &PutRequest) -> Result<PutResponse, EtcdError> {
         let (value, lease) = self.checked_put_values(txn, p)?;
         let (_, prev) = txn.put(&p.key, value, lease)?;
-        Ok(PutResponse { header: None, prev_kv: if p.prev_kv { prev } else { None } })
+        Ok(PutResponse {
+            header: None,
+            prev_kv: if p.prev_kv { prev } else { None },
+        })
     }
 
     /// The value and lease a put will write, or why it cannot (etcd's `checkRequestPut`).
-    fn checked_put_values(&self, txn: &WriteTxn<'_>, p: &PutRequest) -> Result<(Vec<u8>, i64), EtcdError> {
+    fn checked_put_values(
+        &self,
+        txn: &WriteTxn<'_>,
+        p: &PutRequest,
+    ) -> Result<(Vec<u8>, i64), EtcdError> {
         let (mut value, mut lease) = (p.value.clone(), p.lease);
         if p.ignore_value || p.ignore_lease {
             let prev = txn.latest(&p.key)?.ok_or(EtcdError::KeyNotFound)?;
@@ -282,7 +339,11 @@ impl Applier {
         for op in ops {
             responses.push(self.exec_op(txn, op)?);
         }
-        Ok(TxnResponse { header: None, succeeded, responses })
+        Ok(TxnResponse {
+            header: None,
+            succeeded,
+            responses,
+        })
     }
 
     /// Refuses the whole txn up front if a put in the branch that will run cannot be applied.
@@ -304,16 +365,26 @@ impl Applier {
 
     fn exec_op(&self, txn: &mut WriteTxn<'_>, op: &RequestOp) -> Result<ResponseOp, EtcdError> {
         let response = match &op.request {
-            Some(Request::RequestRange(r)) => OpResponse::ResponseRange(range_in_txn(&self.db, txn, r, self.compact_revision)?),
+            Some(Request::RequestRange(r)) => {
+                OpResponse::ResponseRange(range_in_txn(&self.db, txn, r, self.compact_revision)?)
+            }
             Some(Request::RequestPut(p)) => OpResponse::ResponsePut(self.put(txn, p)?),
-            Some(Request::RequestDeleteRange(d)) => OpResponse::ResponseDeleteRange(delete_range(txn, d)?),
+            Some(Request::RequestDeleteRange(d)) => {
+                OpResponse::ResponseDeleteRange(delete_range(txn, d)?)
+            }
             Some(Request::RequestTxn(t)) => OpResponse::ResponseTxn(self.txn(txn, t)?),
             None => return Err(EtcdError::InvalidArgument("empty request op in txn".into())),
         };
-        Ok(ResponseOp { response: Some(response) })
+        Ok(ResponseOp {
+            response: Some(response),
+        })
     }
 
-    fn compact(&mut self, c: &CompactionRequest, compactions: &mut Vec<CompactJob>) -> Result<Response, EtcdError> {
+    fn compact(
+        &mut self,
+        c: &CompactionRequest,
+        compactions: &mut Vec<CompactJob>,
+    ) -> Result<Response, EtcdError> {
         if c.revision <= self.compact_revision {
             return Err(EtcdError::Compacted);
         }
@@ -328,11 +399,23 @@ impl Applier {
             (None, None)
         };
         compactions.push((c.revision, tx));
-        Ok(Response::Compaction(CompactionResponse { header: Some(self.state.header_at(self.revision)) }, rx))
+        Ok(Response::Compaction(
+            CompactionResponse {
+                header: Some(self.state.header_at(self.revision)),
+            },
+            rx,
+        ))
     }
 
-    fn lease_grant(&mut self, g: &LeaseGrantRequest, wb: &mut WriteBatch) -> Result<Response, EtcdError> {
-        let mut lessor = self.lessor.lock().map_err(|_| EtcdError::Storage("lessor lock poisoned".into()))?;
+    fn lease_grant(
+        &mut self,
+        g: &LeaseGrantRequest,
+        wb: &mut WriteBatch,
+    ) -> Result<Response, EtcdError> {
+        let mut lessor = self
+            .lessor
+            .lock()
+            .map_err(|_| EtcdError::Storage("lessor lock poisoned".into()))?;
         if lessor.exists(g.id) {
             return Err(EtcdError::LeaseExists);
         }
@@ -354,14 +437,20 @@ impl Applier {
         events: &mut Vec<Event>,
     ) -> Result<LeaseRevokeResponse, EtcdError> {
         let keys = {
-            let lessor = self.lessor.lock().map_err(|_| EtcdError::Storage("lessor lock poisoned".into()))?;
+            let lessor = self
+                .lessor
+                .lock()
+                .map_err(|_| EtcdError::Storage("lessor lock poisoned".into()))?;
             if !lessor.exists(r.id) {
                 return Err(EtcdError::LeaseNotFound);
             }
-            lessor.time_to_live(r.id, Instant::now()).map(|i| i.keys).unwrap_or_default()
+            lessor
+                .time_to_live(r.id, Instant::now())
+                .map(|i| i.keys)
+                .unwrap_or_default()
         };
         let db = self.db.clone();
-        let mut txn = WriteTxn::new(&db, overlay, self.revision);
+        let mut txn = WriteTxn::new(&db, overlay, self.revision, self.watched());
         for key in &keys {
             txn.delete(key)?;
         }
@@ -371,12 +460,17 @@ impl Applier {
         if let Ok(mut l) = self.lessor.lock() {
             l.revoke(r.id);
         }
-        Ok(LeaseRevokeResponse { header: Some(self.state.header_at(self.revision)) })
+        Ok(LeaseRevokeResponse {
+            header: Some(self.state.header_at(self.revision)),
+        })
     }
 }
 
 fn poisoned(db: &Db) -> storage::StorageError {
-    storage::StorageError::Corrupt { path: db.path.clone(), what: "lease record".into() }
+    storage::StorageError::Corrupt {
+        path: db.path.clone(),
+        what: "lease record".into(),
+    }
 }
 
 fn compares_hold(txn: &WriteTxn<'_>, t: &TxnRequest) -> Result<bool, EtcdError> {
@@ -393,27 +487,32 @@ fn compares_hold(txn: &WriteTxn<'_>, t: &TxnRequest) -> Result<bool, EtcdError> 
     Ok(true)
 }
 
-fn delete_range(txn: &mut WriteTxn<'_>, d: &DeleteRangeRequest) -> Result<DeleteRangeResponse, EtcdError> {
-    let targets: Vec<Vec<u8>> = if d.range_end.is_empty() {
-        vec![d.key.clone()]
+fn delete_range(
+    txn: &mut WriteTxn<'_>,
+    d: &DeleteRangeRequest,
+) -> Result<DeleteRangeResponse, EtcdError> {
+    let live: Vec<KeyValue> = if d.range_end.is_empty() {
+        txn.latest(&d.key)?.into_iter().collect()
     } else {
-        txn.range_latest(&d.key, &d.range_end)?.into_iter().map(|kv| kv.key).collect()
+        txn.range_latest_opt(&d.key, &d.range_end, !d.prev_kv && !txn.with_events())?
     };
-    let mut prev_kvs = Vec::new();
-    for key in targets {
-        if let Some(prev) = txn.delete(&key)? {
-            prev_kvs.push(prev);
-        }
+    for kv in &live {
+        txn.delete_live(kv);
     }
     Ok(DeleteRangeResponse {
         header: None,
-        deleted: prev_kvs.len() as i64,
-        prev_kvs: if d.prev_kv { prev_kvs } else { Vec::new() },
+        deleted: live.len() as i64,
+        prev_kvs: if d.prev_kv { live } else { Vec::new() },
     })
 }
 
 /// A range inside a write txn: sees the txn's own earlier writes.
-fn range_in_txn(db: &Db, txn: &WriteTxn<'_>, r: &RangeRequest, compact_revision: i64) -> Result<kvstore_proto::etcdserverpb::RangeResponse, EtcdError> {
+fn range_in_txn(
+    db: &Db,
+    txn: &WriteTxn<'_>,
+    r: &RangeRequest,
+    compact_revision: i64,
+) -> Result<kvstore_proto::etcdserverpb::RangeResponse, EtcdError> {
     if r.revision > 0 {
         if r.revision < compact_revision {
             return Err(EtcdError::Compacted);
@@ -421,7 +520,13 @@ fn range_in_txn(db: &Db, txn: &WriteTxn<'_>, r: &RangeRequest, compact_revision:
         if r.revision >= txn.revision() {
             return Err(EtcdError::FutureRev);
         }
-        let res = Reader::live(db).range(&r.key, &r.range_end, r.revision, kv_ops::fetch_limit(r), r.keys_only)?;
+        let res = Reader::live(db).range(
+            &r.key,
+            &r.range_end,
+            r.revision,
+            kv_ops::fetch_limit(r),
+            r.keys_only,
+        )?;
         return Ok(kv_ops::finish_range(r, res.kvs, res.count));
     }
     let kvs = txn.range_latest(&r.key, &r.range_end)?;

@@ -16,7 +16,10 @@ pub enum ConfigError {
 }
 
 fn invalid(flag: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { flag, reason: reason.into() }
+    ConfigError::Invalid {
+        flag,
+        reason: reason.into(),
+    }
 }
 
 /// Whether the member starts a new cluster or joins an existing one (etcd's `--initial-cluster-state`).
@@ -81,7 +84,11 @@ pub struct ServerConfig {
 }
 
 fn split_urls(s: &str) -> Vec<String> {
-    s.split(',').map(str::trim).filter(|u| !u.is_empty()).map(String::from).collect()
+    s.split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 /// Resolves `http://host:port` to socket addresses.
@@ -89,7 +96,10 @@ pub fn parse_url(flag: &'static str, url: &str) -> Result<SocketAddr, ConfigErro
     let rest = if let Some(r) = url.strip_prefix("http://") {
         r
     } else if url.starts_with("https://") || url.starts_with("unix://") {
-        return Err(invalid(flag, format!("{url}: only http:// URLs are supported (no TLS yet)")));
+        return Err(invalid(
+            flag,
+            format!("{url}: only http:// URLs are supported (no TLS yet)"),
+        ));
     } else {
         return Err(invalid(flag, format!("{url}: expected http://HOST:PORT")));
     };
@@ -133,7 +143,10 @@ impl ServerConfig {
         if raw.name.is_empty() {
             return Err(invalid("name", "must not be empty"));
         }
-        let data_dir = raw.data_dir.clone().unwrap_or_else(|| PathBuf::from(format!("{}.kvstore", raw.name)));
+        let data_dir = raw
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("{}.kvstore", raw.name)));
         let addrs = |flag: &'static str, s: &str| -> Result<Vec<SocketAddr>, ConfigError> {
             let urls = split_urls(s);
             if urls.is_empty() {
@@ -143,8 +156,11 @@ impl ServerConfig {
         };
         let client_addrs = addrs("listen-client-urls", &raw.listen_client_urls)?;
         let peer_addrs = addrs("listen-peer-urls", &raw.listen_peer_urls)?;
-        let metrics_addrs =
-            if raw.listen_metrics_urls.trim().is_empty() { Vec::new() } else { addrs("listen-metrics-urls", &raw.listen_metrics_urls)? };
+        let metrics_addrs = if raw.listen_metrics_urls.trim().is_empty() {
+            Vec::new()
+        } else {
+            addrs("listen-metrics-urls", &raw.listen_metrics_urls)?
+        };
         let advertise_client_urls = split_urls(&raw.advertise_client_urls);
         let own_peer_urls = split_urls(&raw.initial_advertise_peer_urls);
         for u in &own_peer_urls {
@@ -153,17 +169,25 @@ impl ServerConfig {
         let cluster_state = match raw.initial_cluster_state.as_str() {
             "new" => ClusterState::New,
             "existing" => ClusterState::Existing,
-            other => return Err(invalid("initial-cluster-state", format!("{other:?}: expected new or existing"))),
+            other => {
+                return Err(invalid(
+                    "initial-cluster-state",
+                    format!("{other:?}: expected new or existing"),
+                ))
+            }
         };
-        let cluster_spec = raw
-            .initial_cluster
-            .clone()
-            .unwrap_or_else(|| format!("{}={}", raw.name, own_peer_urls.join(&format!(",{}=", raw.name))));
+        let cluster_spec = raw.initial_cluster.clone().unwrap_or_else(|| {
+            format!(
+                "{}={}",
+                raw.name,
+                own_peer_urls.join(&format!(",{}=", raw.name))
+            )
+        });
         let mut by_name: Vec<(String, Vec<String>)> = Vec::new();
         for part in split_urls(&cluster_spec) {
-            let (name, url) = part
-                .split_once('=')
-                .ok_or_else(|| invalid("initial-cluster", format!("{part:?}: expected NAME=URL")))?;
+            let (name, url) = part.split_once('=').ok_or_else(|| {
+                invalid("initial-cluster", format!("{part:?}: expected NAME=URL"))
+            })?;
             parse_url("initial-cluster", url)?;
             match by_name.iter_mut().find(|(n, _)| n == name) {
                 Some((_, urls)) => urls.push(url.to_string()),
@@ -171,7 +195,10 @@ impl ServerConfig {
             }
         }
         let Some((_, own_urls)) = by_name.iter().find(|(n, _)| *n == raw.name) else {
-            return Err(invalid("initial-cluster", format!("has no entry for this member's --name {:?}", raw.name)));
+            return Err(invalid(
+                "initial-cluster",
+                format!("has no entry for this member's --name {:?}", raw.name),
+            ));
         };
         let mut own_sorted = own_urls.clone();
         own_sorted.sort();
@@ -189,7 +216,11 @@ impl ServerConfig {
                 id: member_id(urls, &raw.initial_cluster_token),
                 name: name.clone(),
                 peer_urls: urls.clone(),
-                client_urls: if *name == raw.name { advertise_client_urls.clone() } else { Vec::new() },
+                client_urls: if *name == raw.name {
+                    advertise_client_urls.clone()
+                } else {
+                    Vec::new()
+                },
                 is_learner: false,
             })
             .collect();
@@ -199,7 +230,10 @@ impl ServerConfig {
             return Err(invalid("heartbeat-interval", "must be positive"));
         }
         if raw.election_timeout_ms < 5 * raw.heartbeat_interval_ms {
-            return Err(invalid("election-timeout", "must be at least 5 times --heartbeat-interval"));
+            return Err(invalid(
+                "election-timeout",
+                "must be at least 5 times --heartbeat-interval",
+            ));
         }
         Ok(ServerConfig {
             name: raw.name.clone(),
@@ -209,7 +243,10 @@ impl ServerConfig {
             peer_addrs,
             metrics_addrs,
             cluster_state,
-            initial: Membership { cluster_id: cluster_id(&ids), members },
+            initial: Membership {
+                cluster_id: cluster_id(&ids),
+                members,
+            },
             member_id: me,
             tick: Duration::from_millis(raw.heartbeat_interval_ms),
             election_ticks: (raw.election_timeout_ms / raw.heartbeat_interval_ms) as usize,
@@ -234,18 +271,33 @@ mod tests {
     #[test]
     fn member_ids_match_etcd() {
         // etcd 3.4 with default flags reports member id 8e9e05c52164694d.
-        assert_eq!(member_id(&["http://localhost:2380".into()], "etcd-cluster"), 0x8e9e05c52164694d);
+        assert_eq!(
+            member_id(&["http://localhost:2380".into()], "etcd-cluster"),
+            0x8e9e05c52164694d
+        );
     }
 
     #[test]
     fn bad_flags_name_the_flag() {
-        let raw = RawConfig { listen_client_urls: "https://127.0.0.1:1".into(), ..Default::default() };
+        let raw = RawConfig {
+            listen_client_urls: "https://127.0.0.1:1".into(),
+            ..Default::default()
+        };
         let err = ServerConfig::from_raw(&raw).unwrap_err().to_string();
         assert!(err.starts_with("--listen-client-urls:"), "{err}");
-        let raw = RawConfig { initial_cluster: Some("other=http://127.0.0.1:2380".into()), ..Default::default() };
+        let raw = RawConfig {
+            initial_cluster: Some("other=http://127.0.0.1:2380".into()),
+            ..Default::default()
+        };
         let err = ServerConfig::from_raw(&raw).unwrap_err().to_string();
-        assert!(err.contains("--initial-cluster") && err.contains("default"), "{err}");
-        let raw = RawConfig { initial_cluster_state: "old".into(), ..Default::default() };
+        assert!(
+            err.contains("--initial-cluster") && err.contains("default"),
+            "{err}"
+        );
+        let raw = RawConfig {
+            initial_cluster_state: "old".into(),
+            ..Default::default()
+        };
         assert!(ServerConfig::from_raw(&raw).is_err());
     }
 }

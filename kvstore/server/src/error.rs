@@ -51,8 +51,8 @@ impl EtcdError {
     pub fn code(&self) -> Code {
         use EtcdError::*;
         match self {
-            EmptyKey | KeyNotFound | ValueProvided | LeaseProvided | TooManyOps | DuplicateKey | RequestTooLarge
-            | InvalidArgument(_) => Code::InvalidArgument,
+            EmptyKey | KeyNotFound | ValueProvided | LeaseProvided | TooManyOps | DuplicateKey
+            | RequestTooLarge | InvalidArgument(_) => Code::InvalidArgument,
             Compacted | FutureRev | LeaseTtlTooLarge => Code::OutOfRange,
             LeaseNotFound | MemberNotFound => Code::NotFound,
             LeaseExists | NotLeader => Code::FailedPrecondition,
@@ -76,8 +76,17 @@ mod tests {
     fn statuses_match_etcd() {
         let s = Status::from(EtcdError::Compacted);
         assert_eq!(s.code(), Code::OutOfRange);
-        assert_eq!(s.message(), "etcdserver: mvcc: required revision has been compacted");
-        assert_eq!(Status::from(EtcdError::LeaseNotFound).code(), Code::NotFound);
-        assert_eq!(Status::from(EtcdError::EmptyKey).message(), "etcdserver: key is not provided");
+        assert_eq!(
+            s.message(),
+            "etcdserver: mvcc: required revision has been compacted"
+        );
+        assert_eq!(
+            Status::from(EtcdError::LeaseNotFound).code(),
+            Code::NotFound
+        );
+        assert_eq!(
+            Status::from(EtcdError::EmptyKey).message(),
+            "etcdserver: key is not provided"
+        );
     }
 }

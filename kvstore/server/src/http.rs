@@ -23,14 +23,36 @@ pub async fn serve(
     let health = warp::path!("health").and(warp::get()).then(move || {
         let node = node.clone();
         async move {
-            let ok = matches!(tokio::time::timeout(Duration::from_secs(1), node.read_index()).await, Ok(Ok(())));
-            let body = String::from(if ok { r#"{"health":"true"}"# } else { r#"{"health":"false"}"# });
-            let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-            warp::reply::with_status(warp::reply::with_header(body, "content-type", "application/json"), status)
+            let ok = matches!(
+                tokio::time::timeout(Duration::from_secs(1), node.read_index()).await,
+                Ok(Ok(()))
+            );
+            let body = String::from(if ok {
+                r#"{"health":"true"}"#
+            } else {
+                r#"{"health":"false"}"#
+            });
+            let status = if ok {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            warp::reply::with_status(
+                warp::reply::with_header(body, "content-type", "application/json"),
+                status,
+            )
         }
     });
     let metrics = warp::path!("metrics").and(warp::get()).map(move || {
-        warp::reply::with_header(metrics.render(), "content-type", "text/plain; version=0.0.4")
+        warp::reply::with_header(
+            metrics.render(),
+            "content-type",
+            "text/plain; version=0.0.4",
+        )
     });
-    warp::serve(health.or(metrics)).incoming(listener).graceful(shutdown).run().await;
+    warp::serve(health.or(metrics))
+        .incoming(listener)
+        .graceful(shutdown)
+        .run()
+        .await;
 }

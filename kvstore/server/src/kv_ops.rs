@@ -74,7 +74,10 @@ pub fn check_txn(t: &TxnRequest, max_ops: usize) -> Result<(), EtcdError> {
         let mut deletes = Vec::new();
         collect_writes(branch, &mut puts, &mut deletes)?;
         for key in &puts {
-            if deletes.iter().any(|(s, e)| crate::mvcc::keys::in_range(key, s, e)) {
+            if deletes
+                .iter()
+                .any(|(s, e)| crate::mvcc::keys::in_range(key, s, e))
+            {
                 return Err(EtcdError::DuplicateKey);
             }
         }
@@ -94,7 +97,9 @@ fn collect_writes(
                     return Err(EtcdError::DuplicateKey);
                 }
             }
-            Some(Request::RequestDeleteRange(d)) => deletes.push((d.key.clone(), d.range_end.clone())),
+            Some(Request::RequestDeleteRange(d)) => {
+                deletes.push((d.key.clone(), d.range_end.clone()))
+            }
             Some(Request::RequestTxn(t)) => {
                 // Either branch of a nested txn may run: both count.
                 for branch in [&t.success, &t.failure] {
@@ -111,18 +116,25 @@ fn collect_writes(
 
 /// Whether a txn (recursively) writes anything; read-only txns are served like reads, without raft.
 pub fn txn_is_read_only(t: &TxnRequest) -> bool {
-    t.success.iter().chain(&t.failure).all(|op| match &op.request {
-        Some(Request::RequestRange(_)) | None => true,
-        Some(Request::RequestTxn(inner)) => txn_is_read_only(inner),
-        _ => false,
-    })
+    t.success
+        .iter()
+        .chain(&t.failure)
+        .all(|op| match &op.request {
+            Some(Request::RequestRange(_)) | None => true,
+            Some(Request::RequestTxn(inner)) => txn_is_read_only(inner),
+            _ => false,
+        })
 }
 
 /// Whether the range request needs every key before it can cut to `limit` (sorting or filtering).
 pub fn needs_all(r: &RangeRequest) -> bool {
     let sorted = !(r.sort_order == SortOrder::None as i32
         || (r.sort_target == SortTarget::Key as i32 && r.sort_order == SortOrder::Ascend as i32));
-    sorted || r.min_mod_revision != 0 || r.max_mod_revision != 0 || r.min_create_revision != 0 || r.max_create_revision != 0
+    sorted
+        || r.min_mod_revision != 0
+        || r.max_mod_revision != 0
+        || r.min_create_revision != 0
+        || r.max_create_revision != 0
 }
 
 /// How many key-values to fetch for `r`: one more than the limit, to know whether there are more.
@@ -145,7 +157,11 @@ pub fn finish_range(r: &RangeRequest, mut kvs: Vec<KeyValue>, count: i64) -> Ran
     let order = SortOrder::try_from(r.sort_order).unwrap_or(SortOrder::None);
     let target = SortTarget::try_from(r.sort_target).unwrap_or(SortTarget::Key);
     // etcd: a sort target other than KEY with no order means ascending.
-    let order = if order == SortOrder::None && target != SortTarget::Key { SortOrder::Ascend } else { order };
+    let order = if order == SortOrder::None && target != SortTarget::Key {
+        SortOrder::Ascend
+    } else {
+        order
+    };
     if order != SortOrder::None {
         let key = |a: &KeyValue, b: &KeyValue| match target {
             SortTarget::Key => a.key.cmp(&b.key),
@@ -173,7 +189,12 @@ pub fn finish_range(r: &RangeRequest, mut kvs: Vec<KeyValue>, count: i64) -> Ran
     if r.count_only {
         kvs.clear();
     }
-    RangeResponse { header: None, kvs, more, count }
+    RangeResponse {
+        header: None,
+        kvs,
+        more,
+        count,
+    }
 }
 
 /// One txn compare over the key-values its key (or range) currently holds, as etcd's `applyCompare`: an
@@ -190,7 +211,9 @@ pub fn compare_holds(c: &Compare, kvs: &[KeyValue]) -> bool {
 
 fn compare_kv(c: &Compare, kv: &KeyValue) -> bool {
     let ord = match (CompareTarget::try_from(c.target), &c.target_union) {
-        (Ok(CompareTarget::Value), Some(TargetUnion::Value(v))) => kv.value.as_slice().cmp(v.as_slice()),
+        (Ok(CompareTarget::Value), Some(TargetUnion::Value(v))) => {
+            kv.value.as_slice().cmp(v.as_slice())
+        }
         (Ok(CompareTarget::Value), None) => kv.value.as_slice().cmp(&[][..]),
         (Ok(CompareTarget::Version), t) => kv.version.cmp(&int_of(t)),
         (Ok(CompareTarget::Create), t) => kv.create_revision.cmp(&int_of(t)),
@@ -222,43 +245,134 @@ mod tests {
     use super::*;
 
     fn kv(key: &str, version: i64, value: &str) -> KeyValue {
-        KeyValue { key: key.into(), version, value: value.into(), mod_revision: version, create_revision: 1, lease: 0 }
+        KeyValue {
+            key: key.into(),
+            version,
+            value: value.into(),
+            mod_revision: version,
+            create_revision: 1,
+            lease: 0,
+        }
     }
 
     fn cmp(target: CompareTarget, result: CompareResult, t: TargetUnion) -> Compare {
-        Compare { result: result as i32, target: target as i32, key: b"k".to_vec(), target_union: Some(t), range_end: vec![] }
+        Compare {
+            result: result as i32,
+            target: target as i32,
+            key: b"k".to_vec(),
+            target_union: Some(t),
+            range_end: vec![],
+        }
     }
 
     #[test]
     fn compares_follow_etcd_on_absent_keys() {
         let absent: Vec<KeyValue> = vec![];
-        assert!(compare_holds(&cmp(CompareTarget::Version, CompareResult::Equal, TargetUnion::Version(0)), &absent));
-        assert!(compare_holds(&cmp(CompareTarget::Create, CompareResult::Equal, TargetUnion::CreateRevision(0)), &absent));
-        assert!(!compare_holds(&cmp(CompareTarget::Value, CompareResult::NotEqual, TargetUnion::Value(b"x".to_vec())), &absent));
+        assert!(compare_holds(
+            &cmp(
+                CompareTarget::Version,
+                CompareResult::Equal,
+                TargetUnion::Version(0)
+            ),
+            &absent
+        ));
+        assert!(compare_holds(
+            &cmp(
+                CompareTarget::Create,
+                CompareResult::Equal,
+                TargetUnion::CreateRevision(0)
+            ),
+            &absent
+        ));
+        assert!(!compare_holds(
+            &cmp(
+                CompareTarget::Value,
+                CompareResult::NotEqual,
+                TargetUnion::Value(b"x".to_vec())
+            ),
+            &absent
+        ));
     }
 
     #[test]
     fn compares_every_key_of_a_range() {
         let kvs = vec![kv("a", 2, "x"), kv("b", 5, "y")];
-        assert!(compare_holds(&cmp(CompareTarget::Version, CompareResult::Greater, TargetUnion::Version(1)), &kvs));
-        assert!(!compare_holds(&cmp(CompareTarget::Version, CompareResult::Greater, TargetUnion::Version(2)), &kvs));
-        assert!(compare_holds(&cmp(CompareTarget::Value, CompareResult::Less, TargetUnion::Value(b"z".to_vec())), &kvs));
-        assert!(compare_holds(&cmp(CompareTarget::Mod, CompareResult::NotEqual, TargetUnion::ModRevision(3)), &kvs));
+        assert!(compare_holds(
+            &cmp(
+                CompareTarget::Version,
+                CompareResult::Greater,
+                TargetUnion::Version(1)
+            ),
+            &kvs
+        ));
+        assert!(!compare_holds(
+            &cmp(
+                CompareTarget::Version,
+                CompareResult::Greater,
+                TargetUnion::Version(2)
+            ),
+            &kvs
+        ));
+        assert!(compare_holds(
+            &cmp(
+                CompareTarget::Value,
+                CompareResult::Less,
+                TargetUnion::Value(b"z".to_vec())
+            ),
+            &kvs
+        ));
+        assert!(compare_holds(
+            &cmp(
+                CompareTarget::Mod,
+                CompareResult::NotEqual,
+                TargetUnion::ModRevision(3)
+            ),
+            &kvs
+        ));
     }
 
     #[test]
     fn duplicate_writes_in_a_txn_are_refused() {
-        let put = |k: &str| RequestOp { request: Some(Request::RequestPut(PutRequest { key: k.into(), ..Default::default() })) };
-        let del = |k: &str, e: &str| RequestOp {
-            request: Some(Request::RequestDeleteRange(DeleteRangeRequest { key: k.into(), range_end: e.into(), prev_kv: false })),
+        let put = |k: &str| RequestOp {
+            request: Some(Request::RequestPut(PutRequest {
+                key: k.into(),
+                ..Default::default()
+            })),
         };
-        let t = TxnRequest { compare: vec![], success: vec![put("a"), put("a")], failure: vec![] };
+        let del = |k: &str, e: &str| RequestOp {
+            request: Some(Request::RequestDeleteRange(DeleteRangeRequest {
+                key: k.into(),
+                range_end: e.into(),
+                prev_kv: false,
+            })),
+        };
+        let t = TxnRequest {
+            compare: vec![],
+            success: vec![put("a"), put("a")],
+            failure: vec![],
+        };
         assert_eq!(check_txn(&t, MAX_TXN_OPS), Err(EtcdError::DuplicateKey));
-        let t = TxnRequest { compare: vec![], success: vec![put("ab"), del("a", "b")], failure: vec![] };
+        let t = TxnRequest {
+            compare: vec![],
+            success: vec![put("ab"), del("a", "b")],
+            failure: vec![],
+        };
         assert_eq!(check_txn(&t, MAX_TXN_OPS), Err(EtcdError::DuplicateKey));
-        let t = TxnRequest { compare: vec![], success: vec![put("a")], failure: vec![put("a")] };
-        assert_eq!(check_txn(&t, MAX_TXN_OPS), Ok(()), "branches are independent");
-        let t = TxnRequest { compare: vec![], success: (0..129).map(|i| put(&i.to_string())).collect(), failure: vec![] };
+        let t = TxnRequest {
+            compare: vec![],
+            success: vec![put("a")],
+            failure: vec![put("a")],
+        };
+        assert_eq!(
+            check_txn(&t, MAX_TXN_OPS),
+            Ok(()),
+            "branches are independent"
+        );
+        let t = TxnRequest {
+            compare: vec![],
+            success: (0..129).map(|i| put(&i.to_string())).collect(),
+            failure: vec![],
+        };
         assert_eq!(check_txn(&t, MAX_TXN_OPS), Err(EtcdError::TooManyOps));
     }
 
@@ -273,10 +387,17 @@ mod tests {
             ..Default::default()
         };
         let resp = finish_range(&r, kvs.clone(), 3);
-        assert_eq!(resp.kvs.iter().map(|k| k.key.clone()).collect::<Vec<_>>(), vec![b"a".to_vec(), b"c".to_vec()]);
+        assert_eq!(
+            resp.kvs.iter().map(|k| k.key.clone()).collect::<Vec<_>>(),
+            vec![b"a".to_vec(), b"c".to_vec()]
+        );
         assert!(resp.more);
         assert_eq!(resp.count, 3);
-        let r = RangeRequest { key: b"a".to_vec(), count_only: true, ..Default::default() };
+        let r = RangeRequest {
+            key: b"a".to_vec(),
+            count_only: true,
+            ..Default::default()
+        };
         assert!(finish_range(&r, kvs, 3).kvs.is_empty());
     }
 }

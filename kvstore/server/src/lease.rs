@@ -42,7 +42,11 @@ pub struct Lessor {
 
 impl Lessor {
     pub fn new(min_ttl: i64) -> Self {
-        Lessor { leases: HashMap::new(), primary: false, min_ttl }
+        Lessor {
+            leases: HashMap::new(),
+            primary: false,
+            min_ttl,
+        }
     }
 
     pub fn exists(&self, id: i64) -> bool {
@@ -64,18 +68,36 @@ impl Lessor {
     pub fn grant(&mut self, id: i64, ttl: i64, now: Instant) -> i64 {
         let ttl = self.effective_ttl(ttl);
         let expiry = self.primary.then(|| now + secs(ttl));
-        self.leases.insert(id, Lease { ttl, expiry, keys: BTreeSet::new(), revoke_proposed: None });
+        self.leases.insert(
+            id,
+            Lease {
+                ttl,
+                expiry,
+                keys: BTreeSet::new(),
+                revoke_proposed: None,
+            },
+        );
         ttl
     }
 
     /// Restores a lease from storage at start-up.
     pub fn restore(&mut self, id: i64, ttl: i64) {
-        self.leases.insert(id, Lease { ttl, expiry: None, keys: BTreeSet::new(), revoke_proposed: None });
+        self.leases.insert(
+            id,
+            Lease {
+                ttl,
+                expiry: None,
+                keys: BTreeSet::new(),
+                revoke_proposed: None,
+            },
+        );
     }
 
     /// Applies a revoke; returns the attached keys (to delete), or `None` if there was no such lease.
     pub fn revoke(&mut self, id: i64) -> Option<Vec<Vec<u8>>> {
-        self.leases.remove(&id).map(|l| l.keys.into_iter().collect())
+        self.leases
+            .remove(&id)
+            .map(|l| l.keys.into_iter().collect())
     }
 
     pub fn attach(&mut self, id: i64, key: &[u8]) {
@@ -110,7 +132,11 @@ impl Lessor {
             Some(e) => e.saturating_duration_since(now).as_secs_f64().ceil() as i64,
             None => l.ttl,
         };
-        Some(LeaseInfo { remaining, granted: l.ttl, keys: l.keys.iter().cloned().collect() })
+        Some(LeaseInfo {
+            remaining,
+            granted: l.ttl,
+            keys: l.keys.iter().cloned().collect(),
+        })
     }
 
     /// Leases whose time is up and whose revoke should be proposed now (at most once per `retry`).
@@ -121,7 +147,9 @@ impl Lessor {
         let mut out = Vec::new();
         for (id, l) in self.leases.iter_mut() {
             let due = l.expiry.is_some_and(|e| e <= now);
-            let not_recent = l.revoke_proposed.is_none_or(|t| now.duration_since(t) >= retry);
+            let not_recent = l
+                .revoke_proposed
+                .is_none_or(|t| now.duration_since(t) >= retry);
             if due && not_recent {
                 l.revoke_proposed = Some(now);
                 out.push(*id);
@@ -181,15 +209,34 @@ mod tests {
         let t0 = Instant::now();
         let mut l = Lessor::new(1);
         l.grant(7, 5, t0);
-        assert!(l.take_expired(t0 + secs(60), Duration::from_secs(1)).is_empty());
+        assert!(l
+            .take_expired(t0 + secs(60), Duration::from_secs(1))
+            .is_empty());
         assert_eq!(l.renew(7, t0), Err(EtcdError::NotLeader));
         l.promote(t0);
-        assert!(l.take_expired(t0 + secs(4), Duration::from_secs(1)).is_empty());
+        assert!(l
+            .take_expired(t0 + secs(4), Duration::from_secs(1))
+            .is_empty());
         assert_eq!(l.renew(7, t0 + secs(4)), Ok(5));
-        assert!(l.take_expired(t0 + secs(8), Duration::from_secs(1)).is_empty(), "renewal moved the deadline");
-        assert_eq!(l.take_expired(t0 + secs(10), Duration::from_secs(1)), vec![7]);
-        assert!(l.take_expired(t0 + secs(10), Duration::from_secs(1)).is_empty(), "proposed once");
-        assert_eq!(l.take_expired(t0 + secs(12), Duration::from_secs(1)), vec![7], "retried later");
+        assert!(
+            l.take_expired(t0 + secs(8), Duration::from_secs(1))
+                .is_empty(),
+            "renewal moved the deadline"
+        );
+        assert_eq!(
+            l.take_expired(t0 + secs(10), Duration::from_secs(1)),
+            vec![7]
+        );
+        assert!(
+            l.take_expired(t0 + secs(10), Duration::from_secs(1))
+                .is_empty(),
+            "proposed once"
+        );
+        assert_eq!(
+            l.take_expired(t0 + secs(12), Duration::from_secs(1)),
+            vec![7],
+            "retried later"
+        );
         assert_eq!(l.renew(7, t0 + secs(12)), Err(EtcdError::LeaseNotFound));
     }
 

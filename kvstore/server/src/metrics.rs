@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use prometheus::{
-    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Opts, Registry, TextEncoder,
 };
 
 #[derive(Clone)]
@@ -32,6 +32,7 @@ pub struct Metrics {
     pub db_size_in_use: IntGauge,
     pub watchers: IntGauge,
     pub current_revision: Gauge,
+    pub rocksdb_memory: prometheus::IntGaugeVec,
 }
 
 fn buckets() -> Vec<f64> {
@@ -43,12 +44,19 @@ impl Metrics {
     pub fn new() -> Arc<Metrics> {
         let registry = Registry::new();
         let grpc_handled = IntCounterVec::new(
-            Opts::new("grpc_server_handled_total", "RPCs completed on the server, by method and code."),
+            Opts::new(
+                "grpc_server_handled_total",
+                "RPCs completed on the server, by method and code.",
+            ),
             &["grpc_type", "grpc_service", "grpc_method", "grpc_code"],
         )
         .expect("static metric");
         let grpc_seconds = HistogramVec::new(
-            HistogramOpts::new("grpc_server_handling_seconds", "Latency of RPCs handled by the server.").buckets(buckets()),
+            HistogramOpts::new(
+                "grpc_server_handling_seconds",
+                "Latency of RPCs handled by the server.",
+            )
+            .buckets(buckets()),
             &["grpc_type", "grpc_service", "grpc_method"],
         )
         .expect("static metric");
@@ -57,31 +65,84 @@ impl Metrics {
         let m = Metrics {
             grpc_handled,
             grpc_seconds,
-            has_leader: g("etcd_server_has_leader", "Whether a leader exists. 1 is existence, 0 is not."),
-            is_leader: g("etcd_server_is_leader", "Whether this member is the leader."),
-            leader_changes: c("etcd_server_leader_changes_seen_total", "Number of leader changes seen."),
+            has_leader: g(
+                "etcd_server_has_leader",
+                "Whether a leader exists. 1 is existence, 0 is not.",
+            ),
+            is_leader: g(
+                "etcd_server_is_leader",
+                "Whether this member is the leader.",
+            ),
+            leader_changes: c(
+                "etcd_server_leader_changes_seen_total",
+                "Number of leader changes seen.",
+            ),
             term: g("etcd_server_term", "The current raft term."),
-            committed_index: g("etcd_server_proposals_committed_index", "The index of the last committed entry."),
-            applied_index: g("etcd_server_proposals_applied_index", "The index of the last applied entry."),
-            proposals_committed: c("etcd_server_proposals_committed_total", "Consensus proposals committed."),
-            proposals_applied: c("etcd_server_proposals_applied_total", "Consensus proposals applied."),
-            proposals_pending: g("etcd_server_proposals_pending", "Pending proposals to commit."),
-            proposals_failed: c("etcd_server_proposals_failed_total", "Failed proposals seen."),
+            committed_index: g(
+                "etcd_server_proposals_committed_index",
+                "The index of the last committed entry.",
+            ),
+            applied_index: g(
+                "etcd_server_proposals_applied_index",
+                "The index of the last applied entry.",
+            ),
+            proposals_committed: c(
+                "etcd_server_proposals_committed_total",
+                "Consensus proposals committed.",
+            ),
+            proposals_applied: c(
+                "etcd_server_proposals_applied_total",
+                "Consensus proposals applied.",
+            ),
+            proposals_pending: g(
+                "etcd_server_proposals_pending",
+                "Pending proposals to commit.",
+            ),
+            proposals_failed: c(
+                "etcd_server_proposals_failed_total",
+                "Failed proposals seen.",
+            ),
             wal_fsync_seconds: Histogram::with_opts(
-                HistogramOpts::new("etcd_disk_wal_fsync_duration_seconds", "Latency of synced raft log writes.")
-                    .buckets(buckets()),
+                HistogramOpts::new(
+                    "etcd_disk_wal_fsync_duration_seconds",
+                    "Latency of synced raft log writes.",
+                )
+                .buckets(buckets()),
             )
             .expect("static metric"),
             apply_seconds: Histogram::with_opts(
-                HistogramOpts::new("etcd_disk_backend_commit_duration_seconds", "Latency of state machine apply batches.")
-                    .buckets(buckets()),
+                HistogramOpts::new(
+                    "etcd_disk_backend_commit_duration_seconds",
+                    "Latency of state machine apply batches.",
+                )
+                .buckets(buckets()),
             )
             .expect("static metric"),
-            db_size: g("etcd_mvcc_db_total_size_in_bytes", "Total size of the underlying database in bytes."),
-            db_size_in_use: g("etcd_mvcc_db_total_size_in_use_in_bytes", "Logically used size of the database."),
-            watchers: g("etcd_debugging_mvcc_watcher_total", "Total number of watchers."),
-            current_revision: Gauge::new("etcd_debugging_mvcc_current_revision", "The current revision of the store.")
-                .expect("static metric"),
+            db_size: g(
+                "etcd_mvcc_db_total_size_in_bytes",
+                "Total size of the underlying database in bytes.",
+            ),
+            db_size_in_use: g(
+                "etcd_mvcc_db_total_size_in_use_in_bytes",
+                "Logically used size of the database.",
+            ),
+            watchers: g(
+                "etcd_debugging_mvcc_watcher_total",
+                "Total number of watchers.",
+            ),
+            current_revision: Gauge::new(
+                "etcd_debugging_mvcc_current_revision",
+                "The current revision of the store.",
+            )
+            .expect("static metric"),
+            rocksdb_memory: prometheus::IntGaugeVec::new(
+                Opts::new(
+                    "kvstore_rocksdb_memory_bytes",
+                    "Memory RocksDB holds, by kind.",
+                ),
+                &["kind"],
+            )
+            .expect("static metric"),
             registry,
         };
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
@@ -103,6 +164,7 @@ impl Metrics {
             Box::new(m.db_size_in_use.clone()),
             Box::new(m.watchers.clone()),
             Box::new(m.current_revision.clone()),
+            Box::new(m.rocksdb_memory.clone()),
         ];
         for col in collectors {
             if let Err(e) = m.registry.register(col) {
@@ -114,8 +176,12 @@ impl Metrics {
 
     /// Records one finished unary RPC.
     pub fn observe(&self, service: &str, method: &str, code: tonic::Code, seconds: f64) {
-        self.grpc_handled.with_label_values(&["unary", service, method, &format!("{code:?}")]).inc();
-        self.grpc_seconds.with_label_values(&["unary", service, method]).observe(seconds);
+        self.grpc_handled
+            .with_label_values(&["unary", service, method, &format!("{code:?}")])
+            .inc();
+        self.grpc_seconds
+            .with_label_values(&["unary", service, method])
+            .observe(seconds);
     }
 
     /// The exposition text.

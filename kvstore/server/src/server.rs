@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kvstore_proto::etcdserverpb::{
-    auth_server::AuthServer, cluster_server::ClusterServer, kv_server::KvServer, lease_server::LeaseServer,
-    maintenance_server::MaintenanceServer, watch_server::WatchServer, LeaseRevokeRequest,
+    auth_server::AuthServer, cluster_server::ClusterServer, kv_server::KvServer,
+    lease_server::LeaseServer, maintenance_server::MaintenanceServer, watch_server::WatchServer,
+    LeaseRevokeRequest,
 };
 use kvstore_proto::internal::raft_request::Request as Raft;
 use raft::prelude::ConfState;
@@ -32,7 +33,10 @@ use crate::watch::WatchHub;
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error("data dir {path}: {source}")]
-    DataDir { path: String, source: std::io::Error },
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error("raft: {0}")]
@@ -63,8 +67,10 @@ impl Server {
         client: Vec<TcpListener>,
         metrics_listeners: Vec<TcpListener>,
     ) -> Result<Server, ServerError> {
-        std::fs::create_dir_all(&cfg.data_dir)
-            .map_err(|source| ServerError::DataDir { path: cfg.data_dir.display().to_string(), source })?;
+        std::fs::create_dir_all(&cfg.data_dir).map_err(|source| ServerError::DataDir {
+            path: cfg.data_dir.display().to_string(),
+            source,
+        })?;
         let db = Db::open(&cfg.data_dir)?;
         let membership = load_or_bootstrap_membership(&db, &cfg)?;
         if membership.members.len() > 1 {
@@ -76,8 +82,18 @@ impl Server {
         let mut log = RaftLog::open(db.clone())?;
         if !log.is_bootstrapped() {
             let mut cs = ConfState::default();
-            cs.voters = membership.members.iter().filter(|m| !m.is_learner).map(|m| m.id).collect();
-            cs.learners = membership.members.iter().filter(|m| m.is_learner).map(|m| m.id).collect();
+            cs.voters = membership
+                .members
+                .iter()
+                .filter(|m| !m.is_learner)
+                .map(|m| m.id)
+                .collect();
+            cs.learners = membership
+                .members
+                .iter()
+                .filter(|m| m.is_learner)
+                .map(|m| m.id)
+                .collect();
             log.bootstrap(cs)?;
         }
         let state = Arc::new(ServerState::default());
@@ -93,10 +109,28 @@ impl Server {
         let min_ttl = (election.as_secs_f64() * 1.5).ceil() as i64;
         let lessor = Arc::new(Mutex::new(Lessor::new(min_ttl.max(1))));
         let compactor = spawn_compactor(db.clone());
-        let applier = Applier::open(db.clone(), lessor.clone(), state.clone(), hub.clone(), compactor)?;
-        let node_cfg = NodeConfig { id: cfg.member_id, tick: cfg.tick, election_ticks: cfg.election_ticks };
-        let (node, handle) =
-            Node::new(&node_cfg, log, db.clone(), applier, Box::new(NoPeers), state.clone(), lessor.clone(), metrics.clone())?;
+        let applier = Applier::open(
+            db.clone(),
+            lessor.clone(),
+            state.clone(),
+            hub.clone(),
+            compactor,
+        )?;
+        let node_cfg = NodeConfig {
+            id: cfg.member_id,
+            tick: cfg.tick,
+            election_ticks: cfg.election_ticks,
+        };
+        let (node, handle) = Node::new(
+            &node_cfg,
+            log,
+            db.clone(),
+            applier,
+            Box::new(NoPeers),
+            state.clone(),
+            lessor.clone(),
+            metrics.clone(),
+        )?;
         let (raft_tx, raft_rx) = tokio::sync::oneshot::channel();
         std::thread::Builder::new()
             .name("raft".into())
@@ -107,7 +141,10 @@ impl Server {
                 }
                 let _ = raft_tx.send(res);
             })
-            .map_err(|source| ServerError::DataDir { path: "raft thread".into(), source })?;
+            .map_err(|source| ServerError::DataDir {
+                path: "raft thread".into(),
+                source,
+            })?;
 
         let deadline = Instant::now() + LEADER_WAIT;
         while state.leader.load(Relaxed) == 0 && Instant::now() < deadline {
@@ -129,27 +166,51 @@ impl Server {
             let addr = listener.local_addr().ok();
             let router = tonic::transport::Server::builder()
                 .add_service(
-                    KvServer::new(rpc::kv::KvService(ctx.clone())).max_decoding_message_size(MAX_REQUEST_BYTES + (512 << 10)),
+                    KvServer::new(rpc::kv::KvService(ctx.clone()))
+                        .max_decoding_message_size(MAX_REQUEST_BYTES + (512 << 10)),
                 )
                 .add_service(WatchServer::new(rpc::watch::WatchService(ctx.clone())))
                 .add_service(LeaseServer::new(rpc::lease::LeaseService::new(ctx.clone())))
-                .add_service(ClusterServer::new(rpc::cluster::ClusterService(ctx.clone())))
-                .add_service(MaintenanceServer::new(rpc::maintenance::MaintenanceService(ctx.clone())))
+                .add_service(ClusterServer::new(rpc::cluster::ClusterService(
+                    ctx.clone(),
+                )))
+                .add_service(MaintenanceServer::new(
+                    rpc::maintenance::MaintenanceService(ctx.clone()),
+                ))
                 .add_service(AuthServer::new(rpc::auth::AuthService));
             let shutdown = wait_stop(stop_rx.clone());
             tasks.push(tokio::spawn(async move {
                 // Small gRPC replies must not wait for Nagle's algorithm (40 ms with delayed ACKs).
-                let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-                if let Err(e) = router.serve_with_incoming_shutdown(incoming, shutdown).await {
+                let incoming =
+                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+                if let Err(e) = router
+                    .serve_with_incoming_shutdown(incoming, shutdown)
+                    .await
+                {
                     tracing::error!(?addr, error = %e, "gRPC server failed");
                 }
             }));
         }
         for listener in metrics_listeners {
-            tasks.push(tokio::spawn(crate::http::serve(listener, handle.clone(), metrics.clone(), wait_stop(stop_rx.clone()))));
+            tasks.push(tokio::spawn(crate::http::serve(
+                listener,
+                handle.clone(),
+                metrics.clone(),
+                wait_stop(stop_rx.clone()),
+            )));
         }
-        tasks.push(tokio::spawn(expire_leases(handle.clone(), lessor, wait_stop(stop_rx.clone()))));
-        tasks.push(tokio::spawn(refresh_gauges(db, state.clone(), hub, metrics, wait_stop(stop_rx))));
+        tasks.push(tokio::spawn(expire_leases(
+            handle.clone(),
+            lessor,
+            wait_stop(stop_rx.clone()),
+        )));
+        tasks.push(tokio::spawn(refresh_gauges(
+            db,
+            state.clone(),
+            hub,
+            metrics,
+            wait_stop(stop_rx),
+        )));
         tracing::info!(
             name = %cfg.name,
             member = format!("{:x}", cfg.member_id),
@@ -157,11 +218,20 @@ impl Server {
             data_dir = %cfg.data_dir.display(),
             "kvstore member started"
         );
-        Ok(Server { state, node: handle, raft_done: Some(raft_rx), stop, tasks })
+        Ok(Server {
+            state,
+            node: handle,
+            raft_done: Some(raft_rx),
+            stop,
+            tasks,
+        })
     }
 
     /// Serves until `shutdown` resolves (Ok) or the raft thread stops on a storage failure (Err).
-    pub async fn serve_until(mut self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+    pub async fn serve_until(
+        mut self,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ServerError> {
         let raft_done = self.raft_done.take();
         let outcome = tokio::select! {
             _ = shutdown => Ok(()),
@@ -197,14 +267,20 @@ fn wait_stop(mut rx: watch::Receiver<bool>) -> impl Future<Output = ()> + Send +
 fn load_or_bootstrap_membership(db: &Db, cfg: &ServerConfig) -> Result<Membership, ServerError> {
     if let Some(raw) = db.get_cf(CF_META, meta::MEMBERSHIP)? {
         let m: Membership = serde_json::from_slice(&raw).map_err(|e| {
-            ServerError::Storage(StorageError::Corrupt { path: db.path.clone(), what: format!("membership: {e}") })
+            ServerError::Storage(StorageError::Corrupt {
+                path: db.path.clone(),
+                what: format!("membership: {e}"),
+            })
         })?;
         if !m.members.iter().any(|x| x.id == cfg.member_id) {
             return Err(ServerError::Cluster(format!(
                 "data dir {} belongs to another member (this member's id {:x} is not among {:?})",
                 cfg.data_dir.display(),
                 cfg.member_id,
-                m.members.iter().map(|x| format!("{:x}", x.id)).collect::<Vec<_>>()
+                m.members
+                    .iter()
+                    .map(|x| format!("{:x}", x.id))
+                    .collect::<Vec<_>>()
             )));
         }
         return Ok(m);
@@ -243,7 +319,11 @@ fn spawn_compactor(db: Arc<Db>) -> std::sync::mpsc::Sender<CompactJob> {
 }
 
 /// The leader proposes a revoke for every lease whose time ran out.
-async fn expire_leases(node: NodeHandle, lessor: Arc<Mutex<Lessor>>, stop: impl Future<Output = ()>) {
+async fn expire_leases(
+    node: NodeHandle,
+    lessor: Arc<Mutex<Lessor>>,
+    stop: impl Future<Output = ()>,
+) {
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     tokio::pin!(stop);
     loop {
@@ -258,16 +338,27 @@ async fn expire_leases(node: NodeHandle, lessor: Arc<Mutex<Lessor>>, stop: impl 
         for id in expired {
             let node = node.clone();
             tokio::spawn(async move {
-                match node.propose(Raft::LeaseRevoke(LeaseRevokeRequest { id })).await {
+                match node
+                    .propose(Raft::LeaseRevoke(LeaseRevokeRequest { id }))
+                    .await
+                {
                     Ok(_) => tracing::debug!(lease = format!("{id:x}"), "expired lease revoked"),
-                    Err(e) => tracing::debug!(lease = format!("{id:x}"), error = %e, "revoking expired lease failed"),
+                    Err(e) => {
+                        tracing::debug!(lease = format!("{id:x}"), error = %e, "revoking expired lease failed")
+                    }
                 }
             });
         }
     }
 }
 
-async fn refresh_gauges(db: Arc<Db>, state: Arc<ServerState>, hub: WatchHub, metrics: Arc<Metrics>, stop: impl Future<Output = ()>) {
+async fn refresh_gauges(
+    db: Arc<Db>,
+    state: Arc<ServerState>,
+    hub: WatchHub,
+    metrics: Arc<Metrics>,
+    stop: impl Future<Output = ()>,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tokio::pin!(stop);
     loop {
@@ -276,8 +367,23 @@ async fn refresh_gauges(db: Arc<Db>, state: Arc<ServerState>, hub: WatchHub, met
             _ = tick.tick() => {}
         }
         metrics.db_size.set(db.size_bytes() as i64);
+        let (memtables, cache, readers) = db.memory_bytes();
+        metrics
+            .rocksdb_memory
+            .with_label_values(&["memtables"])
+            .set(memtables as i64);
+        metrics
+            .rocksdb_memory
+            .with_label_values(&["block_cache"])
+            .set(cache as i64);
+        metrics
+            .rocksdb_memory
+            .with_label_values(&["table_readers"])
+            .set(readers as i64);
         metrics.db_size_in_use.set(db.size_in_use_bytes() as i64);
         metrics.watchers.set(hub.watchers.load(Relaxed));
-        metrics.current_revision.set(state.revision.load(Relaxed) as f64);
+        metrics
+            .current_revision
+            .set(state.revision.load(Relaxed) as f64);
     }
 }

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use kvstore_proto::etcdserverpb::{
-    watch_create_request::FilterType, watch_request::RequestUnion, WatchCreateRequest, WatchRequest, WatchResponse,
+    watch_create_request::FilterType, watch_request::RequestUnion, WatchCreateRequest,
+    WatchRequest, WatchResponse,
 };
 use kvstore_proto::mvccpb::{event::EventType, Event};
 use tokio::sync::{broadcast, mpsc};
@@ -48,7 +49,10 @@ pub struct WatchHub {
 impl Default for WatchHub {
     fn default() -> Self {
         let (tx, _) = broadcast::channel(RING);
-        WatchHub { tx, watchers: Arc::new(AtomicI64::new(0)) }
+        WatchHub {
+            tx,
+            watchers: Arc::new(AtomicI64::new(0)),
+        }
     }
 }
 
@@ -109,7 +113,15 @@ impl WatchStream {
         out: mpsc::Sender<Result<WatchResponse, Status>>,
         progress_interval: Duration,
     ) -> Self {
-        WatchStream { hub, db, state, out, watchers: BTreeMap::new(), next_id: 0, progress_interval }
+        WatchStream {
+            hub,
+            db,
+            state,
+            out,
+            watchers: BTreeMap::new(),
+            next_id: 0,
+            progress_interval,
+        }
     }
 
     /// Serves the stream until the client goes away.
@@ -141,7 +153,9 @@ impl WatchStream {
                 break;
             }
         }
-        self.hub.watchers.fetch_sub(self.watchers.len() as i64, Relaxed);
+        self.hub
+            .watchers
+            .fetch_sub(self.watchers.len() as i64, Relaxed);
     }
 
     async fn send(&self, resp: WatchResponse) -> Flow {
@@ -168,9 +182,18 @@ impl WatchStream {
             }
             Some(RequestUnion::ProgressRequest(_)) => {
                 let current = self.state.revision.load(Relaxed);
-                let ids: Vec<i64> = self.watchers.iter().filter(|(_, w)| w.next_rev > current).map(|(id, _)| *id).collect();
+                let ids: Vec<i64> = self
+                    .watchers
+                    .iter()
+                    .filter(|(_, w)| w.next_rev > current)
+                    .map(|(id, _)| *id)
+                    .collect();
                 for id in ids {
-                    let resp = WatchResponse { header: Some(self.state.header_at(current)), watch_id: id, ..Default::default() };
+                    let resp = WatchResponse {
+                        header: Some(self.state.header_at(current)),
+                        watch_id: id,
+                        ..Default::default()
+                    };
                     if let Flow::Stop = self.send(resp).await {
                         return Flow::Stop;
                     }
@@ -183,7 +206,11 @@ impl WatchStream {
 
     async fn create(&mut self, c: WatchCreateRequest) -> Flow {
         let current = self.state.revision.load(Relaxed);
-        let id = if c.watch_id != 0 { c.watch_id } else { self.free_id() };
+        let id = if c.watch_id != 0 {
+            c.watch_id
+        } else {
+            self.free_id()
+        };
         if self.watchers.contains_key(&id) || id < 0 {
             let resp = WatchResponse {
                 header: Some(self.state.header_at(current)),
@@ -202,7 +229,11 @@ impl WatchStream {
             range_end: c.range_end,
             prev_kv: c.prev_kv,
             progress_notify: c.progress_notify,
-            next_rev: if c.start_revision > 0 { c.start_revision } else { current + 1 },
+            next_rev: if c.start_revision > 0 {
+                c.start_revision
+            } else {
+                current + 1
+            },
         };
         self.watchers.insert(id, w);
         self.hub.watchers.fetch_add(1, Relaxed);
@@ -230,7 +261,9 @@ impl WatchStream {
     /// Sends watcher `id` everything in history from its `next_rev` up to (not including) `until`.
     async fn catch_up(&mut self, id: i64, until: i64) -> Flow {
         loop {
-            let Some(w) = self.watchers.get(&id) else { return Flow::Continue };
+            let Some(w) = self.watchers.get(&id) else {
+                return Flow::Continue;
+            };
             if w.next_rev >= until {
                 return Flow::Continue;
             }
@@ -249,15 +282,23 @@ impl WatchStream {
                 return self.send(resp).await;
             }
             let (from, prev_kv) = (w.next_rev, w.prev_kv);
-            let filter = Watcher { key: w.key.clone(), range_end: w.range_end.clone(), ..*w };
+            let filter = Watcher {
+                key: w.key.clone(),
+                range_end: w.range_end.clone(),
+                ..*w
+            };
             let db = self.db.clone();
             let page = tokio::task::spawn_blocking(move || {
                 let snap = db.db.snapshot();
                 let reader = Reader::at_snapshot(&db, &snap);
                 let wanted = |key: &[u8]| in_range(key, &filter.key, &filter.range_end);
-                reader.history(Revision::new(from, 0), until, &wanted, prev_kv, PAGE).map(|evs| {
-                    evs.into_iter().filter(|(_, e)| filter.wants(e)).collect::<Vec<_>>()
-                })
+                reader
+                    .history(Revision::new(from, 0), until, &wanted, prev_kv, PAGE)
+                    .map(|evs| {
+                        evs.into_iter()
+                            .filter(|(_, e)| filter.wants(e))
+                            .collect::<Vec<_>>()
+                    })
             })
             .await;
             let events = match page {
@@ -313,13 +354,18 @@ impl WatchStream {
     async fn on_batch(&mut self, batch: &WatchBatch) -> Flow {
         let ids: Vec<i64> = self.watchers.keys().copied().collect();
         for id in ids {
-            let behind = self.watchers.get(&id).is_some_and(|w| w.next_rev < batch.first_rev);
+            let behind = self
+                .watchers
+                .get(&id)
+                .is_some_and(|w| w.next_rev < batch.first_rev);
             if behind {
                 if let Flow::Stop = self.catch_up(id, batch.first_rev).await {
                     return Flow::Stop;
                 }
             }
-            let Some(w) = self.watchers.get_mut(&id) else { continue };
+            let Some(w) = self.watchers.get_mut(&id) else {
+                continue;
+            };
             if w.next_rev > batch.last_rev {
                 continue;
             }
@@ -328,7 +374,16 @@ impl WatchStream {
                 .events
                 .iter()
                 .filter(|e| e.kv.as_ref().is_some_and(|kv| kv.mod_revision >= from) && w.wants(e))
-                .map(|e| if w.prev_kv { e.clone() } else { Event { prev_kv: None, ..e.clone() } })
+                .map(|e| {
+                    if w.prev_kv {
+                        e.clone()
+                    } else {
+                        Event {
+                            prev_kv: None,
+                            ..e.clone()
+                        }
+                    }
+                })
                 .collect();
             w.next_rev = batch.last_rev + 1;
             if !events.is_empty() {
@@ -348,10 +403,18 @@ impl WatchStream {
 
     async fn on_progress_tick(&mut self) -> Flow {
         let current = self.state.revision.load(Relaxed);
-        let ids: Vec<i64> =
-            self.watchers.iter().filter(|(_, w)| w.progress_notify && w.next_rev > current).map(|(id, _)| *id).collect();
+        let ids: Vec<i64> = self
+            .watchers
+            .iter()
+            .filter(|(_, w)| w.progress_notify && w.next_rev > current)
+            .map(|(id, _)| *id)
+            .collect();
         for id in ids {
-            let resp = WatchResponse { header: Some(self.state.header_at(current)), watch_id: id, ..Default::default() };
+            let resp = WatchResponse {
+                header: Some(self.state.header_at(current)),
+                watch_id: id,
+                ..Default::default()
+            };
             if let Flow::Stop = self.send(resp).await {
                 return Flow::Stop;
             }

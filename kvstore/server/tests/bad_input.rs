@@ -5,67 +5,177 @@ mod common;
 
 use common::{http_get, KvStore};
 use kvstore_proto::etcdserverpb::{
-    kv_client::KvClient, lease_client::LeaseClient, PutRequest, RangeRequest, LeaseRevokeRequest, TxnRequest,
-    RequestOp, request_op::Request, DeleteRangeRequest,
+    kv_client::KvClient, lease_client::LeaseClient, request_op::Request, DeleteRangeRequest,
+    LeaseRevokeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest,
 };
 use tonic::Code;
 
 async fn kv(s: &KvStore) -> KvClient<tonic::transport::Channel> {
-    KvClient::connect(format!("http://{}", s.endpoint())).await.unwrap().max_encoding_message_size(8 << 20)
+    KvClient::connect(format!("http://{}", s.endpoint()))
+        .await
+        .unwrap()
+        .max_encoding_message_size(8 << 20)
 }
 
 #[tokio::test]
 async fn bad_requests_get_etcds_errors_and_lose_nothing() {
     let s = KvStore::start();
     let mut c = kv(&s).await;
-    c.put(PutRequest { key: b"keep".to_vec(), value: b"me".to_vec(), ..Default::default() }).await.unwrap();
+    c.put(PutRequest {
+        key: b"keep".to_vec(),
+        value: b"me".to_vec(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
 
-    let e = c.put(PutRequest { key: vec![], value: b"x".to_vec(), ..Default::default() }).await.unwrap_err();
-    assert_eq!((e.code(), e.message()), (Code::InvalidArgument, "etcdserver: key is not provided"));
+    let e = c
+        .put(PutRequest {
+            key: vec![],
+            value: b"x".to_vec(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.code(), e.message()),
+        (Code::InvalidArgument, "etcdserver: key is not provided")
+    );
 
-    let e = c.put(PutRequest { key: b"big".to_vec(), value: vec![b'x'; 1600 * 1024], ..Default::default() }).await.unwrap_err();
-    assert_eq!((e.code(), e.message()), (Code::InvalidArgument, "etcdserver: request is too large"));
+    let e = c
+        .put(PutRequest {
+            key: b"big".to_vec(),
+            value: vec![b'x'; 1600 * 1024],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.code(), e.message()),
+        (Code::InvalidArgument, "etcdserver: request is too large")
+    );
 
-    let e = c.put(PutRequest { key: b"huge".to_vec(), value: vec![b'x'; 3 << 20], ..Default::default() }).await.unwrap_err();
+    let e = c
+        .put(PutRequest {
+            key: b"huge".to_vec(),
+            value: vec![b'x'; 3 << 20],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::OutOfRange, "gRPC's own size limit: {e:?}");
 
-    let e = c.put(PutRequest { key: b"k".to_vec(), lease: 424242, ..Default::default() }).await.unwrap_err();
-    assert_eq!((e.code(), e.message()), (Code::NotFound, "etcdserver: requested lease not found"));
+    let e = c
+        .put(PutRequest {
+            key: b"k".to_vec(),
+            lease: 424242,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.code(), e.message()),
+        (Code::NotFound, "etcdserver: requested lease not found")
+    );
 
-    let e = c.range(RangeRequest { key: b"keep".to_vec(), revision: 1000, ..Default::default() }).await.unwrap_err();
-    assert_eq!((e.code(), e.message()), (Code::OutOfRange, "etcdserver: mvcc: required revision is a future revision"));
+    let e = c
+        .range(RangeRequest {
+            key: b"keep".to_vec(),
+            revision: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.code(), e.message()),
+        (
+            Code::OutOfRange,
+            "etcdserver: mvcc: required revision is a future revision"
+        )
+    );
 
-    let put = |k: &str| RequestOp { request: Some(Request::RequestPut(PutRequest { key: k.into(), ..Default::default() })) };
-    let e = c.txn(TxnRequest { compare: vec![], success: vec![put("a"), put("a")], failure: vec![] }).await.unwrap_err();
-    assert_eq!((e.code(), e.message()), (Code::InvalidArgument, "etcdserver: duplicate key given in txn request"));
+    let put = |k: &str| RequestOp {
+        request: Some(Request::RequestPut(PutRequest {
+            key: k.into(),
+            ..Default::default()
+        })),
+    };
+    let e = c
+        .txn(TxnRequest {
+            compare: vec![],
+            success: vec![put("a"), put("a")],
+            failure: vec![],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.code(), e.message()),
+        (
+            Code::InvalidArgument,
+            "etcdserver: duplicate key given in txn request"
+        )
+    );
 
-    let e = c.delete_range(DeleteRangeRequest { key: vec![], ..Default::default() }).await.unwrap_err();
+    let e = c
+        .delete_range(DeleteRangeRequest {
+            key: vec![],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
 
-    let mut l = LeaseClient::connect(format!("http://{}", s.endpoint())).await.unwrap();
-    let e = l.lease_revoke(LeaseRevokeRequest { id: 99 }).await.unwrap_err();
-    assert_eq!((e.code(), e.message()), (Code::NotFound, "etcdserver: requested lease not found"));
+    let mut l = LeaseClient::connect(format!("http://{}", s.endpoint()))
+        .await
+        .unwrap();
+    let e = l
+        .lease_revoke(LeaseRevokeRequest { id: 99 })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.code(), e.message()),
+        (Code::NotFound, "etcdserver: requested lease not found")
+    );
 
     // A garbage body on the KV Put method.
     let garbage = garbage_grpc_call(&s).await;
     assert!(garbage.is_err(), "garbage request was accepted");
 
-    let got = c.range(RangeRequest { key: b"keep".to_vec(), ..Default::default() }).await.unwrap().into_inner();
+    let got = c
+        .range(RangeRequest {
+            key: b"keep".to_vec(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(got.kvs.len(), 1);
     assert_eq!(got.kvs[0].value, b"me");
-    assert_eq!(got.header.unwrap().revision, 2, "no failed request moved the revision");
+    assert_eq!(
+        got.header.unwrap().revision,
+        2,
+        "no failed request moved the revision"
+    );
 }
 
 /// Sends bytes that are not a PutRequest to /etcdserverpb.KV/Put.
 async fn garbage_grpc_call(s: &KvStore) -> Result<(), tonic::Status> {
     use tonic::codegen::http::uri::PathAndQuery;
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", s.endpoint())).unwrap().connect().await.unwrap();
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", s.endpoint()))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
     let mut grpc = tonic::client::Grpc::new(channel);
     grpc.ready().await.unwrap();
     let codec = RawCodec;
-    grpc.unary(tonic::Request::new(vec![0xff, 0xff, 0xff, 0x0f, 0x01]), PathAndQuery::from_static("/etcdserverpb.KV/Put"), codec)
-        .await
-        .map(|_: tonic::Response<Vec<u8>>| ())
+    grpc.unary(
+        tonic::Request::new(vec![0xff, 0xff, 0xff, 0x0f, 0x01]),
+        PathAndQuery::from_static("/etcdserverpb.KV/Put"),
+        codec,
+    )
+    .await
+    .map(|_: tonic::Response<Vec<u8>>| ())
 }
 
 #[derive(Clone, Default)]
@@ -87,7 +197,11 @@ impl tonic::codec::Codec for RawCodec {
 impl tonic::codec::Encoder for RawCodec {
     type Item = Vec<u8>;
     type Error = tonic::Status;
-    fn encode(&mut self, item: Vec<u8>, dst: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
         use bytes::BufMut;
         dst.put_slice(&item);
         Ok(())
@@ -97,7 +211,10 @@ impl tonic::codec::Encoder for RawCodec {
 impl tonic::codec::Decoder for RawCodec {
     type Item = Vec<u8>;
     type Error = tonic::Status;
-    fn decode(&mut self, src: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<Vec<u8>>, tonic::Status> {
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<Vec<u8>>, tonic::Status> {
         use bytes::Buf;
         let v = src.chunk().to_vec();
         src.advance(v.len());
@@ -120,14 +237,28 @@ fn health_and_metrics_endpoints() {
         if line.starts_with("# HELP ") || line.starts_with("# TYPE ") {
             continue;
         }
-        let (name, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("bad line {line:?}"));
-        assert!(value.parse::<f64>().is_ok() || value == "+Inf", "bad value in {line:?}");
+        let (name, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("bad line {line:?}"));
+        assert!(
+            value.parse::<f64>().is_ok() || value == "+Inf",
+            "bad value in {line:?}"
+        );
         let bare = name.split('{').next().unwrap();
-        assert!(bare.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'), "bad name in {line:?}");
+        assert!(
+            bare.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            "bad name in {line:?}"
+        );
         samples += 1;
     }
     assert!(samples > 20, "{body}");
-    for needed in ["etcd_server_has_leader 1", "etcd_disk_wal_fsync_duration_seconds_count", "grpc_server_handled_total{", "etcd_mvcc_db_total_size_in_bytes"] {
+    for needed in [
+        "etcd_server_has_leader 1",
+        "etcd_disk_wal_fsync_duration_seconds_count",
+        "grpc_server_handled_total{",
+        "etcd_mvcc_db_total_size_in_bytes",
+    ] {
         assert!(body.contains(needed), "missing {needed}");
     }
     let (code, _) = http_get(s.metrics_port, "/nope").unwrap();

@@ -30,16 +30,34 @@ async fn acknowledged_writes_survive_kill_9() {
     for t in tasks {
         acked.extend(t.await.unwrap());
     }
-    let rev_before = c.clone().get("d/", Some(GetOptions::new().with_prefix().with_count_only())).await.unwrap();
+    let rev_before = c
+        .clone()
+        .get(
+            "d/",
+            Some(GetOptions::new().with_prefix().with_count_only()),
+        )
+        .await
+        .unwrap();
     let rev_before = rev_before.header().unwrap().revision();
     s.kill9();
     drop(c);
 
     let s = KvStore::start_in(&dir, ports);
     let mut c = Client::connect([s.endpoint()], None).await.unwrap();
-    let got = c.get("d/", Some(GetOptions::new().with_prefix())).await.unwrap();
-    assert_eq!(got.kvs().len(), acked.len(), "every acknowledged write is back");
-    assert_eq!(got.header().unwrap().revision(), rev_before, "same revision after restart");
+    let got = c
+        .get("d/", Some(GetOptions::new().with_prefix()))
+        .await
+        .unwrap();
+    assert_eq!(
+        got.kvs().len(),
+        acked.len(),
+        "every acknowledged write is back"
+    );
+    assert_eq!(
+        got.header().unwrap().revision(),
+        rev_before,
+        "same revision after restart"
+    );
     for kv in got.kvs() {
         let key = kv.key_str().unwrap();
         let i: usize = key.rsplit('/').next().unwrap().parse().unwrap();

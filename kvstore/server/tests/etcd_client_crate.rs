@@ -5,7 +5,9 @@ mod common;
 use std::time::Duration;
 
 use common::KvStore;
-use etcd_client::{Client, Compare, CompareOp, EventType, GetOptions, PutOptions, Txn, TxnOp, WatchOptions};
+use etcd_client::{
+    Client, Compare, CompareOp, EventType, GetOptions, PutOptions, Txn, TxnOp, WatchOptions,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn put_get_watch_lease_txn() {
@@ -16,15 +18,39 @@ async fn put_get_watch_lease_txn() {
     let put = c.put("app/a", "1", None).await.unwrap();
     let rev_a = put.header().unwrap().revision();
     c.put("app/b", "2", None).await.unwrap();
-    let got = c.get("app/", Some(GetOptions::new().with_prefix())).await.unwrap();
-    let kvs: Vec<(String, String)> =
-        got.kvs().iter().map(|kv| (kv.key_str().unwrap().to_string(), kv.value_str().unwrap().to_string())).collect();
-    assert_eq!(kvs, vec![("app/a".into(), "1".into()), ("app/b".into(), "2".into())]);
+    let got = c
+        .get("app/", Some(GetOptions::new().with_prefix()))
+        .await
+        .unwrap();
+    let kvs: Vec<(String, String)> = got
+        .kvs()
+        .iter()
+        .map(|kv| {
+            (
+                kv.key_str().unwrap().to_string(),
+                kv.value_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kvs,
+        vec![("app/a".into(), "1".into()), ("app/b".into(), "2".into())]
+    );
     assert_eq!(got.count(), 2);
 
     // watch from a past revision replays history, then streams live events
-    let mut stream =
-        c.watch("app/", Some(WatchOptions::new().with_prefix().with_start_revision(rev_a).with_prev_key())).await.unwrap();
+    let mut stream = c
+        .watch(
+            "app/",
+            Some(
+                WatchOptions::new()
+                    .with_prefix()
+                    .with_start_revision(rev_a)
+                    .with_prev_key(),
+            ),
+        )
+        .await
+        .unwrap();
     let mut seen = Vec::new();
     let mut c2 = c.clone();
     tokio::spawn(async move {
@@ -33,7 +59,11 @@ async fn put_get_watch_lease_txn() {
         c2.delete("app/b", None).await.unwrap();
     });
     while seen.len() < 4 {
-        let resp = tokio::time::timeout(Duration::from_secs(10), stream.message()).await.unwrap().unwrap().unwrap();
+        let resp = tokio::time::timeout(Duration::from_secs(10), stream.message())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         for e in resp.events() {
             let kv = e.kv().unwrap();
             let prev = e.prev_kv().map(|p| p.value_str().unwrap().to_string());
@@ -52,7 +82,13 @@ async fn put_get_watch_lease_txn() {
 
     // lease + keep-alive keeps the key past its TTL
     let lease = c.lease_grant(2, None).await.unwrap();
-    c.put("session", "alive", Some(PutOptions::new().with_lease(lease.id()))).await.unwrap();
+    c.put(
+        "session",
+        "alive",
+        Some(PutOptions::new().with_lease(lease.id())),
+    )
+    .await
+    .unwrap();
     let (mut keeper, mut responses) = c.lease_keep_alive(lease.id()).await.unwrap();
     for _ in 0..4 {
         keeper.keep_alive().await.unwrap();
@@ -60,7 +96,11 @@ async fn put_get_watch_lease_txn() {
         assert!(r.ttl() > 0);
         tokio::time::sleep(Duration::from_millis(1000)).await;
     }
-    assert_eq!(c.get("session", None).await.unwrap().kvs().len(), 1, "kept alive past the 2 s TTL");
+    assert_eq!(
+        c.get("session", None).await.unwrap().kvs().len(),
+        1,
+        "kept alive past the 2 s TTL"
+    );
     let ttl = c.lease_time_to_live(lease.id(), None).await.unwrap();
     assert!(ttl.ttl() > 0 && ttl.granted_ttl() == 2, "{ttl:?}");
     c.lease_revoke(lease.id()).await.unwrap();
@@ -73,5 +113,10 @@ async fn put_get_watch_lease_txn() {
         .or_else([TxnOp::get("app/a", None)]);
     assert!(c.txn(txn.clone()).await.unwrap().succeeded());
     assert!(!c.txn(txn).await.unwrap().succeeded());
-    assert_eq!(c.get("app/a", None).await.unwrap().kvs()[0].value_str().unwrap(), "4");
+    assert_eq!(
+        c.get("app/a", None).await.unwrap().kvs()[0]
+            .value_str()
+            .unwrap(),
+        "4"
+    );
 }

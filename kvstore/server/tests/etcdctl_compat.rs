@@ -19,8 +19,14 @@ fn put_get_prefix_and_delete() {
     etcdctl(&ep, &["put", "dir/a", "1"]);
     etcdctl(&ep, &["put", "dir/b", "2"]);
     etcdctl(&ep, &["put", "dis", "x"]);
-    assert_eq!(stdout(&etcdctl(&ep, &["get", "dir/", "--prefix"])), "dir/a\n1\ndir/b\n2\n");
-    assert_eq!(stdout(&etcdctl(&ep, &["get", "dir/", "--prefix", "--keys-only"])), "dir/a\n\ndir/b\n\n");
+    assert_eq!(
+        stdout(&etcdctl(&ep, &["get", "dir/", "--prefix"])),
+        "dir/a\n1\ndir/b\n2\n"
+    );
+    assert_eq!(
+        stdout(&etcdctl(&ep, &["get", "dir/", "--prefix", "--keys-only"])),
+        "dir/a\n\ndir/b\n\n"
+    );
     assert_eq!(stdout(&etcdctl(&ep, &["del", "dir/", "--prefix"])), "2\n");
     assert_eq!(stdout(&etcdctl(&ep, &["get", "dir/", "--prefix"])), "");
     assert_eq!(stdout(&etcdctl(&ep, &["del", "foo"])), "1\n");
@@ -62,7 +68,10 @@ fn watch_prefix_sees_another_clients_puts_and_deletes() {
         }
     }
     let _ = watcher.kill();
-    assert_eq!(lines, vec!["PUT", "svc/web", "10.0.0.1:80", "DELETE", "svc/web"]);
+    assert_eq!(
+        lines,
+        vec!["PUT", "svc/web", "10.0.0.1:80", "DELETE", "svc/web"]
+    );
 }
 
 #[test]
@@ -78,7 +87,11 @@ fn txn_compare_and_swap() {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        c.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+        c.stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
         c.wait_with_output().unwrap()
     };
     let o = run("value(\"cas\") = \"old\"\n\nput cas new\n\nput cas lost\n\n");
@@ -86,7 +99,10 @@ fn txn_compare_and_swap() {
     assert_eq!(stdout(&o), "SUCCESS\n\nOK\n");
     let o = run("value(\"cas\") = \"old\"\n\nput cas new2\n\nget cas\n\n");
     assert_eq!(stdout(&o), "FAILURE\n\ncas\nnew\n");
-    assert_eq!(stdout(&etcdctl(&ep, &["get", "cas", "--print-value-only"])), "new\n");
+    assert_eq!(
+        stdout(&etcdctl(&ep, &["get", "cas", "--print-value-only"])),
+        "new\n"
+    );
 }
 
 #[test]
@@ -97,24 +113,42 @@ fn lease_expiry_deletes_the_key() {
     let text = stdout(&o);
     assert!(text.contains("granted with TTL(3s)"), "{text}");
     let id = text.split_whitespace().nth(1).unwrap().to_string();
-    assert!(etcdctl(&ep, &["put", "--lease", &id, "ephemeral", "v"]).status.success());
+    assert!(etcdctl(&ep, &["put", "--lease", &id, "ephemeral", "v"])
+        .status
+        .success());
     let ttl = stdout(&etcdctl(&ep, &["lease", "timetolive", &id, "--keys"]));
     assert!(ttl.contains("attached keys([ephemeral])"), "{ttl}");
     let granted = Instant::now();
-    assert_eq!(stdout(&etcdctl(&ep, &["get", "ephemeral", "--print-value-only"])), "v\n");
+    assert_eq!(
+        stdout(&etcdctl(&ep, &["get", "ephemeral", "--print-value-only"])),
+        "v\n"
+    );
     loop {
         if stdout(&etcdctl(&ep, &["get", "ephemeral"])).is_empty() {
             break;
         }
-        assert!(granted.elapsed() < Duration::from_secs(6), "key still there after {:?}", granted.elapsed());
+        assert!(
+            granted.elapsed() < Duration::from_secs(6),
+            "key still there after {:?}",
+            granted.elapsed()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let gone_after = granted.elapsed();
-    assert!(gone_after >= Duration::from_millis(2500), "expired too early: {gone_after:?}");
-    assert!(gone_after <= Duration::from_secs(5), "expired too late: {gone_after:?}");
+    assert!(
+        gone_after >= Duration::from_millis(2500),
+        "expired too early: {gone_after:?}"
+    );
+    assert!(
+        gone_after <= Duration::from_secs(5),
+        "expired too late: {gone_after:?}"
+    );
     let o = etcdctl(&ep, &["lease", "revoke", &id]);
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("requested lease not found"), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("requested lease not found"),
+        "{o:?}"
+    );
 }
 
 #[test]
@@ -124,13 +158,20 @@ fn endpoint_status_member_list_and_health() {
     let o = etcdctl(&ep, &["endpoint", "status", "-w", "table"]);
     assert!(o.status.success(), "{o:?}");
     let t = stdout(&o);
-    assert!(t.contains("ENDPOINT") && t.contains("IS LEADER") && t.contains(&ep) && t.contains("true"), "{t}");
+    assert!(
+        t.contains("ENDPOINT") && t.contains("IS LEADER") && t.contains(&ep) && t.contains("true"),
+        "{t}"
+    );
     let o = etcdctl(&ep, &["member", "list"]);
     let t = stdout(&o);
     assert!(t.contains(", started, test, http://127.0.0.1:"), "{t}");
     let o = etcdctl(&ep, &["endpoint", "health"]);
     assert!(o.status.success(), "{o:?}");
-    assert!(String::from_utf8_lossy(&o.stderr).contains("is healthy") || stdout(&o).contains("is healthy"), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("is healthy")
+            || stdout(&o).contains("is healthy"),
+        "{o:?}"
+    );
 }
 
 #[test]
@@ -139,7 +180,11 @@ fn check_perf_small_load_passes() {
     let o = etcdctl(&s.endpoint(), &["check", "perf", "--load=s"]);
     let t = stdout(&o);
     eprintln!("{t}");
-    assert!(o.status.success(), "check perf failed: {t} {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "check perf failed: {t} {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(t.contains("PASS: Throughput"), "{t}");
     assert!(!t.contains("FAIL"), "{t}");
 }
@@ -155,7 +200,19 @@ fn compacted_revisions_are_refused_like_etcd() {
     assert_eq!(stdout(&o), "compacted revision 4\n");
     let o = etcdctl(&ep, &["get", "k", "--rev", "3"]);
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("required revision has been compacted"), "{o:?}");
-    assert_eq!(stdout(&etcdctl(&ep, &["get", "k", "--rev", "4", "--print-value-only"])), "2\n");
-    assert_eq!(stdout(&etcdctl(&ep, &["get", "k", "--print-value-only"])), "4\n");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("required revision has been compacted"),
+        "{o:?}"
+    );
+    assert_eq!(
+        stdout(&etcdctl(
+            &ep,
+            &["get", "k", "--rev", "4", "--print-value-only"]
+        )),
+        "2\n"
+    );
+    assert_eq!(
+        stdout(&etcdctl(&ep, &["get", "k", "--print-value-only"])),
+        "4\n"
+    );
 }

@@ -17,7 +17,9 @@ const BATCH: usize = 10_000;
 pub fn compact(db: &Db, rev: i64) -> storage::Result<u64> {
     let kv = db.cf(CF_KV)?;
     let revs = db.cf(CF_REV)?;
-    let mut it = db.db.raw_iterator_cf(kv);
+    let mut total = rocksdb::ReadOptions::default();
+    total.set_total_order_seek(true);
+    let mut it = db.db.raw_iterator_cf_opt(kv, total);
     it.seek_to_first();
     let mut wb = WriteBatch::default();
     let mut pending = 0usize;

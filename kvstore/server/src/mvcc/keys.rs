@@ -155,7 +155,11 @@ impl Record {
         if b.len() < 25 {
             return None;
         }
-        let num = |r: std::ops::Range<usize>| b.get(r).and_then(|s| s.try_into().ok()).map(i64::from_be_bytes);
+        let num = |r: std::ops::Range<usize>| {
+            b.get(r)
+                .and_then(|s| s.try_into().ok())
+                .map(i64::from_be_bytes)
+        };
         Some(Record {
             tombstone: b[0] == 1,
             create_revision: num(1..9)?,
@@ -183,9 +187,18 @@ mod tests {
 
     #[test]
     fn index_keys_round_trip_with_nul_bytes() {
-        for key in [b"".to_vec(), b"a".to_vec(), vec![0, 1, 0], b"foo\0bar".to_vec(), vec![0xff, 0]] {
+        for key in [
+            b"".to_vec(),
+            b"a".to_vec(),
+            vec![0, 1, 0],
+            b"foo\0bar".to_vec(),
+            vec![0xff, 0],
+        ] {
             let ik = index_key(&key, Revision::new(7, 3));
-            assert_eq!(split_index_key(&ik), Some((key.clone(), Revision::new(7, 3))));
+            assert_eq!(
+                split_index_key(&ik),
+                Some((key.clone(), Revision::new(7, 3)))
+            );
         }
     }
 
@@ -218,7 +231,13 @@ mod tests {
 
     #[test]
     fn record_round_trips() {
-        let r = Record { tombstone: false, create_revision: 2, version: 3, lease: 99, value: b"v".to_vec() };
+        let r = Record {
+            tombstone: false,
+            create_revision: 2,
+            version: 3,
+            lease: 99,
+            value: b"v".to_vec(),
+        };
         assert_eq!(Record::decode(&r.encode()), Some(r));
         assert_eq!(Record::decode(b"short"), None);
     }

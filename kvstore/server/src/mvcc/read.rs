@@ -32,7 +32,10 @@ impl<'a> Reader<'a> {
 
     /// Reads a snapshot: every read through this reader sees the same state.
     pub fn at_snapshot(db: &'a Db, snapshot: &'a Snapshot<'a>) -> Self {
-        Reader { db, snapshot: Some(snapshot) }
+        Reader {
+            db,
+            snapshot: Some(snapshot),
+        }
     }
 
     fn opts(&self) -> ReadOptions {
@@ -43,8 +46,15 @@ impl<'a> Reader<'a> {
         o
     }
 
-    fn iter(&self, cf: &'static str, lower: Option<Vec<u8>>, upper: Option<Vec<u8>>) -> storage::Result<DBRawIterator<'a>> {
+    /// An iterator over `[lower, upper)` in total order (across keys).
+    fn iter(
+        &self,
+        cf: &'static str,
+        lower: Option<Vec<u8>>,
+        upper: Option<Vec<u8>>,
+    ) -> storage::Result<DBRawIterator<'a>> {
         let mut o = self.opts();
+        o.set_total_order_seek(true);
         if let Some(l) = lower {
             o.set_iterate_lower_bound(l);
         }
@@ -55,13 +65,19 @@ impl<'a> Reader<'a> {
     }
 
     fn get(&self, cf: &'static str, key: &[u8]) -> storage::Result<Option<Vec<u8>>> {
-        self.db.db.get_cf_opt(self.db.cf(cf)?, key, &self.opts()).map_err(|e| self.db.err(e))
+        self.db
+            .db
+            .get_cf_opt(self.db.cf(cf)?, key, &self.opts())
+            .map_err(|e| self.db.err(e))
     }
 
     /// The store's current revision as of this view.
     pub fn current_revision(&self) -> storage::Result<i64> {
         // An empty store is at revision 1, as in etcd.
-        Ok(self.get(CF_META, meta::REVISION)?.map(|b| storage::i64_be(Some(b))).unwrap_or(1))
+        Ok(self
+            .get(CF_META, meta::REVISION)?
+            .map(|b| storage::i64_be(Some(b)))
+            .unwrap_or(1))
     }
 
     /// The compacted revision as of this view.
@@ -71,7 +87,11 @@ impl<'a> Reader<'a> {
 
     /// The live value of `key` at revision `rev` (newest revision ≤ `rev` that is not a deletion).
     pub fn get_at(&self, key: &[u8], rev: i64) -> storage::Result<Option<KeyValue>> {
-        let mut it = self.iter(CF_KV, None, Some(keys::key_upper(key)))?;
+        // A prefix seek: bloom filters skip every file that does not hold this key.
+        let mut o = self.opts();
+        o.set_prefix_same_as_start(true);
+        o.set_iterate_upper_bound(keys::key_upper(key));
+        let mut it = self.db.db.raw_iterator_cf_opt(self.db.cf(CF_KV)?, o);
         it.seek(keys::index_key(key, Revision::new(rev, i64::MAX)));
         if let (Some(ik), Some(v)) = (it.key(), it.value()) {
             if let Some((k, r)) = keys::split_index_key(ik) {
@@ -86,7 +106,14 @@ impl<'a> Reader<'a> {
 
     /// Live keys in `[start, end)` (etcd range semantics) as of `rev`; `limit` 0 means all. `keys_only` leaves
     /// values out. The count covers the whole range.
-    pub fn range(&self, start: &[u8], end: &[u8], rev: i64, limit: usize, keys_only: bool) -> storage::Result<RangeResult> {
+    pub fn range(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        rev: i64,
+        limit: usize,
+        keys_only: bool,
+    ) -> storage::Result<RangeResult> {
         let lower = keys::key_prefix(start);
         let upper = if end.is_empty() {
             Some(keys::key_upper(start))
@@ -122,7 +149,10 @@ impl<'a> Reader<'a> {
                     }
                     it.next();
                     // Skip the older revisions of this key.
-                    if it.key().is_some_and(|k| keys::index_key_prefix(k) == prefix.as_slice()) {
+                    if it
+                        .key()
+                        .is_some_and(|k| keys::index_key_prefix(k) == prefix.as_slice())
+                    {
                         let mut next = prefix.clone();
                         if let Some(last) = next.last_mut() {
                             *last += 1;
@@ -147,20 +177,34 @@ impl<'a> Reader<'a> {
         prev_kv: bool,
         max: usize,
     ) -> storage::Result<Vec<(Revision, Event)>> {
-        let mut it = self.iter(CF_REV, Some(from.to_bytes().to_vec()), Some(Revision::new(to, 0).to_bytes().to_vec()))?;
+        let mut it = self.iter(
+            CF_REV,
+            Some(from.to_bytes().to_vec()),
+            Some(Revision::new(to, 0).to_bytes().to_vec()),
+        )?;
         it.seek(from.to_bytes());
         let mut out = Vec::new();
         while let (Some(rk), Some(key)) = (it.key(), it.value()) {
-            let rev = Revision::from_bytes(rk)
-                .ok_or_else(|| storage::StorageError::Corrupt { path: self.db.path.clone(), what: "revision key".into() })?;
+            let rev = Revision::from_bytes(rk).ok_or_else(|| storage::StorageError::Corrupt {
+                path: self.db.path.clone(),
+                what: "revision key".into(),
+            })?;
             // Pages end between revisions, never inside one, so the caller can resume at `main + 1`.
-            if out.len() >= max && out.last().is_some_and(|(r, _): &(Revision, Event)| r.main != rev.main) {
+            if out.len() >= max
+                && out
+                    .last()
+                    .is_some_and(|(r, _): &(Revision, Event)| r.main != rev.main)
+            {
                 break;
             }
             if wanted(key) {
                 if let Some(v) = self.get(CF_KV, &keys::index_key(key, rev))? {
                     let rec = Record::decode(&v).ok_or_else(|| corrupt(self.db))?;
-                    let prev = if prev_kv { self.get_at(key, rev.main - 1)? } else { None };
+                    let prev = if prev_kv {
+                        self.get_at(key, rev.main - 1)?
+                    } else {
+                        None
+                    };
                     out.push((rev, event_of(key.to_vec(), rev, rec, prev)));
                 }
             }
@@ -174,7 +218,11 @@ impl<'a> Reader<'a> {
     /// equally, which is what `HashKV` is for.
     pub fn hash_kv(&self, rev: i64) -> storage::Result<u32> {
         let mut h = crc32fast::Hasher::new();
-        let mut it = self.iter(CF_REV, None, Some(Revision::new(rev + 1, 0).to_bytes().to_vec()))?;
+        let mut it = self.iter(
+            CF_REV,
+            None,
+            Some(Revision::new(rev + 1, 0).to_bytes().to_vec()),
+        )?;
         it.seek_to_first();
         while let (Some(rk), Some(key)) = (it.key(), it.value()) {
             if let Some(r) = Revision::from_bytes(rk) {
@@ -192,10 +240,19 @@ impl<'a> Reader<'a> {
 }
 
 fn corrupt(db: &Db) -> storage::StorageError {
-    storage::StorageError::Corrupt { path: db.path.clone(), what: "kv record".into() }
+    storage::StorageError::Corrupt {
+        path: db.path.clone(),
+        what: "kv record".into(),
+    }
 }
 
-fn decode_live(db: &Db, key: Vec<u8>, rev: Revision, v: &[u8], keys_only: bool) -> storage::Result<Option<KeyValue>> {
+fn decode_live(
+    db: &Db,
+    key: Vec<u8>,
+    rev: Revision,
+    v: &[u8],
+    keys_only: bool,
+) -> storage::Result<Option<KeyValue>> {
     let rec = Record::decode(v).ok_or_else(|| corrupt(db))?;
     if rec.tombstone {
         return Ok(None);
@@ -215,7 +272,11 @@ pub fn event_of(key: Vec<u8>, rev: Revision, rec: Record, prev_kv: Option<KeyVal
     if rec.tombstone {
         Event {
             r#type: EventType::Delete as i32,
-            kv: Some(KeyValue { key, mod_revision: rev.main, ..Default::default() }),
+            kv: Some(KeyValue {
+                key,
+                mod_revision: rev.main,
+                ..Default::default()
+            }),
             prev_kv,
         }
     } else {

@@ -7,8 +7,8 @@ use kvstore_proto::etcdserverpb::{
     compare::{CompareResult, CompareTarget, TargetUnion},
     request_op::Request,
     response_op::Response as OpResponse,
-    Compare, CompactionRequest, DeleteRangeRequest, LeaseGrantRequest, LeaseRevokeRequest, PutRequest,
-    RangeRequest, RequestOp, TxnRequest,
+    CompactionRequest, Compare, DeleteRangeRequest, LeaseGrantRequest, LeaseRevokeRequest,
+    PutRequest, RangeRequest, RequestOp, TxnRequest,
 };
 use kvstore_proto::internal::{raft_request::Request as R, RaftRequest};
 use prost::Message as _;
@@ -37,9 +37,22 @@ impl Harness {
         let db = Db::open(dir.path()).unwrap();
         let lessor = Arc::new(Mutex::new(Lessor::new(1)));
         let (tx, compactions) = std::sync::mpsc::channel();
-        let applier =
-            Applier::open(db.clone(), lessor.clone(), Arc::new(ServerState::default()), WatchHub::default(), tx).unwrap();
-        Harness { _dir: dir, db, applier, lessor, index: 0, compactions }
+        let applier = Applier::open(
+            db.clone(),
+            lessor.clone(),
+            Arc::new(ServerState::default()),
+            WatchHub::default(),
+            tx,
+        )
+        .unwrap();
+        Harness {
+            _dir: dir,
+            db,
+            applier,
+            lessor,
+            index: 0,
+            compactions,
+        }
     }
 
     fn apply(&mut self, req: R) -> Result<Response, EtcdError> {
@@ -55,15 +68,33 @@ impl Harness {
                 let mut e = Entry::default();
                 e.index = self.index;
                 e.term = 1;
-                e.data = RaftRequest { id: self.index, proposer: 1, request: Some(r) }.encode_to_vec().into();
+                e.data = RaftRequest {
+                    id: self.index,
+                    proposer: 1,
+                    request: Some(r),
+                }
+                .encode_to_vec()
+                .into();
                 e
             })
             .collect();
-        self.applier.apply(&entries).unwrap().into_iter().map(|a| a.result).collect()
+        self.applier
+            .apply(&entries)
+            .unwrap()
+            .into_iter()
+            .map(|a| a.result)
+            .collect()
     }
 
     fn put(&mut self, k: &str, v: &str) -> i64 {
-        match self.apply(R::Put(PutRequest { key: k.into(), value: v.into(), ..Default::default() })).unwrap() {
+        match self
+            .apply(R::Put(PutRequest {
+                key: k.into(),
+                value: v.into(),
+                ..Default::default()
+            }))
+            .unwrap()
+        {
             Response::Put(p) => p.header.unwrap().revision,
             other => panic!("{other:?}"),
         }
@@ -71,7 +102,9 @@ impl Harness {
 
     fn get(&self, k: &str, rev: i64) -> Option<kvstore_proto::mvccpb::KeyValue> {
         let snap = self.db.db.snapshot();
-        Reader::at_snapshot(&self.db, &snap).get_at(k.as_bytes(), rev).unwrap()
+        Reader::at_snapshot(&self.db, &snap)
+            .get_at(k.as_bytes(), rev)
+            .unwrap()
     }
 
     fn current(&self) -> i64 {
@@ -80,11 +113,23 @@ impl Harness {
 }
 
 fn cmp(key: &str, target: CompareTarget, result: CompareResult, t: TargetUnion) -> Compare {
-    Compare { result: result as i32, target: target as i32, key: key.into(), target_union: Some(t), range_end: vec![] }
+    Compare {
+        result: result as i32,
+        target: target as i32,
+        key: key.into(),
+        target_union: Some(t),
+        range_end: vec![],
+    }
 }
 
 fn put_op(k: &str, v: &str) -> RequestOp {
-    RequestOp { request: Some(Request::RequestPut(PutRequest { key: k.into(), value: v.into(), ..Default::default() })) }
+    RequestOp {
+        request: Some(Request::RequestPut(PutRequest {
+            key: k.into(),
+            value: v.into(),
+            ..Default::default()
+        })),
+    }
 }
 
 #[test]
@@ -103,11 +148,18 @@ fn recreating_a_deleted_key_resets_version_and_create_revision() {
     h.put("k", "v1");
     h.put("k", "v2");
     assert_eq!(h.get("k", i64::MAX).unwrap().version, 2);
-    h.apply(R::DeleteRange(DeleteRangeRequest { key: "k".into(), ..Default::default() })).unwrap();
+    h.apply(R::DeleteRange(DeleteRangeRequest {
+        key: "k".into(),
+        ..Default::default()
+    }))
+    .unwrap();
     assert!(h.get("k", i64::MAX).is_none());
     let rev = h.put("k", "v3");
     let kv = h.get("k", i64::MAX).unwrap();
-    assert_eq!((kv.version, kv.create_revision, kv.mod_revision), (1, rev, rev));
+    assert_eq!(
+        (kv.version, kv.create_revision, kv.mod_revision),
+        (1, rev, rev)
+    );
     // History is still there.
     assert_eq!(h.get("k", 2).unwrap().value, b"v1");
     assert_eq!(h.get("k", 3).unwrap().value, b"v2");
@@ -118,8 +170,17 @@ fn recreating_a_deleted_key_resets_version_and_create_revision() {
 fn writes_in_one_batch_see_each_other() {
     let mut h = Harness::new();
     let res = h.apply_all(vec![
-        R::Put(PutRequest { key: "k".into(), value: "1".into(), ..Default::default() }),
-        R::Put(PutRequest { key: "k".into(), value: "2".into(), prev_kv: true, ..Default::default() }),
+        R::Put(PutRequest {
+            key: "k".into(),
+            value: "1".into(),
+            ..Default::default()
+        }),
+        R::Put(PutRequest {
+            key: "k".into(),
+            value: "2".into(),
+            prev_kv: true,
+            ..Default::default()
+        }),
     ]);
     match &res[1] {
         Ok(Response::Put(p)) => assert_eq!(p.prev_kv.as_ref().unwrap().value, b"1"),
@@ -136,7 +197,11 @@ fn delete_range_counts_and_returns_prev_kvs_at_one_revision() {
         h.put(k, "x");
     }
     let resp = match h
-        .apply(R::DeleteRange(DeleteRangeRequest { key: "a/".into(), range_end: "a0".into(), prev_kv: true }))
+        .apply(R::DeleteRange(DeleteRangeRequest {
+            key: "a/".into(),
+            range_end: "a0".into(),
+            prev_kv: true,
+        }))
         .unwrap()
     {
         Response::DeleteRange(d) => d,
@@ -144,11 +209,21 @@ fn delete_range_counts_and_returns_prev_kvs_at_one_revision() {
     };
     assert_eq!(resp.deleted, 3);
     assert_eq!(resp.prev_kvs.len(), 3);
-    assert_eq!(resp.header.unwrap().revision, 6, "one revision for the whole delete");
-    let all = Reader::live(&h.db).range(b"\0", b"\0", i64::MAX, 0, false).unwrap();
+    assert_eq!(
+        resp.header.unwrap().revision,
+        6,
+        "one revision for the whole delete"
+    );
+    let all = Reader::live(&h.db)
+        .range(b"\0", b"\0", i64::MAX, 0, false)
+        .unwrap();
     assert_eq!(all.count, 1);
     // Deleting nothing does not move the revision.
-    h.apply(R::DeleteRange(DeleteRangeRequest { key: "zz".into(), ..Default::default() })).unwrap();
+    h.apply(R::DeleteRange(DeleteRangeRequest {
+        key: "zz".into(),
+        ..Default::default()
+    }))
+    .unwrap();
     assert_eq!(h.current(), 6);
 }
 
@@ -172,10 +247,18 @@ fn txn_compare_and_swap() {
     h.put("k", "old");
     let cas = |expect: &str| {
         R::Txn(TxnRequest {
-            compare: vec![cmp("k", CompareTarget::Value, CompareResult::Equal, TargetUnion::Value(expect.into()))],
+            compare: vec![cmp(
+                "k",
+                CompareTarget::Value,
+                CompareResult::Equal,
+                TargetUnion::Value(expect.into()),
+            )],
             success: vec![put_op("k", "new")],
             failure: vec![RequestOp {
-                request: Some(Request::RequestRange(RangeRequest { key: "k".into(), ..Default::default() })),
+                request: Some(Request::RequestRange(RangeRequest {
+                    key: "k".into(),
+                    ..Default::default()
+                })),
             }],
         })
     };
@@ -195,7 +278,12 @@ fn txn_compare_and_swap() {
     }
     // create_revision == 0 means "absent": the classic create-if-missing.
     let create = R::Txn(TxnRequest {
-        compare: vec![cmp("fresh", CompareTarget::Create, CompareResult::Equal, TargetUnion::CreateRevision(0))],
+        compare: vec![cmp(
+            "fresh",
+            CompareTarget::Create,
+            CompareResult::Equal,
+            TargetUnion::CreateRevision(0),
+        )],
         success: vec![put_op("fresh", "1")],
         failure: vec![],
     });
@@ -235,12 +323,22 @@ fn nested_txn_runs_its_own_compares() {
     let mut h = Harness::new();
     h.put("x", "1");
     let inner = TxnRequest {
-        compare: vec![cmp("x", CompareTarget::Version, CompareResult::Greater, TargetUnion::Version(5))],
+        compare: vec![cmp(
+            "x",
+            CompareTarget::Version,
+            CompareResult::Greater,
+            TargetUnion::Version(5),
+        )],
         success: vec![put_op("y", "big")],
         failure: vec![put_op("y", "small")],
     };
-    let outer =
-        R::Txn(TxnRequest { compare: vec![], success: vec![RequestOp { request: Some(Request::RequestTxn(inner)) }], failure: vec![] });
+    let outer = R::Txn(TxnRequest {
+        compare: vec![],
+        success: vec![RequestOp {
+            request: Some(Request::RequestTxn(inner)),
+        }],
+        failure: vec![],
+    });
     h.apply(outer).unwrap();
     assert_eq!(h.get("y", i64::MAX).unwrap().value, b"small");
 }
@@ -251,11 +349,33 @@ fn compaction_refuses_old_revisions_and_removes_superseded_history() {
     h.put("k", "v1"); // 2
     h.put("k", "v2"); // 3
     h.put("gone", "x"); // 4
-    h.apply(R::DeleteRange(DeleteRangeRequest { key: "gone".into(), ..Default::default() })).unwrap(); // 5
+    h.apply(R::DeleteRange(DeleteRangeRequest {
+        key: "gone".into(),
+        ..Default::default()
+    }))
+    .unwrap(); // 5
     h.put("k", "v3"); // 6
-    assert_eq!(h.apply(R::Compaction(CompactionRequest { revision: 99, physical: false })).unwrap_err(), EtcdError::FutureRev);
-    h.apply(R::Compaction(CompactionRequest { revision: 5, physical: false })).unwrap();
-    assert_eq!(h.apply(R::Compaction(CompactionRequest { revision: 4, physical: false })).unwrap_err(), EtcdError::Compacted);
+    assert_eq!(
+        h.apply(R::Compaction(CompactionRequest {
+            revision: 99,
+            physical: false
+        }))
+        .unwrap_err(),
+        EtcdError::FutureRev
+    );
+    h.apply(R::Compaction(CompactionRequest {
+        revision: 5,
+        physical: false,
+    }))
+    .unwrap();
+    assert_eq!(
+        h.apply(R::Compaction(CompactionRequest {
+            revision: 4,
+            physical: false
+        }))
+        .unwrap_err(),
+        EtcdError::Compacted
+    );
     let (rev, _) = h.compactions.try_recv().unwrap();
     assert_eq!(rev, 5);
     crate::mvcc::compact::compact(&h.db, rev).unwrap();
@@ -267,7 +387,13 @@ fn compaction_refuses_old_revisions_and_removes_superseded_history() {
     assert!(h.get("gone", 4).is_none());
     let snap = h.db.db.snapshot();
     let hist = Reader::at_snapshot(&h.db, &snap)
-        .history(crate::mvcc::keys::Revision::new(1, 0), 100, &|_: &[u8]| true, false, 100)
+        .history(
+            crate::mvcc::keys::Revision::new(1, 0),
+            100,
+            &|_: &[u8]| true,
+            false,
+            100,
+        )
         .unwrap();
     let revs: Vec<i64> = hist.iter().map(|(r, _)| r.main).collect();
     assert_eq!(revs, vec![3, 6]);
@@ -276,21 +402,43 @@ fn compaction_refuses_old_revisions_and_removes_superseded_history() {
 #[test]
 fn lease_revoke_deletes_attached_keys_and_put_needs_a_live_lease() {
     let mut h = Harness::new();
-    h.apply(R::LeaseGrant(LeaseGrantRequest { ttl: 5, id: 7 })).unwrap();
-    assert_eq!(h.apply(R::LeaseGrant(LeaseGrantRequest { ttl: 5, id: 7 })).unwrap_err(), EtcdError::LeaseExists);
+    h.apply(R::LeaseGrant(LeaseGrantRequest { ttl: 5, id: 7 }))
+        .unwrap();
+    assert_eq!(
+        h.apply(R::LeaseGrant(LeaseGrantRequest { ttl: 5, id: 7 }))
+            .unwrap_err(),
+        EtcdError::LeaseExists
+    );
     for k in ["s/1", "s/2"] {
-        h.apply(R::Put(PutRequest { key: k.into(), value: "x".into(), lease: 7, ..Default::default() })).unwrap();
+        h.apply(R::Put(PutRequest {
+            key: k.into(),
+            value: "x".into(),
+            lease: 7,
+            ..Default::default()
+        }))
+        .unwrap();
     }
     h.put("s/3", "kept");
     assert_eq!(h.get("s/1", i64::MAX).unwrap().lease, 7);
-    h.apply(R::LeaseRevoke(LeaseRevokeRequest { id: 7 })).unwrap();
+    h.apply(R::LeaseRevoke(LeaseRevokeRequest { id: 7 }))
+        .unwrap();
     assert!(h.get("s/1", i64::MAX).is_none());
     assert!(h.get("s/2", i64::MAX).is_none());
     assert!(h.get("s/3", i64::MAX).is_some());
     assert!(!h.lessor.lock().unwrap().exists(7));
-    let err = h.apply(R::Put(PutRequest { key: "s/4".into(), lease: 7, ..Default::default() })).unwrap_err();
+    let err = h
+        .apply(R::Put(PutRequest {
+            key: "s/4".into(),
+            lease: 7,
+            ..Default::default()
+        }))
+        .unwrap_err();
     assert_eq!(err, EtcdError::LeaseNotFound);
-    assert_eq!(h.apply(R::LeaseRevoke(LeaseRevokeRequest { id: 7 })).unwrap_err(), EtcdError::LeaseNotFound);
+    assert_eq!(
+        h.apply(R::LeaseRevoke(LeaseRevokeRequest { id: 7 }))
+            .unwrap_err(),
+        EtcdError::LeaseNotFound
+    );
 }
 
 #[test]
@@ -300,18 +448,34 @@ fn state_survives_reopen() {
         let db = Db::open(dir.path()).unwrap();
         let lessor = Arc::new(Mutex::new(Lessor::new(1)));
         let (tx, _rx) = std::sync::mpsc::channel();
-        let mut a = Applier::open(db, lessor, Arc::new(ServerState::default()), WatchHub::default(), tx).unwrap();
+        let mut a = Applier::open(
+            db,
+            lessor,
+            Arc::new(ServerState::default()),
+            WatchHub::default(),
+            tx,
+        )
+        .unwrap();
         let mut e = Entry::default();
         e.index = 1;
-        e.data = RaftRequest { id: 1, proposer: 1, request: Some(R::LeaseGrant(LeaseGrantRequest { ttl: 9, id: 3 })) }
-            .encode_to_vec()
-            .into();
+        e.data = RaftRequest {
+            id: 1,
+            proposer: 1,
+            request: Some(R::LeaseGrant(LeaseGrantRequest { ttl: 9, id: 3 })),
+        }
+        .encode_to_vec()
+        .into();
         let mut e2 = Entry::default();
         e2.index = 2;
         e2.data = RaftRequest {
             id: 2,
             proposer: 1,
-            request: Some(R::Put(PutRequest { key: "k".into(), value: "v".into(), lease: 3, ..Default::default() })),
+            request: Some(R::Put(PutRequest {
+                key: "k".into(),
+                value: "v".into(),
+                lease: 3,
+                ..Default::default()
+            })),
         }
         .encode_to_vec()
         .into();
@@ -320,8 +484,19 @@ fn state_survives_reopen() {
     let db = Db::open(dir.path()).unwrap();
     let lessor = Arc::new(Mutex::new(Lessor::new(1)));
     let (tx, _rx) = std::sync::mpsc::channel();
-    let a = Applier::open(db, lessor.clone(), Arc::new(ServerState::default()), WatchHub::default(), tx).unwrap();
+    let a = Applier::open(
+        db,
+        lessor.clone(),
+        Arc::new(ServerState::default()),
+        WatchHub::default(),
+        tx,
+    )
+    .unwrap();
     assert_eq!(a.applied_index(), 2);
-    let info = lessor.lock().unwrap().time_to_live(3, std::time::Instant::now()).unwrap();
+    let info = lessor
+        .lock()
+        .unwrap()
+        .time_to_live(3, std::time::Instant::now())
+        .unwrap();
     assert_eq!(info.keys, vec![b"k".to_vec()]);
 }

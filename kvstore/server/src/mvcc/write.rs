@@ -47,6 +47,8 @@ pub struct WriteTxn<'a> {
     local: Overlay,
     writes: Vec<(Vec<u8>, Revision, Record)>,
     rev: i64,
+    /// Whether anyone watches: without watchers no events (and no copies of values for them) are built.
+    with_events: bool,
     /// The events this request produced, for watchers.
     pub events: Vec<Event>,
     /// Lease attachments that change, applied to the lessor on commit.
@@ -54,14 +56,15 @@ pub struct WriteTxn<'a> {
 }
 
 impl<'a> WriteTxn<'a> {
-    /// Starts a request that writes at `current_revision + 1`.
-    pub fn new(db: &'a Db, batch: &'a Overlay, current_revision: i64) -> Self {
+    /// Starts a request that writes at `current_revision + 1`; `with_events` when watchers want its events.
+    pub fn new(db: &'a Db, batch: &'a Overlay, current_revision: i64, with_events: bool) -> Self {
         WriteTxn {
             db,
             batch,
             local: Overlay::new(),
             writes: Vec::new(),
             rev: current_revision + 1,
+            with_events,
             events: Vec::new(),
             lease_changes: Vec::new(),
         }
@@ -70,6 +73,11 @@ impl<'a> WriteTxn<'a> {
     /// Whether anything was written (and so whether the store's revision moves).
     pub fn changed(&self) -> bool {
         !self.writes.is_empty()
+    }
+
+    /// Whether events (with previous values) are being built for watchers.
+    pub fn with_events(&self) -> bool {
+        self.with_events
     }
 
     /// The revision this request writes at.
@@ -87,13 +95,27 @@ impl<'a> WriteTxn<'a> {
 
     /// Every live key-value in `[start, end)`, in key order, including staged and batched writes.
     pub fn range_latest(&self, start: &[u8], end: &[u8]) -> storage::Result<Vec<KeyValue>> {
-        let stored = Reader::live(self.db).range(start, end, i64::MAX, 0, false)?.kvs;
+        self.range_latest_opt(start, end, false)
+    }
+
+    /// Like [`WriteTxn::range_latest`]; with `keys_only`, stored values are left out (a mass delete that nobody
+    /// watches and whose caller wants no previous values need not load them).
+    pub fn range_latest_opt(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        keys_only: bool,
+    ) -> storage::Result<Vec<KeyValue>> {
+        let stored = Reader::live(self.db)
+            .range(start, end, i64::MAX, 0, keys_only)?
+            .kvs;
         let touched_batch = touched(self.batch, start, end);
         let touched_local = touched(&self.local, start, end);
         if touched_batch.is_empty() && touched_local.is_empty() {
             return Ok(stored);
         }
-        let mut merged: BTreeMap<Vec<u8>, KeyValue> = stored.into_iter().map(|kv| (kv.key.clone(), kv)).collect();
+        let mut merged: BTreeMap<Vec<u8>, KeyValue> =
+            stored.into_iter().map(|kv| (kv.key.clone(), kv)).collect();
         for (k, v) in touched_batch.into_iter().chain(touched_local) {
             match v {
                 Some(kv) => merged.insert(k.clone(), kv.clone()),
@@ -110,7 +132,12 @@ impl<'a> WriteTxn<'a> {
     }
 
     /// Puts `key`; returns the new key-value and the previous one.
-    pub fn put(&mut self, key: &[u8], value: Vec<u8>, lease: i64) -> storage::Result<(KeyValue, Option<KeyValue>)> {
+    pub fn put(
+        &mut self,
+        key: &[u8],
+        value: Vec<u8>,
+        lease: i64,
+    ) -> storage::Result<(KeyValue, Option<KeyValue>)> {
         let prev = self.latest(key)?;
         let (create_revision, version, old_lease) = match &prev {
             Some(p) => (p.create_revision, p.version + 1, p.lease),
@@ -118,16 +145,40 @@ impl<'a> WriteTxn<'a> {
         };
         if old_lease != lease {
             if old_lease != 0 {
-                self.lease_changes.push(LeaseChange::Detach(old_lease, key.to_vec()));
+                self.lease_changes
+                    .push(LeaseChange::Detach(old_lease, key.to_vec()));
             }
             if lease != 0 {
-                self.lease_changes.push(LeaseChange::Attach(lease, key.to_vec()));
+                self.lease_changes
+                    .push(LeaseChange::Attach(lease, key.to_vec()));
             }
         }
-        let kv = KeyValue { key: key.to_vec(), create_revision, mod_revision: self.rev, version, value, lease };
-        self.stage(key, Record { tombstone: false, create_revision, version, lease, value: kv.value.clone() });
+        let kv = KeyValue {
+            key: key.to_vec(),
+            create_revision,
+            mod_revision: self.rev,
+            version,
+            value,
+            lease,
+        };
+        self.stage(
+            key,
+            Record {
+                tombstone: false,
+                create_revision,
+                version,
+                lease,
+                value: kv.value.clone(),
+            },
+        );
         self.local.insert(key.to_vec(), Some(kv.clone()));
-        self.events.push(Event { r#type: EventType::Put as i32, kv: Some(kv.clone()), prev_kv: prev.clone() });
+        if self.with_events {
+            self.events.push(Event {
+                r#type: EventType::Put as i32,
+                kv: Some(kv.clone()),
+                prev_kv: prev.clone(),
+            });
+        }
         Ok((kv, prev))
     }
 
@@ -136,17 +187,39 @@ impl<'a> WriteTxn<'a> {
         let Some(prev) = self.latest(key)? else {
             return Ok(None);
         };
-        if prev.lease != 0 {
-            self.lease_changes.push(LeaseChange::Detach(prev.lease, key.to_vec()));
-        }
-        self.stage(key, Record { tombstone: true, create_revision: 0, version: 0, lease: 0, value: Vec::new() });
-        self.local.insert(key.to_vec(), None);
-        self.events.push(Event {
-            r#type: EventType::Delete as i32,
-            kv: Some(KeyValue { key: key.to_vec(), mod_revision: self.rev, ..Default::default() }),
-            prev_kv: Some(prev.clone()),
-        });
+        self.delete_live(&prev);
         Ok(Some(prev))
+    }
+
+    /// Deletes a key the caller just read as live (`prev` is its current value), without reading it again.
+    pub fn delete_live(&mut self, prev: &KeyValue) {
+        let key = prev.key.as_slice();
+        if prev.lease != 0 {
+            self.lease_changes
+                .push(LeaseChange::Detach(prev.lease, key.to_vec()));
+        }
+        self.stage(
+            key,
+            Record {
+                tombstone: true,
+                create_revision: 0,
+                version: 0,
+                lease: 0,
+                value: Vec::new(),
+            },
+        );
+        self.local.insert(key.to_vec(), None);
+        if self.with_events {
+            self.events.push(Event {
+                r#type: EventType::Delete as i32,
+                kv: Some(KeyValue {
+                    key: key.to_vec(),
+                    mod_revision: self.rev,
+                    ..Default::default()
+                }),
+                prev_kv: Some(prev.clone()),
+            });
+        }
     }
 
     /// Ends the request: what it staged, free of borrows, for [`Staged::write_into`].
@@ -177,7 +250,12 @@ impl Staged {
     }
 
     /// Adds the writes to the apply batch and the batch overlay.
-    pub fn write_into(&mut self, db: &Db, wb: &mut WriteBatch, overlay: &mut Overlay) -> storage::Result<()> {
+    pub fn write_into(
+        &mut self,
+        db: &Db,
+        wb: &mut WriteBatch,
+        overlay: &mut Overlay,
+    ) -> storage::Result<()> {
         let kv = db.cf(CF_KV)?;
         let revs = db.cf(CF_REV)?;
         let leases = db.cf(CF_LEASE)?;
@@ -196,10 +274,17 @@ impl Staged {
     }
 }
 
-fn touched<'o>(overlay: &'o Overlay, start: &[u8], end: &[u8]) -> Vec<(&'o Vec<u8>, &'o Option<KeyValue>)> {
+fn touched<'o>(
+    overlay: &'o Overlay,
+    start: &[u8],
+    end: &[u8],
+) -> Vec<(&'o Vec<u8>, &'o Option<KeyValue>)> {
     if end.is_empty() {
         overlay.get_key_value(start).into_iter().collect()
     } else {
-        overlay.range(start.to_vec()..).take_while(|(k, _)| end == [0] || k.as_slice() < end).collect()
+        overlay
+            .range(start.to_vec()..)
+            .take_while(|(k, _)| end == [0] || k.as_slice() < end)
+            .collect()
     }
 }

@@ -7,7 +7,9 @@ use tonic::{Request, Response, Status};
 pub struct AuthService;
 
 fn unsupported() -> Status {
-    Status::unimplemented("etcdserver: authentication is not supported by kvstore yet (auth is disabled)")
+    Status::unimplemented(
+        "etcdserver: authentication is not supported by kvstore yet (auth is disabled)",
+    )
 }
 
 macro_rules! unsupported_methods {

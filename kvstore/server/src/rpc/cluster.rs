@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use kvstore_proto::etcdserverpb::{
-    cluster_server::Cluster, MemberAddRequest, MemberAddResponse, MemberListRequest, MemberListResponse,
-    MemberPromoteRequest, MemberPromoteResponse, MemberRemoveRequest, MemberRemoveResponse, MemberUpdateRequest,
-    MemberUpdateResponse,
+    cluster_server::Cluster, MemberAddRequest, MemberAddResponse, MemberListRequest,
+    MemberListResponse, MemberPromoteRequest, MemberPromoteResponse, MemberRemoveRequest,
+    MemberRemoveResponse, MemberUpdateRequest, MemberUpdateResponse,
 };
 use tonic::{Request, Response, Status};
 
@@ -15,33 +15,59 @@ use super::Ctx;
 pub struct ClusterService(pub Arc<Ctx>);
 
 fn not_yet(what: &str) -> Status {
-    Status::unimplemented(format!("etcdserver: {what} is not supported yet: kvstore members are fixed at bootstrap"))
+    Status::unimplemented(format!(
+        "etcdserver: {what} is not supported yet: kvstore members are fixed at bootstrap"
+    ))
 }
 
 #[tonic::async_trait]
 impl Cluster for ClusterService {
-    async fn member_add(&self, _r: Request<MemberAddRequest>) -> Result<Response<MemberAddResponse>, Status> {
+    async fn member_add(
+        &self,
+        _r: Request<MemberAddRequest>,
+    ) -> Result<Response<MemberAddResponse>, Status> {
         Err(not_yet("member add"))
     }
 
-    async fn member_remove(&self, _r: Request<MemberRemoveRequest>) -> Result<Response<MemberRemoveResponse>, Status> {
+    async fn member_remove(
+        &self,
+        _r: Request<MemberRemoveRequest>,
+    ) -> Result<Response<MemberRemoveResponse>, Status> {
         Err(not_yet("member remove"))
     }
 
-    async fn member_update(&self, _r: Request<MemberUpdateRequest>) -> Result<Response<MemberUpdateResponse>, Status> {
+    async fn member_update(
+        &self,
+        _r: Request<MemberUpdateRequest>,
+    ) -> Result<Response<MemberUpdateResponse>, Status> {
         Err(not_yet("member update"))
     }
 
-    async fn member_list(&self, _r: Request<MemberListRequest>) -> Result<Response<MemberListResponse>, Status> {
+    async fn member_list(
+        &self,
+        _r: Request<MemberListRequest>,
+    ) -> Result<Response<MemberListResponse>, Status> {
         self.0
             .unary("etcdserverpb.Cluster", "MemberList", async {
-                let members = self.0.state.members().iter().map(|m| m.to_proto()).collect();
-                Ok(MemberListResponse { header: Some(self.0.state.header()), members })
+                let members = self
+                    .0
+                    .state
+                    .members()
+                    .iter()
+                    .map(|m| m.to_proto())
+                    .collect();
+                Ok(MemberListResponse {
+                    header: Some(self.0.state.header()),
+                    members,
+                })
             })
             .await
     }
 
-    async fn member_promote(&self, _r: Request<MemberPromoteRequest>) -> Result<Response<MemberPromoteResponse>, Status> {
+    async fn member_promote(
+        &self,
+        _r: Request<MemberPromoteRequest>,
+    ) -> Result<Response<MemberPromoteResponse>, Status> {
         Err(not_yet("member promote"))
     }
 }

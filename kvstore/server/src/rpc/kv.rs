@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use kvstore_proto::etcdserverpb::{
-    kv_server::Kv, request_op::Request, response_op::Response as OpResponse, CompactionRequest, CompactionResponse,
-    DeleteRangeRequest, DeleteRangeResponse, PutRequest, PutResponse, RangeRequest, RangeResponse, ResponseOp,
-    TxnRequest, TxnResponse,
+    kv_server::Kv, request_op::Request, response_op::Response as OpResponse, CompactionRequest,
+    CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, PutRequest, PutResponse,
+    RangeRequest, RangeResponse, ResponseOp, TxnRequest, TxnResponse,
 };
 use kvstore_proto::internal::raft_request::Request as Raft;
 use tonic::{Request as GrpcRequest, Response, Status};
@@ -41,15 +41,32 @@ fn read_revision(asked: i64, current: i64, compacted: i64) -> Result<i64, EtcdEr
     Ok(asked)
 }
 
-fn range_at(reader: &Reader<'_>, r: &RangeRequest, current: i64, compacted: i64) -> Result<RangeResponse, EtcdError> {
+fn range_at(
+    reader: &Reader<'_>,
+    r: &RangeRequest,
+    current: i64,
+    compacted: i64,
+) -> Result<RangeResponse, EtcdError> {
     let rev = read_revision(r.revision, current, compacted)?;
-    let keys_only = r.keys_only && r.sort_target != kvstore_proto::etcdserverpb::range_request::SortTarget::Value as i32;
-    let res = reader.range(&r.key, &r.range_end, rev, kv_ops::fetch_limit(r), keys_only || r.count_only)?;
+    let keys_only = r.keys_only
+        && r.sort_target != kvstore_proto::etcdserverpb::range_request::SortTarget::Value as i32;
+    let res = reader.range(
+        &r.key,
+        &r.range_end,
+        rev,
+        kv_ops::fetch_limit(r),
+        keys_only || r.count_only,
+    )?;
     Ok(kv_ops::finish_range(r, res.kvs, res.count))
 }
 
 /// Evaluates a txn that writes nothing against a snapshot.
-fn txn_at(reader: &Reader<'_>, t: &TxnRequest, current: i64, compacted: i64) -> Result<TxnResponse, EtcdError> {
+fn txn_at(
+    reader: &Reader<'_>,
+    t: &TxnRequest,
+    current: i64,
+    compacted: i64,
+) -> Result<TxnResponse, EtcdError> {
     let mut succeeded = true;
     for c in &t.compare {
         let kvs = if c.range_end.is_empty() {
@@ -66,13 +83,27 @@ fn txn_at(reader: &Reader<'_>, t: &TxnRequest, current: i64, compacted: i64) -> 
     let mut responses = Vec::with_capacity(ops.len());
     for op in ops {
         let response = match &op.request {
-            Some(Request::RequestRange(r)) => OpResponse::ResponseRange(range_at(reader, r, current, compacted)?),
-            Some(Request::RequestTxn(inner)) => OpResponse::ResponseTxn(txn_at(reader, inner, current, compacted)?),
-            _ => return Err(EtcdError::InvalidArgument("write in a read-only txn".into())),
+            Some(Request::RequestRange(r)) => {
+                OpResponse::ResponseRange(range_at(reader, r, current, compacted)?)
+            }
+            Some(Request::RequestTxn(inner)) => {
+                OpResponse::ResponseTxn(txn_at(reader, inner, current, compacted)?)
+            }
+            _ => {
+                return Err(EtcdError::InvalidArgument(
+                    "write in a read-only txn".into(),
+                ))
+            }
         };
-        responses.push(ResponseOp { response: Some(response) });
+        responses.push(ResponseOp {
+            response: Some(response),
+        });
     }
-    Ok(TxnResponse { header: None, succeeded, responses })
+    Ok(TxnResponse {
+        header: None,
+        succeeded,
+        responses,
+    })
 }
 
 impl KvService {
@@ -96,12 +127,17 @@ impl KvService {
 
 #[tonic::async_trait]
 impl Kv for KvService {
-    async fn range(&self, req: GrpcRequest<RangeRequest>) -> Result<Response<RangeResponse>, Status> {
+    async fn range(
+        &self,
+        req: GrpcRequest<RangeRequest>,
+    ) -> Result<Response<RangeResponse>, Status> {
         let r = req.into_inner();
         self.0
             .unary(SERVICE, "Range", async {
                 kv_ops::check_range(&r)?;
-                let (mut resp, current) = self.read(r.serializable, |rd, cur, comp| range_at(rd, &r, cur, comp)).await?;
+                let (mut resp, current) = self
+                    .read(r.serializable, |rd, cur, comp| range_at(rd, &r, cur, comp))
+                    .await?;
                 resp.header = Some(self.0.state.header_at(current));
                 Ok(resp)
             })
@@ -121,7 +157,10 @@ impl Kv for KvService {
             .await
     }
 
-    async fn delete_range(&self, req: GrpcRequest<DeleteRangeRequest>) -> Result<Response<DeleteRangeResponse>, Status> {
+    async fn delete_range(
+        &self,
+        req: GrpcRequest<DeleteRangeRequest>,
+    ) -> Result<Response<DeleteRangeResponse>, Status> {
         let d = req.into_inner();
         self.0
             .unary(SERVICE, "DeleteRange", async {
@@ -143,7 +182,9 @@ impl Kv for KvService {
                     let serializable = t.success.iter().chain(&t.failure).all(|op| {
                         matches!(&op.request, Some(Request::RequestRange(r)) if r.serializable)
                     }) && !(t.success.is_empty() && t.failure.is_empty());
-                    let (mut resp, current) = self.read(serializable, |rd, cur, comp| txn_at(rd, &t, cur, comp)).await?;
+                    let (mut resp, current) = self
+                        .read(serializable, |rd, cur, comp| txn_at(rd, &t, cur, comp))
+                        .await?;
                     resp.header = Some(self.0.state.header_at(current));
                     return Ok(resp);
                 }
@@ -155,7 +196,10 @@ impl Kv for KvService {
             .await
     }
 
-    async fn compact(&self, req: GrpcRequest<CompactionRequest>) -> Result<Response<CompactionResponse>, Status> {
+    async fn compact(
+        &self,
+        req: GrpcRequest<CompactionRequest>,
+    ) -> Result<Response<CompactionResponse>, Status> {
         let c = req.into_inner();
         self.0
             .unary(SERVICE, "Compact", async {

@@ -8,9 +8,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use futures::{Stream, StreamExt};
 use kvstore_proto::etcdserverpb::{
-    lease_server::Lease, LeaseGrantRequest, LeaseGrantResponse, LeaseKeepAliveRequest, LeaseKeepAliveResponse,
-    LeaseLeasesRequest, LeaseLeasesResponse, LeaseRevokeRequest, LeaseRevokeResponse, LeaseStatus,
-    LeaseTimeToLiveRequest, LeaseTimeToLiveResponse,
+    lease_server::Lease, LeaseGrantRequest, LeaseGrantResponse, LeaseKeepAliveRequest,
+    LeaseKeepAliveResponse, LeaseLeasesRequest, LeaseLeasesResponse, LeaseRevokeRequest,
+    LeaseRevokeResponse, LeaseStatus, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse,
 };
 use kvstore_proto::internal::raft_request::Request as Raft;
 use tokio_stream::wrappers::ReceiverStream;
@@ -31,16 +31,27 @@ pub struct LeaseService {
 impl LeaseService {
     pub fn new(ctx: Arc<Ctx>) -> Self {
         let member = ctx.state.member_id.load(Relaxed);
-        let ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        let ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
         let start = ((member & 0xffff) << 48) | ((ms & 0xff_ffff_ffff) << 8);
-        LeaseService { ctx, next_id: AtomicU64::new(start) }
+        LeaseService {
+            ctx,
+            next_id: AtomicU64::new(start),
+        }
     }
 
     fn new_id(&self) -> i64 {
         loop {
             // Positive, non-zero i64.
             let id = (self.next_id.fetch_add(1, Relaxed) & (i64::MAX as u64)) as i64;
-            let taken = self.ctx.lessor.lock().map(|l| l.exists(id)).unwrap_or(false);
+            let taken = self
+                .ctx
+                .lessor
+                .lock()
+                .map(|l| l.exists(id))
+                .unwrap_or(false);
             if id != 0 && !taken {
                 return id;
             }
@@ -52,7 +63,10 @@ const SERVICE: &str = "etcdserverpb.Lease";
 
 #[tonic::async_trait]
 impl Lease for LeaseService {
-    async fn lease_grant(&self, req: Request<LeaseGrantRequest>) -> Result<Response<LeaseGrantResponse>, Status> {
+    async fn lease_grant(
+        &self,
+        req: Request<LeaseGrantRequest>,
+    ) -> Result<Response<LeaseGrantResponse>, Status> {
         let mut g = req.into_inner();
         self.ctx
             .unary(SERVICE, "LeaseGrant", async {
@@ -70,7 +84,10 @@ impl Lease for LeaseService {
             .await
     }
 
-    async fn lease_revoke(&self, req: Request<LeaseRevokeRequest>) -> Result<Response<LeaseRevokeResponse>, Status> {
+    async fn lease_revoke(
+        &self,
+        req: Request<LeaseRevokeRequest>,
+    ) -> Result<Response<LeaseRevokeResponse>, Status> {
         let r = req.into_inner();
         self.ctx
             .unary(SERVICE, "LeaseRevoke", async {
@@ -82,7 +99,8 @@ impl Lease for LeaseService {
             .await
     }
 
-    type LeaseKeepAliveStream = Pin<Box<dyn Stream<Item = Result<LeaseKeepAliveResponse, Status>> + Send + 'static>>;
+    type LeaseKeepAliveStream =
+        Pin<Box<dyn Stream<Item = Result<LeaseKeepAliveResponse, Status>> + Send + 'static>>;
 
     async fn lease_keep_alive(
         &self,
@@ -93,13 +111,23 @@ impl Lease for LeaseService {
         let ctx = self.ctx.clone();
         tokio::spawn(async move {
             while let Some(Ok(ka)) = inbound.next().await {
-                let renewed = ctx.lessor.lock().map_err(|_| EtcdError::Stopped).and_then(|mut l| l.renew(ka.id, Instant::now()));
+                let renewed = ctx
+                    .lessor
+                    .lock()
+                    .map_err(|_| EtcdError::Stopped)
+                    .and_then(|mut l| l.renew(ka.id, Instant::now()));
                 let reply = match renewed {
-                    Ok(ttl) => Ok(LeaseKeepAliveResponse { header: Some(ctx.state.header()), id: ka.id, ttl }),
+                    Ok(ttl) => Ok(LeaseKeepAliveResponse {
+                        header: Some(ctx.state.header()),
+                        id: ka.id,
+                        ttl,
+                    }),
                     // etcd answers a keep-alive for an unknown lease with TTL 0 rather than an error.
-                    Err(EtcdError::LeaseNotFound) => {
-                        Ok(LeaseKeepAliveResponse { header: Some(ctx.state.header()), id: ka.id, ttl: 0 })
-                    }
+                    Err(EtcdError::LeaseNotFound) => Ok(LeaseKeepAliveResponse {
+                        header: Some(ctx.state.header()),
+                        id: ka.id,
+                        ttl: 0,
+                    }),
                     Err(e) => Err(Status::from(e)),
                 };
                 if tx.send(reply).await.is_err() {
@@ -118,7 +146,12 @@ impl Lease for LeaseService {
         self.ctx
             .unary(SERVICE, "LeaseTimeToLive", async {
                 self.ctx.node.read_index().await?;
-                let info = self.ctx.lessor.lock().map_err(|_| EtcdError::Stopped)?.time_to_live(r.id, Instant::now());
+                let info = self
+                    .ctx
+                    .lessor
+                    .lock()
+                    .map_err(|_| EtcdError::Stopped)?
+                    .time_to_live(r.id, Instant::now());
                 let header = Some(self.ctx.state.header());
                 Ok(match info {
                     Some(i) => LeaseTimeToLiveResponse {
@@ -128,17 +161,31 @@ impl Lease for LeaseService {
                         granted_ttl: i.granted,
                         keys: if r.keys { i.keys } else { Vec::new() },
                     },
-                    None => LeaseTimeToLiveResponse { header, id: r.id, ttl: -1, granted_ttl: 0, keys: Vec::new() },
+                    None => LeaseTimeToLiveResponse {
+                        header,
+                        id: r.id,
+                        ttl: -1,
+                        granted_ttl: 0,
+                        keys: Vec::new(),
+                    },
                 })
             })
             .await
     }
 
-    async fn lease_leases(&self, _req: Request<LeaseLeasesRequest>) -> Result<Response<LeaseLeasesResponse>, Status> {
+    async fn lease_leases(
+        &self,
+        _req: Request<LeaseLeasesRequest>,
+    ) -> Result<Response<LeaseLeasesResponse>, Status> {
         self.ctx
             .unary(SERVICE, "LeaseLeases", async {
                 self.ctx.node.read_index().await?;
-                let ids = self.ctx.lessor.lock().map_err(|_| EtcdError::Stopped)?.ids();
+                let ids = self
+                    .ctx
+                    .lessor
+                    .lock()
+                    .map_err(|_| EtcdError::Stopped)?
+                    .ids();
                 Ok(LeaseLeasesResponse {
                     header: Some(self.ctx.state.header()),
                     leases: ids.into_iter().map(|id| LeaseStatus { id }).collect(),

@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use futures::Stream;
 use kvstore_proto::etcdserverpb::{
-    maintenance_server::Maintenance, AlarmRequest, AlarmResponse, DefragmentRequest, DefragmentResponse,
-    HashKvRequest, HashKvResponse, HashRequest, HashResponse, MoveLeaderRequest, MoveLeaderResponse,
-    SnapshotRequest, SnapshotResponse, StatusRequest, StatusResponse,
+    maintenance_server::Maintenance, AlarmRequest, AlarmResponse, DefragmentRequest,
+    DefragmentResponse, HashKvRequest, HashKvResponse, HashRequest, HashResponse,
+    MoveLeaderRequest, MoveLeaderResponse, SnapshotRequest, SnapshotResponse, StatusRequest,
+    StatusResponse,
 };
 use tonic::{Request, Response, Status};
 
@@ -46,7 +47,12 @@ impl MaintenanceService {
 impl Maintenance for MaintenanceService {
     async fn alarm(&self, _r: Request<AlarmRequest>) -> Result<Response<AlarmResponse>, Status> {
         self.0
-            .unary(SERVICE, "Alarm", async { Ok(AlarmResponse { header: Some(self.0.state.header()), alarms: Vec::new() }) })
+            .unary(SERVICE, "Alarm", async {
+                Ok(AlarmResponse {
+                    header: Some(self.0.state.header()),
+                    alarms: Vec::new(),
+                })
+            })
             .await
     }
 
@@ -71,12 +77,20 @@ impl Maintenance for MaintenanceService {
             .await
     }
 
-    async fn defragment(&self, _r: Request<DefragmentRequest>) -> Result<Response<DefragmentResponse>, Status> {
+    async fn defragment(
+        &self,
+        _r: Request<DefragmentRequest>,
+    ) -> Result<Response<DefragmentResponse>, Status> {
         self.0
             .unary(SERVICE, "Defragment", async {
                 let db = self.0.db.clone();
                 tokio::task::spawn_blocking(move || {
-                    for cf in [crate::storage::CF_KV, crate::storage::CF_REV, crate::storage::CF_RAFT, crate::storage::CF_LEASE] {
+                    for cf in [
+                        crate::storage::CF_KV,
+                        crate::storage::CF_REV,
+                        crate::storage::CF_RAFT,
+                        crate::storage::CF_LEASE,
+                    ] {
                         if let Ok(h) = db.cf(cf) {
                             db.db.compact_range_cf(h, None::<&[u8]>, None::<&[u8]>);
                         }
@@ -84,7 +98,9 @@ impl Maintenance for MaintenanceService {
                 })
                 .await
                 .map_err(|_| EtcdError::Stopped)?;
-                Ok(DefragmentResponse { header: Some(self.0.state.header()) })
+                Ok(DefragmentResponse {
+                    header: Some(self.0.state.header()),
+                })
             })
             .await
     }
@@ -93,7 +109,10 @@ impl Maintenance for MaintenanceService {
         self.0
             .unary(SERVICE, "Hash", async {
                 let (hash, _, _) = self.hash_at(0)?;
-                Ok(HashResponse { header: Some(self.0.state.header()), hash })
+                Ok(HashResponse {
+                    header: Some(self.0.state.header()),
+                    hash,
+                })
             })
             .await
     }
@@ -103,25 +122,41 @@ impl Maintenance for MaintenanceService {
         self.0
             .unary(SERVICE, "HashKV", async {
                 let (hash, compact_revision, hash_revision) = self.hash_at(rev)?;
-                Ok(HashKvResponse { header: Some(self.0.state.header()), hash, compact_revision, hash_revision })
+                Ok(HashKvResponse {
+                    header: Some(self.0.state.header()),
+                    hash,
+                    compact_revision,
+                    hash_revision,
+                })
             })
             .await
     }
 
-    type SnapshotStream = Pin<Box<dyn Stream<Item = Result<SnapshotResponse, Status>> + Send + 'static>>;
+    type SnapshotStream =
+        Pin<Box<dyn Stream<Item = Result<SnapshotResponse, Status>> + Send + 'static>>;
 
-    async fn snapshot(&self, _r: Request<SnapshotRequest>) -> Result<Response<Self::SnapshotStream>, Status> {
-        Err(Status::unimplemented("etcdserver: snapshot streaming is not supported by kvstore yet"))
+    async fn snapshot(
+        &self,
+        _r: Request<SnapshotRequest>,
+    ) -> Result<Response<Self::SnapshotStream>, Status> {
+        Err(Status::unimplemented(
+            "etcdserver: snapshot streaming is not supported by kvstore yet",
+        ))
     }
 
-    async fn move_leader(&self, r: Request<MoveLeaderRequest>) -> Result<Response<MoveLeaderResponse>, Status> {
+    async fn move_leader(
+        &self,
+        r: Request<MoveLeaderRequest>,
+    ) -> Result<Response<MoveLeaderResponse>, Status> {
         let target = r.into_inner().target_id;
         self.0
             .unary(SERVICE, "MoveLeader", async {
                 if target != self.0.state.member_id.load(Relaxed) {
                     return Err(EtcdError::MemberNotFound);
                 }
-                Ok(MoveLeaderResponse { header: Some(self.0.state.header()) })
+                Ok(MoveLeaderResponse {
+                    header: Some(self.0.state.header()),
+                })
             })
             .await
     }

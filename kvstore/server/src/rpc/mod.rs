@@ -37,17 +37,25 @@ pub struct Ctx {
 
 impl Ctx {
     /// Runs one unary handler inside a tracing span, records its latency and status code.
-    pub async fn unary<T, F>(&self, service: &'static str, method: &'static str, f: F) -> Result<Response<T>, Status>
+    pub async fn unary<T, F>(
+        &self,
+        service: &'static str,
+        method: &'static str,
+        f: F,
+    ) -> Result<Response<T>, Status>
     where
         F: Future<Output = Result<T, EtcdError>>,
     {
         let start = Instant::now();
-        let res = f.instrument(tracing::debug_span!("rpc", service, method)).await;
+        let res = f
+            .instrument(tracing::debug_span!("rpc", service, method))
+            .await;
         let code = match &res {
             Ok(_) => tonic::Code::Ok,
             Err(e) => e.code(),
         };
-        self.metrics.observe(service, method, code, start.elapsed().as_secs_f64());
+        self.metrics
+            .observe(service, method, code, start.elapsed().as_secs_f64());
         if let Err(e) = &res {
             tracing::debug!(service, method, error = %e, "request failed");
         }

@@ -20,11 +20,20 @@ const OUT_BUFFER: usize = 256;
 impl Watch for WatchService {
     type WatchStream = Pin<Box<dyn Stream<Item = Result<WatchResponse, Status>> + Send + 'static>>;
 
-    async fn watch(&self, req: Request<Streaming<WatchRequest>>) -> Result<Response<Self::WatchStream>, Status> {
+    async fn watch(
+        &self,
+        req: Request<Streaming<WatchRequest>>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
         let inbound = req.into_inner();
         let (tx, rx) = tokio::sync::mpsc::channel(OUT_BUFFER);
         let ctx = &self.0;
-        let stream = WatchStream::new(ctx.hub.clone(), ctx.db.clone(), ctx.state.clone(), tx, ctx.progress_interval);
+        let stream = WatchStream::new(
+            ctx.hub.clone(),
+            ctx.db.clone(),
+            ctx.state.clone(),
+            tx,
+            ctx.progress_interval,
+        );
         tokio::spawn(stream.run(inbound));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }

@@ -22,7 +22,7 @@ const CONF_STATE: &[u8] = b"cs";
 const SNAPSHOT_META: &[u8] = b"sm";
 const ENTRY_PREFIX: u8 = b'e';
 /// How many recent entries stay in memory.
-const CACHE_ENTRIES: usize = 4096;
+const CACHE_ENTRIES: usize = 1024;
 
 fn entry_key(index: u64) -> [u8; 9] {
     let mut k = [0u8; 9];
@@ -45,7 +45,10 @@ pub struct RaftLog {
 }
 
 fn corrupt(db: &Db, what: impl Into<String>) -> StorageError {
-    StorageError::Corrupt { path: db.path.clone(), what: what.into() }
+    StorageError::Corrupt {
+        path: db.path.clone(),
+        what: what.into(),
+    }
 }
 
 impl RaftLog {
@@ -55,18 +58,22 @@ impl RaftLog {
         let cf = db.cf(CF_RAFT)?;
         let read = |key: &[u8]| db.db.get_cf(cf, key).map_err(|e| db.err(e));
         let hard_state = match read(HARD_STATE)? {
-            Some(b) => HardState::parse_from_bytes(&b).map_err(|e| corrupt(&db, format!("hard state: {e}")))?,
+            Some(b) => HardState::parse_from_bytes(&b)
+                .map_err(|e| corrupt(&db, format!("hard state: {e}")))?,
             None => HardState::default(),
         };
         let conf_state = match read(CONF_STATE)? {
-            Some(b) => ConfState::parse_from_bytes(&b).map_err(|e| corrupt(&db, format!("conf state: {e}")))?,
+            Some(b) => ConfState::parse_from_bytes(&b)
+                .map_err(|e| corrupt(&db, format!("conf state: {e}")))?,
             None => ConfState::default(),
         };
         let (snapshot_index, snapshot_term) = match read(SNAPSHOT_META)? {
             Some(b) if b.len() == 16 => {
                 let (i, t) = b.split_at(8);
-                let i = u64::from_be_bytes(i.try_into().map_err(|_| corrupt(&db, "snapshot meta"))?);
-                let t = u64::from_be_bytes(t.try_into().map_err(|_| corrupt(&db, "snapshot meta"))?);
+                let i =
+                    u64::from_be_bytes(i.try_into().map_err(|_| corrupt(&db, "snapshot meta"))?);
+                let t =
+                    u64::from_be_bytes(t.try_into().map_err(|_| corrupt(&db, "snapshot meta"))?);
                 (i, t)
             }
             Some(_) => return Err(corrupt(&db, "snapshot meta")),
@@ -91,7 +98,9 @@ impl RaftLog {
             cache: VecDeque::new(),
         };
         // Warm the cache with the tail, so restart does not read entries one by one.
-        let low = log.first_index().max(log.last_index.saturating_sub(CACHE_ENTRIES as u64 - 1));
+        let low = log
+            .first_index()
+            .max(log.last_index.saturating_sub(CACHE_ENTRIES as u64 - 1));
         if low <= log.last_index {
             let tail = log.read_entries(low, log.last_index + 1)?;
             log.cache = tail.into();
@@ -129,17 +138,27 @@ impl RaftLog {
         };
         let cf = self.db.cf(CF_RAFT)?;
         for e in entries {
-            let bytes = e.write_to_bytes().map_err(|err| corrupt(&self.db, format!("entry encode: {err}")))?;
+            let bytes = e
+                .write_to_bytes()
+                .map_err(|err| corrupt(&self.db, format!("entry encode: {err}")))?;
             wb.put_cf(cf, entry_key(e.index), bytes);
         }
         if last.index < self.last_index {
-            wb.delete_range_cf(cf, entry_key(last.index + 1), entry_key(self.last_index + 1));
+            wb.delete_range_cf(
+                cf,
+                entry_key(last.index + 1),
+                entry_key(self.last_index + 1),
+            );
         }
         // Keep the cache contiguous: drop what the new entries replace, or everything if they do not follow on.
         while self.cache.back().is_some_and(|e| e.index >= first.index) {
             self.cache.pop_back();
         }
-        if self.cache.back().is_some_and(|e| e.index + 1 != first.index) {
+        if self
+            .cache
+            .back()
+            .is_some_and(|e| e.index + 1 != first.index)
+        {
             self.cache.clear();
         }
         self.cache.extend(entries.iter().cloned());
@@ -151,7 +170,9 @@ impl RaftLog {
     }
 
     pub fn set_hard_state(&mut self, wb: &mut WriteBatch, hs: &HardState) -> Result<()> {
-        let bytes = hs.write_to_bytes().map_err(|e| corrupt(&self.db, format!("hard state encode: {e}")))?;
+        let bytes = hs
+            .write_to_bytes()
+            .map_err(|e| corrupt(&self.db, format!("hard state encode: {e}")))?;
         wb.put_cf(self.db.cf(CF_RAFT)?, HARD_STATE, bytes);
         self.hard_state = hs.clone();
         Ok(())
@@ -164,7 +185,9 @@ impl RaftLog {
     }
 
     pub fn set_conf_state(&mut self, wb: &mut WriteBatch, cs: ConfState) -> Result<()> {
-        let bytes = cs.write_to_bytes().map_err(|e| corrupt(&self.db, format!("conf state encode: {e}")))?;
+        let bytes = cs
+            .write_to_bytes()
+            .map_err(|e| corrupt(&self.db, format!("conf state encode: {e}")))?;
         wb.put_cf(self.db.cf(CF_RAFT)?, CONF_STATE, bytes);
         self.conf_state = cs;
         Ok(())
@@ -205,7 +228,9 @@ impl RaftLog {
             }
         }
         let e = self.read_entries(idx, idx + 1)?;
-        e.first().map(|e| e.term).ok_or_else(|| corrupt(&self.db, format!("missing entry {idx}")))
+        e.first()
+            .map(|e| e.term)
+            .ok_or_else(|| corrupt(&self.db, format!("missing entry {idx}")))
     }
 
     fn read_entries(&self, low: u64, high: u64) -> Result<Vec<Entry>> {
@@ -217,12 +242,16 @@ impl RaftLog {
             if k.len() != 9 || k[0] != ENTRY_PREFIX {
                 break;
             }
-            let e = Entry::parse_from_bytes(v).map_err(|err| corrupt(&self.db, format!("entry: {err}")))?;
+            let e = Entry::parse_from_bytes(v)
+                .map_err(|err| corrupt(&self.db, format!("entry: {err}")))?;
             if e.index >= high {
                 break;
             }
             if e.index != low + out.len() as u64 {
-                return Err(corrupt(&self.db, format!("log gap at {}", low + out.len() as u64)));
+                return Err(corrupt(
+                    &self.db,
+                    format!("log gap at {}", low + out.len() as u64),
+                ));
             }
             out.push(e);
             it.next();
@@ -238,7 +267,10 @@ fn store_err(e: StorageError) -> raft::Error {
 
 impl raft::Storage for RaftLog {
     fn initial_state(&self) -> raft::Result<RaftState> {
-        Ok(RaftState { hard_state: self.hard_state.clone(), conf_state: self.conf_state.clone() })
+        Ok(RaftState {
+            hard_state: self.hard_state.clone(),
+            conf_state: self.conf_state.clone(),
+        })
     }
 
     fn entries(
@@ -301,7 +333,9 @@ impl raft::Storage for RaftLog {
     fn snapshot(&self, _request_index: u64, _to: u64) -> raft::Result<Snapshot> {
         // State-machine snapshots are streamed to lagging followers by the peer transport of the multi-member
         // cluster; a single member never asks for one.
-        Err(raft::Error::Store(RaftStorageError::SnapshotTemporarilyUnavailable))
+        Err(raft::Error::Store(
+            RaftStorageError::SnapshotTemporarilyUnavailable,
+        ))
     }
 }
 
@@ -328,7 +362,8 @@ mod tests {
         cs.voters = vec![1];
         log.bootstrap(cs).unwrap();
         let mut wb = WriteBatch::default();
-        log.append(&mut wb, &[entry(1, 1), entry(2, 1), entry(3, 1)]).unwrap();
+        log.append(&mut wb, &[entry(1, 1), entry(2, 1), entry(3, 1)])
+            .unwrap();
         db.write(wb, true).unwrap();
         // A new leader overwrites index 3 onwards.
         let mut wb = WriteBatch::default();
@@ -340,8 +375,13 @@ mod tests {
         assert!(log.is_bootstrapped());
         assert_eq!(log.last_index().unwrap(), 2);
         assert_eq!(log.term(2).unwrap(), 2);
-        let got = log.entries(1, 3, None, GetEntriesContext::empty(false)).unwrap();
-        assert_eq!(got.iter().map(|e| (e.index, e.term)).collect::<Vec<_>>(), vec![(1, 1), (2, 2)]);
+        let got = log
+            .entries(1, 3, None, GetEntriesContext::empty(false))
+            .unwrap();
+        assert_eq!(
+            got.iter().map(|e| (e.index, e.term)).collect::<Vec<_>>(),
+            vec![(1, 1), (2, 2)]
+        );
     }
 
     #[test]
@@ -350,14 +390,25 @@ mod tests {
         let db = Db::open(dir.path()).unwrap();
         let mut log = RaftLog::open(db.clone()).unwrap();
         let mut wb = WriteBatch::default();
-        log.append(&mut wb, &(1..=10).map(|i| entry(i, 3)).collect::<Vec<_>>()).unwrap();
+        log.append(&mut wb, &(1..=10).map(|i| entry(i, 3)).collect::<Vec<_>>())
+            .unwrap();
         log.compact(&mut wb, 6).unwrap();
         db.write(wb, true).unwrap();
         let log = RaftLog::open(db).unwrap();
         assert_eq!(raft::Storage::first_index(&log).unwrap(), 6);
         assert_eq!(log.term(5).unwrap(), 3);
-        assert!(matches!(log.term(4), Err(raft::Error::Store(RaftStorageError::Compacted))));
-        assert!(log.entries(4, 7, None, GetEntriesContext::empty(false)).is_err());
-        assert_eq!(log.entries(6, 11, None, GetEntriesContext::empty(false)).unwrap().len(), 5);
+        assert!(matches!(
+            log.term(4),
+            Err(raft::Error::Store(RaftStorageError::Compacted))
+        ));
+        assert!(log
+            .entries(4, 7, None, GetEntriesContext::empty(false))
+            .is_err());
+        assert_eq!(
+            log.entries(6, 11, None, GetEntriesContext::empty(false))
+                .unwrap()
+                .len(),
+            5
+        );
     }
 }

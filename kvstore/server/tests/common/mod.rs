@@ -25,12 +25,20 @@ pub struct Ports {
 
 impl Ports {
     pub fn free() -> Ports {
-        Ports { client: free_port(), peer: free_port(), metrics: free_port() }
+        Ports {
+            client: free_port(),
+            peer: free_port(),
+            metrics: free_port(),
+        }
     }
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl KvStore {
@@ -45,21 +53,42 @@ impl KvStore {
 
     /// A member on `data_dir` with the given ports (to restart one that was killed).
     pub fn start_in(data_dir: &Path, ports: Ports) -> KvStore {
-        let Ports { client: client_port, peer: peer_port, metrics: metrics_port } = ports;
+        let Ports {
+            client: client_port,
+            peer: peer_port,
+            metrics: metrics_port,
+        } = ports;
         let child = Command::new(env!("CARGO_BIN_EXE_kvstore"))
             .args(["--name", "test", "--data-dir"])
             .arg(data_dir)
-            .arg(format!("--listen-client-urls=http://127.0.0.1:{client_port}"))
-            .arg(format!("--advertise-client-urls=http://127.0.0.1:{client_port}"))
+            .arg(format!(
+                "--listen-client-urls=http://127.0.0.1:{client_port}"
+            ))
+            .arg(format!(
+                "--advertise-client-urls=http://127.0.0.1:{client_port}"
+            ))
             .arg(format!("--listen-peer-urls=http://127.0.0.1:{peer_port}"))
-            .arg(format!("--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}"))
-            .arg(format!("--initial-cluster=test=http://127.0.0.1:{peer_port}"))
-            .arg(format!("--listen-metrics-urls=http://127.0.0.1:{metrics_port}"))
+            .arg(format!(
+                "--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}"
+            ))
+            .arg(format!(
+                "--initial-cluster=test=http://127.0.0.1:{peer_port}"
+            ))
+            .arg(format!(
+                "--listen-metrics-urls=http://127.0.0.1:{metrics_port}"
+            ))
             .arg("--log-level=warn")
             .stdout(Stdio::null())
             .spawn()
             .expect("spawn kvstore");
-        let s = KvStore { child, data_dir: data_dir.to_path_buf(), ports, client_port, metrics_port, _tmp: None };
+        let s = KvStore {
+            child,
+            data_dir: data_dir.to_path_buf(),
+            ports,
+            client_port,
+            metrics_port,
+            _tmp: None,
+        };
         s.wait_ready();
         s
     }
@@ -103,14 +132,20 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut buf = String::new();
     s.read_to_string(&mut buf).ok()?;
     let code = buf.split_whitespace().nth(1)?.parse().ok()?;
-    let body = buf.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     Some((code, body))
 }
 
 /// The Debian etcdctl 3.4; the README's test command installs it (package etcd-client).
 pub fn etcdctl_path() -> &'static str {
     let p = "/usr/bin/etcdctl";
-    assert!(Path::new(p).exists(), "etcdctl is missing: run `apt-get install -y etcd-client` (the README's test command does)");
+    assert!(
+        Path::new(p).exists(),
+        "etcdctl is missing: run `apt-get install -y etcd-client` (the README's test command does)"
+    );
     p
 }
 
