@@ -92,10 +92,8 @@ fn collect_writes(
 ) -> Result<(), EtcdError> {
     for op in ops {
         match &op.request {
-            Some(Request::RequestPut(p)) => {
-                if !puts.insert(p.key.clone()) {
-                    return Err(EtcdError::DuplicateKey);
-                }
+            Some(Request::RequestPut(p)) if !puts.insert(p.key.clone()) => {
+                return Err(EtcdError::DuplicateKey);
             }
             Some(Request::RequestDeleteRange(d)) => {
                 deletes.push((d.key.clone(), d.range_end.clone()))

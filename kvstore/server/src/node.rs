@@ -43,6 +43,7 @@ const LOG_KEEP: u64 = 10_000;
 const LOG_COMPACT_EVERY: u64 = 20_000;
 
 type Reply = oneshot::Sender<Result<Response, EtcdError>>;
+type ReadReply = oneshot::Sender<Result<(), EtcdError>>;
 
 /// What the rest of the server asks of the raft thread.
 pub enum NodeMsg {
@@ -52,7 +53,7 @@ pub enum NodeMsg {
         reply: Reply,
     },
     ReadIndex {
-        reply: oneshot::Sender<Result<(), EtcdError>>,
+        reply: ReadReply,
     },
     /// A raft message from a peer.
     Step(Box<Message>),
@@ -131,11 +132,11 @@ pub struct Node {
     /// Proposals of this member waiting for their entry to apply, by proposal id.
     pending: HashMap<u64, Reply>,
     /// Read requests that arrived since the last ReadIndex round.
-    reads_new: Vec<oneshot::Sender<Result<(), EtcdError>>>,
+    reads_new: Vec<ReadReply>,
     /// Read requests in a ReadIndex round, by its context.
-    reads_in_flight: HashMap<Vec<u8>, Vec<oneshot::Sender<Result<(), EtcdError>>>>,
+    reads_in_flight: HashMap<Vec<u8>, Vec<ReadReply>>,
     /// Read requests whose read index is known, waiting for it to be applied.
-    reads_ready: Vec<(u64, Vec<oneshot::Sender<Result<(), EtcdError>>>)>,
+    reads_ready: Vec<(u64, Vec<ReadReply>)>,
     read_ctx: u64,
     leader: u64,
 }

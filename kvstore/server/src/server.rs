@@ -81,19 +81,19 @@ impl Server {
         }
         let mut log = RaftLog::open(db.clone())?;
         if !log.is_bootstrapped() {
-            let mut cs = ConfState::default();
-            cs.voters = membership
-                .members
-                .iter()
-                .filter(|m| !m.is_learner)
-                .map(|m| m.id)
-                .collect();
-            cs.learners = membership
-                .members
-                .iter()
-                .filter(|m| m.is_learner)
-                .map(|m| m.id)
-                .collect();
+            let ids = |learner: bool| -> Vec<u64> {
+                membership
+                    .members
+                    .iter()
+                    .filter(|m| m.is_learner == learner)
+                    .map(|m| m.id)
+                    .collect()
+            };
+            let cs = ConfState {
+                voters: ids(false),
+                learners: ids(true),
+                ..Default::default()
+            };
             log.bootstrap(cs)?;
         }
         let state = Arc::new(ServerState::default());
@@ -253,12 +253,10 @@ impl Server {
     }
 }
 
-fn wait_stop(mut rx: watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'static {
-    async move {
-        while !*rx.borrow() {
-            if rx.changed().await.is_err() {
-                return;
-            }
+async fn wait_stop(mut rx: watch::Receiver<bool>) {
+    while !*rx.borrow() {
+        if rx.changed().await.is_err() {
+            return;
         }
     }
 }

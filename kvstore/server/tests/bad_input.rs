@@ -1,5 +1,6 @@
 //! Bad requests get etcd's status codes and messages, and never harm what is stored. Also /health and
 //! /metrics on the metrics listener.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
 

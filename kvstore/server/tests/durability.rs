@@ -1,4 +1,5 @@
 //! Nothing acknowledged is lost on `kill -9`.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! The Rust `etcd-client` crate, unchanged, against a real kvstore process.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! The stock etcdctl 3.4 (Debian `etcd-client`, ETCDCTL_API=3) against a real kvstore process.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
 
@@ -68,6 +69,7 @@ fn watch_prefix_sees_another_clients_puts_and_deletes() {
         }
     }
     let _ = watcher.kill();
+    let _ = watcher.wait();
     assert_eq!(
         lines,
         vec!["PUT", "svc/web", "10.0.0.1:80", "DELETE", "svc/web"]

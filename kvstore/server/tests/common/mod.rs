@@ -1,4 +1,5 @@
 //! Starts real `kvstore` processes on loopback ports for the integration tests, and kills them on drop.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 #![allow(dead_code)]
 
 use std::net::{TcpListener, TcpStream};
