@@ -1,5 +1,6 @@
 //! MVCC behaviour through the state machine, as a user of etcd would see it: revisions, versions, history,
 //! compaction boundaries, txn compares, leases.
+#![allow(clippy::field_reassign_with_default)] // raft's protobuf messages are built field by field
 
 use std::sync::{Arc, Mutex};
 

@@ -340,6 +340,7 @@ impl raft::Storage for RaftLog {
 }
 
 #[cfg(test)]
+#[allow(clippy::field_reassign_with_default)] // raft's protobuf messages are built field by field
 mod tests {
     use super::*;
     use raft::Storage;
