@@ -56,7 +56,7 @@ pub struct Db {
 
 impl Db {
     /// Opens (creating if needed) the member database under `dir/db`, with memory bounded to a few tens of MB:
-    /// a shared 8 MiB block cache and at most 24 MiB of memtables across all families.
+    /// a shared 8 MiB block cache and at most 16 MiB of memtables across all families.
     pub fn open(dir: &Path) -> Result<Arc<Db>> {
         let path = dir.join("db");
         let cache = Cache::new_lru_cache(8 << 20);
@@ -64,7 +64,7 @@ impl Db {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_max_background_jobs(2);
-        opts.set_db_write_buffer_size(24 << 20);
+        opts.set_db_write_buffer_size(16 << 20);
         opts.set_max_total_wal_size(96 << 20);
         opts.set_keep_log_file_num(3);
         opts.set_recycle_log_file_num(4);
