@@ -180,26 +180,7 @@ impl WatchStream {
                 };
                 self.send(resp).await
             }
-            Some(RequestUnion::ProgressRequest(_)) => {
-                let current = self.state.revision.load(Relaxed);
-                let ids: Vec<i64> = self
-                    .watchers
-                    .iter()
-                    .filter(|(_, w)| w.next_rev > current)
-                    .map(|(id, _)| *id)
-                    .collect();
-                for id in ids {
-                    let resp = WatchResponse {
-                        header: Some(self.state.header_at(current)),
-                        watch_id: id,
-                        ..Default::default()
-                    };
-                    if let Flow::Stop = self.send(resp).await {
-                        return Flow::Stop;
-                    }
-                }
-                Flow::Continue
-            }
+            Some(RequestUnion::ProgressRequest(_)) => self.send_progress(false).await,
             None => Flow::Continue,
         }
     }
@@ -402,11 +383,17 @@ impl WatchStream {
     }
 
     async fn on_progress_tick(&mut self) -> Flow {
+        self.send_progress(true).await
+    }
+
+    /// Tells watchers that are caught up the current revision (an empty response whose header carries it);
+    /// with `only_notify`, just those that asked for periodic progress notifications.
+    async fn send_progress(&mut self, only_notify: bool) -> Flow {
         let current = self.state.revision.load(Relaxed);
         let ids: Vec<i64> = self
             .watchers
             .iter()
-            .filter(|(_, w)| w.progress_notify && w.next_rev > current)
+            .filter(|(_, w)| (w.progress_notify || !only_notify) && w.next_rev > current)
             .map(|(id, _)| *id)
             .collect();
         for id in ids {

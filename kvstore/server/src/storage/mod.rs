@@ -136,67 +136,52 @@ impl Db {
         self.db.get_cf(self.cf(cf)?, key).map_err(|e| self.err(e))
     }
 
-    /// Bytes on disk (SST files) plus memtables: etcd's "db size".
-    pub fn size_bytes(&self) -> u64 {
-        let mut total = 0;
-        for name in FAMILIES {
-            if let Some(cf) = self.db.cf_handle(name) {
-                for prop in [
-                    "rocksdb.total-sst-files-size",
-                    "rocksdb.cur-size-all-mem-tables",
-                ] {
-                    total += self
-                        .db
-                        .property_int_value_cf(cf, prop)
-                        .ok()
-                        .flatten()
-                        .unwrap_or(0);
-                }
-            }
-        }
-        total
+    fn property(&self, cf: &rocksdb::ColumnFamily, name: &str) -> u64 {
+        self.db
+            .property_int_value_cf(cf, name)
+            .ok()
+            .flatten()
+            .unwrap_or(0)
     }
 
-    /// Memory RocksDB holds, by kind: (memtables, block cache, table readers), summed over families.
-    pub fn memory_bytes(&self) -> (u64, u64, u64) {
-        let mut mem = (0, 0, 0);
-        for name in FAMILIES {
-            if let Some(cf) = self.db.cf_handle(name) {
-                let p = |prop: &str| {
-                    self.db
-                        .property_int_value_cf(cf, prop)
-                        .ok()
-                        .flatten()
-                        .unwrap_or(0)
-                };
-                mem.0 += p("rocksdb.cur-size-all-mem-tables");
-                mem.2 += p("rocksdb.estimate-table-readers-mem");
-                // The block cache is shared: every family reports the same one.
-                mem.1 = p("rocksdb.block-cache-usage");
-            }
-        }
-        mem
+    /// The sum of integer properties over every family.
+    fn property_sum(&self, names: &[&str]) -> u64 {
+        FAMILIES
+            .iter()
+            .filter_map(|f| self.db.cf_handle(f))
+            .map(|cf| names.iter().map(|n| self.property(cf, n)).sum::<u64>())
+            .sum()
+    }
+
+    /// Bytes on disk (SST files) plus memtables: etcd's "db size".
+    pub fn size_bytes(&self) -> u64 {
+        self.property_sum(&[
+            "rocksdb.total-sst-files-size",
+            "rocksdb.cur-size-all-mem-tables",
+        ])
     }
 
     /// Bytes logically in use (live SST data plus memtables).
     pub fn size_in_use_bytes(&self) -> u64 {
-        let mut total = 0;
-        for name in FAMILIES {
-            if let Some(cf) = self.db.cf_handle(name) {
-                for prop in [
-                    "rocksdb.estimate-live-data-size",
-                    "rocksdb.cur-size-all-mem-tables",
-                ] {
-                    total += self
-                        .db
-                        .property_int_value_cf(cf, prop)
-                        .ok()
-                        .flatten()
-                        .unwrap_or(0);
-                }
-            }
-        }
-        total
+        self.property_sum(&[
+            "rocksdb.estimate-live-data-size",
+            "rocksdb.cur-size-all-mem-tables",
+        ])
+    }
+
+    /// Memory RocksDB holds, by kind: (memtables, block cache, table readers).
+    pub fn memory_bytes(&self) -> (u64, u64, u64) {
+        // The block cache is shared: any family reports the whole of it.
+        let cache = self
+            .db
+            .cf_handle(CF_KV)
+            .map(|cf| self.property(cf, "rocksdb.block-cache-usage"))
+            .unwrap_or(0);
+        (
+            self.property_sum(&["rocksdb.cur-size-all-mem-tables"]),
+            cache,
+            self.property_sum(&["rocksdb.estimate-table-readers-mem"]),
+        )
     }
 }
 
