@@ -28,6 +28,17 @@ ensure_packages() {
     fi
 }
 
+# python-etcd3, the Python client the tests drive kvstore with, in its own venv (etcd3 0.12 needs protobuf 3).
+ensure_python_etcd3() {
+    local venv="${FLOTILLA_PYENV:-/var/cache/flotilla-pyenv}"
+    if ! "$venv/bin/python" -c "import etcd3" >/dev/null 2>&1; then
+        echo "==> installing python-etcd3 into $venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q "etcd3==0.12.0" "protobuf>=3.20,<4" "grpcio>=1.60"
+    fi
+    export FLOTILLA_PYTHON="$venv/bin/python"
+}
+
 ensure_rust() {
     if ! command -v cargo >/dev/null 2>&1; then
         [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
