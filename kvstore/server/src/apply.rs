@@ -270,14 +270,13 @@ impl Applier {
         events: &mut Vec<Event>,
     ) -> Result<(), EtcdError> {
         staged.write_into(&self.db, wb, overlay)?;
-        let mut lessor = self
-            .lessor
-            .lock()
-            .map_err(|_| EtcdError::Storage("lessor lock poisoned".into()))?;
-        for c in staged.lease_changes.drain(..) {
-            match c {
-                LeaseChange::Attach(id, key) => lessor.attach(id, &key),
-                LeaseChange::Detach(id, key) => lessor.detach(id, &key),
+        {
+            let mut lessor = self.lessor()?;
+            for c in staged.lease_changes.drain(..) {
+                match c {
+                    LeaseChange::Attach(id, key) => lessor.attach(id, &key),
+                    LeaseChange::Detach(id, key) => lessor.detach(id, &key),
+                }
             }
         }
         if staged.changed() {
@@ -293,11 +292,14 @@ impl Applier {
     }
 
     fn lease_exists(&self, id: i64) -> Result<bool, EtcdError> {
-        Ok(self
-            .lessor
+        Ok(self.lessor()?.exists(id))
+    }
+
+    /// The lessor, locked. A poisoned lock means apply panicked half-way: nothing more may be applied.
+    fn lessor(&self) -> Result<std::sync::MutexGuard<'_, Lessor>, EtcdError> {
+        self.lessor
             .lock()
-            .map_err(|_| EtcdError::Storage("lessor lock poisoned".into()))?
-            .exists(id))
+            .map_err(|_| EtcdError::Storage("lessor lock poisoned".into()))
     }
 
     fn put(&self, txn: &mut WriteTxn<'_>, p: &PutRequest) -> Result<PutResponse, EtcdError> {
@@ -412,10 +414,7 @@ impl Applier {
         g: &LeaseGrantRequest,
         wb: &mut WriteBatch,
     ) -> Result<Response, EtcdError> {
-        let mut lessor = self
-            .lessor
-            .lock()
-            .map_err(|_| EtcdError::Storage("lessor lock poisoned".into()))?;
+        let mut lessor = self.lessor()?;
         if lessor.exists(g.id) {
             return Err(EtcdError::LeaseExists);
         }
@@ -436,19 +435,7 @@ impl Applier {
         overlay: &mut Overlay,
         events: &mut Vec<Event>,
     ) -> Result<LeaseRevokeResponse, EtcdError> {
-        let keys = {
-            let lessor = self
-                .lessor
-                .lock()
-                .map_err(|_| EtcdError::Storage("lessor lock poisoned".into()))?;
-            if !lessor.exists(r.id) {
-                return Err(EtcdError::LeaseNotFound);
-            }
-            lessor
-                .time_to_live(r.id, Instant::now())
-                .map(|i| i.keys)
-                .unwrap_or_default()
-        };
+        let keys = self.lessor()?.keys(r.id).ok_or(EtcdError::LeaseNotFound)?;
         let db = self.db.clone();
         let mut txn = WriteTxn::new(&db, overlay, self.revision, self.watched());
         for key in &keys {
@@ -457,9 +444,7 @@ impl Applier {
         self.commit(txn.finish(), wb, overlay, events)?;
         let lease_cf = self.db.cf(CF_LEASE)?;
         wb.delete_range_cf(lease_cf, r.id.to_be_bytes(), (r.id + 1).to_be_bytes());
-        if let Ok(mut l) = self.lessor.lock() {
-            l.revoke(r.id);
-        }
+        self.lessor()?.revoke(r.id);
         Ok(LeaseRevokeResponse {
             header: Some(self.state.header_at(self.revision)),
         })
@@ -514,16 +499,12 @@ fn range_in_txn(
     compact_revision: i64,
 ) -> Result<kvstore_proto::etcdserverpb::RangeResponse, EtcdError> {
     if r.revision > 0 {
-        if r.revision < compact_revision {
-            return Err(EtcdError::Compacted);
-        }
-        if r.revision >= txn.revision() {
-            return Err(EtcdError::FutureRev);
-        }
+        // Everything before this request's own revision is stored; its own writes are not readable by revision.
+        let rev = kv_ops::read_revision(r.revision, txn.revision() - 1, compact_revision)?;
         let res = Reader::live(db).range(
             &r.key,
             &r.range_end,
-            r.revision,
+            rev,
             kv_ops::fetch_limit(r),
             r.keys_only,
         )?;

@@ -19,6 +19,20 @@ pub const MAX_TXN_OPS: usize = 128;
 /// etcd's default `--max-request-bytes` (1.5 MiB).
 pub const MAX_REQUEST_BYTES: usize = 1536 * 1024;
 
+/// Resolves the revision a read asks for against the view's current and compacted revisions.
+pub fn read_revision(asked: i64, current: i64, compacted: i64) -> Result<i64, EtcdError> {
+    if asked <= 0 {
+        return Ok(current);
+    }
+    if asked < compacted {
+        return Err(EtcdError::Compacted);
+    }
+    if asked > current {
+        return Err(EtcdError::FutureRev);
+    }
+    Ok(asked)
+}
+
 pub fn check_range(r: &RangeRequest) -> Result<(), EtcdError> {
     if r.key.is_empty() {
         return Err(EtcdError::EmptyKey);
@@ -261,6 +275,14 @@ mod tests {
             target_union: Some(t),
             range_end: vec![],
         }
+    }
+
+    #[test]
+    fn read_revision_bounds() {
+        assert_eq!(read_revision(0, 10, 3), Ok(10));
+        assert_eq!(read_revision(3, 10, 3), Ok(3));
+        assert_eq!(read_revision(2, 10, 3), Err(EtcdError::Compacted));
+        assert_eq!(read_revision(11, 10, 3), Err(EtcdError::FutureRev));
     }
 
     #[test]

@@ -100,6 +100,13 @@ impl Lessor {
             .map(|l| l.keys.into_iter().collect())
     }
 
+    /// The keys attached to lease `id`, or `None` if there is no such lease.
+    pub fn keys(&self, id: i64) -> Option<Vec<Vec<u8>>> {
+        self.leases
+            .get(&id)
+            .map(|l| l.keys.iter().cloned().collect())
+    }
+
     pub fn attach(&mut self, id: i64, key: &[u8]) {
         if let Some(l) = self.leases.get_mut(&id) {
             l.keys.insert(key.to_vec());

@@ -27,27 +27,13 @@ fn unexpected() -> EtcdError {
     EtcdError::Storage("unexpected apply result".into())
 }
 
-/// Resolves the revision a read asks for against the view's current and compacted revisions.
-fn read_revision(asked: i64, current: i64, compacted: i64) -> Result<i64, EtcdError> {
-    if asked <= 0 {
-        return Ok(current);
-    }
-    if asked < compacted {
-        return Err(EtcdError::Compacted);
-    }
-    if asked > current {
-        return Err(EtcdError::FutureRev);
-    }
-    Ok(asked)
-}
-
 fn range_at(
     reader: &Reader<'_>,
     r: &RangeRequest,
     current: i64,
     compacted: i64,
 ) -> Result<RangeResponse, EtcdError> {
-    let rev = read_revision(r.revision, current, compacted)?;
+    let rev = kv_ops::read_revision(r.revision, current, compacted)?;
     let keys_only = r.keys_only
         && r.sort_target != kvstore_proto::etcdserverpb::range_request::SortTarget::Value as i32;
     let res = reader.range(
@@ -214,18 +200,5 @@ impl Kv for KvService {
                 }
             })
             .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn read_revision_bounds() {
-        assert_eq!(read_revision(0, 10, 3), Ok(10));
-        assert_eq!(read_revision(3, 10, 3), Ok(3));
-        assert_eq!(read_revision(2, 10, 3), Err(EtcdError::Compacted));
-        assert_eq!(read_revision(11, 10, 3), Err(EtcdError::FutureRev));
     }
 }

@@ -32,13 +32,7 @@ impl MaintenanceService {
         let reader = Reader::at_snapshot(&db, &snap);
         let current = reader.current_revision()?;
         let compacted = reader.compact_revision()?;
-        let rev = if rev <= 0 { current } else { rev };
-        if rev > current {
-            return Err(EtcdError::FutureRev);
-        }
-        if rev < compacted {
-            return Err(EtcdError::Compacted);
-        }
+        let rev = crate::kv_ops::read_revision(rev, current, compacted)?;
         Ok((reader.hash_kv(rev)?, compacted, rev))
     }
 }
