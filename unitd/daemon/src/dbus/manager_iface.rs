@@ -1,0 +1,478 @@
+//! `org.freedesktop.systemd1.Manager` at `/org/freedesktop/systemd1`, with systemd's method names and
+//! signatures, and unitd's own `io.flotilla.unitd1.Manager` beside it.
+
+use zbus::object_server::SignalEmitter;
+use zbus::{interface, ObjectPath, OwnedObjectPath};
+
+use super::error::BusError;
+use super::{job_path, BusCtx};
+use crate::manager::jobs::{JobKind, JobMode};
+use crate::manager::{KillWhom, Request};
+
+/// One row of ListUnits: id, description, load, active, sub, following, unit path, job id, job type, job path.
+type UnitRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    OwnedObjectPath,
+    u32,
+    String,
+    OwnedObjectPath,
+);
+
+pub struct ManagerIface {
+    pub ctx: BusCtx,
+}
+
+impl ManagerIface {
+    async fn job(
+        &self,
+        name: String,
+        mode: String,
+        kind: JobKind,
+        only_if_active: bool,
+    ) -> Result<OwnedObjectPath, BusError> {
+        let mode = JobMode::parse(&mode)
+            .ok_or_else(|| BusError::invalid_args(format!("Job mode {mode} invalid.")))?;
+        let id = self
+            .ctx
+            .call(|reply| Request::Job {
+                unit: name,
+                kind,
+                mode,
+                only_if_active,
+                reply,
+            })
+            .await?;
+        Ok(job_path(id))
+    }
+
+    fn list(&self, states: &[String], patterns: &[String]) -> Vec<UnitRow> {
+        let Ok(shared) = self.ctx.shared.read() else {
+            return Vec::new();
+        };
+        let mut rows: Vec<UnitRow> = shared
+            .units
+            .values()
+            .filter(|u| {
+                states.is_empty()
+                    || states
+                        .iter()
+                        .any(|s| *s == u.active_state || *s == u.sub_state || *s == u.load_state)
+            })
+            .filter(|u| patterns.is_empty() || patterns.iter().any(|p| glob_match(p, &u.id)))
+            .map(|u| {
+                let (job_id, job_type) = u.job.clone().unwrap_or((0, String::new()));
+                (
+                    u.id.clone(),
+                    u.description.clone(),
+                    u.load_state.clone(),
+                    u.active_state.clone(),
+                    u.sub_state.clone(),
+                    String::new(),
+                    unitd_client::unit_object_path(&u.id),
+                    job_id,
+                    job_type,
+                    if job_id == 0 {
+                        root_path()
+                    } else {
+                        job_path(job_id)
+                    },
+                )
+            })
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        rows
+    }
+}
+
+fn root_path() -> OwnedObjectPath {
+    OwnedObjectPath::from(ObjectPath::from_static_str_unchecked("/"))
+}
+
+/// fnmatch-style `*` and `?` matching, for ListUnitsByPatterns.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    fn go(p: &[u8], t: &[u8]) -> bool {
+        match (p.first(), t.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => go(&p[1..], t) || (!t.is_empty() && go(p, &t[1..])),
+            (Some(b'?'), Some(_)) => go(&p[1..], &t[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
+            _ => false,
+        }
+    }
+    go(pattern.as_bytes(), text.as_bytes())
+}
+
+#[interface(name = "org.freedesktop.systemd1.Manager")]
+impl ManagerIface {
+    async fn start_unit(&self, name: String, mode: String) -> Result<OwnedObjectPath, BusError> {
+        self.job(name, mode, JobKind::Start, false).await
+    }
+
+    async fn stop_unit(&self, name: String, mode: String) -> Result<OwnedObjectPath, BusError> {
+        self.job(name, mode, JobKind::Stop, false).await
+    }
+
+    async fn restart_unit(&self, name: String, mode: String) -> Result<OwnedObjectPath, BusError> {
+        self.job(name, mode, JobKind::Restart, false).await
+    }
+
+    async fn try_restart_unit(
+        &self,
+        name: String,
+        mode: String,
+    ) -> Result<OwnedObjectPath, BusError> {
+        self.job(name, mode, JobKind::Restart, true).await
+    }
+
+    async fn reload_unit(&self, name: String, mode: String) -> Result<OwnedObjectPath, BusError> {
+        self.job(name, mode, JobKind::Reload, false).await
+    }
+
+    async fn reload_or_restart_unit(
+        &self,
+        name: String,
+        mode: String,
+    ) -> Result<OwnedObjectPath, BusError> {
+        match self
+            .job(name.clone(), mode.clone(), JobKind::Reload, false)
+            .await
+        {
+            Err(e) if e.to_string().contains("JobTypeNotApplicable") => {
+                self.job(name, mode, JobKind::Restart, false).await
+            }
+            other => other,
+        }
+    }
+
+    async fn kill_unit(&self, name: String, whom: String, signal: i32) -> Result<(), BusError> {
+        let whom = match whom.as_str() {
+            "main" => KillWhom::Main,
+            "control" => KillWhom::Control,
+            "all" | "" => KillWhom::All,
+            other => {
+                return Err(BusError::invalid_args(format!(
+                    "Invalid who argument {other}"
+                )))
+            }
+        };
+        self.ctx
+            .call(|reply| Request::Kill {
+                unit: name,
+                whom,
+                signal,
+                reply,
+            })
+            .await
+    }
+
+    async fn reset_failed_unit(&self, name: String) -> Result<(), BusError> {
+        self.ctx
+            .call(|reply| Request::ResetFailed {
+                unit: Some(name),
+                reply,
+            })
+            .await
+    }
+
+    async fn reset_failed(&self) -> Result<(), BusError> {
+        self.ctx
+            .call(|reply| Request::ResetFailed { unit: None, reply })
+            .await
+    }
+
+    async fn get_unit(&self, name: String) -> Result<OwnedObjectPath, BusError> {
+        let name = self
+            .ctx
+            .call(|reply| Request::Get { unit: name, reply })
+            .await?;
+        Ok(unitd_client::unit_object_path(&name))
+    }
+
+    async fn load_unit(&self, name: String) -> Result<OwnedObjectPath, BusError> {
+        let name = self
+            .ctx
+            .call(|reply| Request::Load {
+                unit: name.clone(),
+                reply,
+            })
+            .await
+            .or_else(|e| {
+                // A unit that failed to load is still an object (with LoadState=not-found/bad-setting), as in systemd.
+                if e.to_string().contains("NoSuchUnit") {
+                    Err(e)
+                } else {
+                    Ok(crate::manager::normalize_unit_name(&name))
+                }
+            })?;
+        Ok(unitd_client::unit_object_path(&name))
+    }
+
+    #[zbus(name = "GetUnitByPID")]
+    async fn get_unit_by_pid(&self, pid: u32) -> Result<OwnedObjectPath, BusError> {
+        let name = self
+            .ctx
+            .call(|reply| Request::UnitByPid { pid, reply })
+            .await?;
+        Ok(unitd_client::unit_object_path(&name))
+    }
+
+    async fn list_units(&self) -> Vec<UnitRow> {
+        self.list(&[], &[])
+    }
+
+    async fn list_units_filtered(&self, states: Vec<String>) -> Vec<UnitRow> {
+        self.list(&states, &[])
+    }
+
+    async fn list_units_by_patterns(
+        &self,
+        states: Vec<String>,
+        patterns: Vec<String>,
+    ) -> Vec<UnitRow> {
+        self.list(&states, &patterns)
+    }
+
+    async fn list_unit_files(&self) -> Result<Vec<(String, String)>, BusError> {
+        self.ctx
+            .call(|reply| Request::ListUnitFiles { reply })
+            .await
+    }
+
+    async fn get_unit_file_state(&self, file: String) -> Result<String, BusError> {
+        self.ctx
+            .call(|reply| Request::UnitFileState { file, reply })
+            .await
+    }
+
+    #[zbus(out_args("carries_install_info", "changes"))]
+    async fn enable_unit_files(
+        &self,
+        files: Vec<String>,
+        runtime: bool,
+        force: bool,
+    ) -> Result<(bool, Vec<(String, String, String)>), BusError> {
+        self.ctx
+            .call(|reply| Request::Enable {
+                files,
+                runtime,
+                force,
+                reply,
+            })
+            .await
+    }
+
+    async fn disable_unit_files(
+        &self,
+        files: Vec<String>,
+        runtime: bool,
+    ) -> Result<Vec<(String, String, String)>, BusError> {
+        self.ctx
+            .call(|reply| Request::Disable {
+                files,
+                runtime,
+                reply,
+            })
+            .await
+    }
+
+    async fn list_jobs(
+        &self,
+    ) -> Vec<(
+        u32,
+        String,
+        String,
+        String,
+        OwnedObjectPath,
+        OwnedObjectPath,
+    )> {
+        let Ok(shared) = self.ctx.shared.read() else {
+            return Vec::new();
+        };
+        shared
+            .jobs
+            .values()
+            .map(|j| {
+                (
+                    j.id,
+                    j.unit.clone(),
+                    j.job_type.clone(),
+                    j.state.clone(),
+                    job_path(j.id),
+                    unitd_client::unit_object_path(&j.unit),
+                )
+            })
+            .collect()
+    }
+
+    async fn get_job(&self, id: u32) -> Result<OwnedObjectPath, BusError> {
+        let known = self
+            .ctx
+            .shared
+            .read()
+            .map(|s| s.jobs.contains_key(&id))
+            .unwrap_or(false);
+        if known {
+            Ok(job_path(id))
+        } else {
+            Err(BusError::new(
+                "org.freedesktop.systemd1.NoSuchJob",
+                format!("Job {id} does not exist."),
+            ))
+        }
+    }
+
+    async fn cancel_job(&self, id: u32) -> Result<(), BusError> {
+        self.ctx
+            .call(|reply| Request::CancelJob { id, reply })
+            .await
+    }
+
+    async fn reload(&self) -> Result<(), BusError> {
+        self.ctx.call(|reply| Request::Reload { reply }).await
+    }
+
+    async fn reexecute(&self) -> Result<(), BusError> {
+        self.ctx.reexecute().await
+    }
+
+    async fn subscribe(&self) {}
+
+    async fn unsubscribe(&self) {}
+
+    #[zbus(signal)]
+    pub async fn unit_new(
+        emitter: &SignalEmitter<'_>,
+        id: &str,
+        unit: ObjectPath<'_>,
+    ) -> zbus::Result<()>;
+
+    #[zbus(signal)]
+    pub async fn unit_removed(
+        emitter: &SignalEmitter<'_>,
+        id: &str,
+        unit: ObjectPath<'_>,
+    ) -> zbus::Result<()>;
+
+    #[zbus(signal)]
+    pub async fn job_new(
+        emitter: &SignalEmitter<'_>,
+        id: u32,
+        job: ObjectPath<'_>,
+        unit: &str,
+    ) -> zbus::Result<()>;
+
+    #[zbus(signal)]
+    pub async fn job_removed(
+        emitter: &SignalEmitter<'_>,
+        id: u32,
+        job: ObjectPath<'_>,
+        unit: &str,
+        result: &str,
+    ) -> zbus::Result<()>;
+
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn version(&self) -> String {
+        format!("unitd {}", env!("CARGO_PKG_VERSION"))
+    }
+
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn architecture(&self) -> String {
+        std::env::consts::ARCH
+            .replace("x86_64", "x86-64")
+            .replace('_', "-")
+    }
+
+    #[zbus(property(emits_changed_signal = "false"))]
+    fn unit_path(&self) -> Vec<String> {
+        self.ctx
+            .shared
+            .read()
+            .map(|s| s.manager.unit_path.clone())
+            .unwrap_or_default()
+    }
+
+    #[zbus(property(emits_changed_signal = "false"), name = "NNames")]
+    fn n_names(&self) -> u32 {
+        self.ctx
+            .shared
+            .read()
+            .map(|s| s.manager.n_names)
+            .unwrap_or(0)
+    }
+
+    #[zbus(property(emits_changed_signal = "false"), name = "NJobs")]
+    fn n_jobs(&self) -> u32 {
+        self.ctx
+            .shared
+            .read()
+            .map(|s| s.manager.n_jobs)
+            .unwrap_or(0)
+    }
+
+    #[zbus(property(emits_changed_signal = "false"), name = "NFailedUnits")]
+    fn n_failed_units(&self) -> u32 {
+        self.ctx
+            .shared
+            .read()
+            .map(|s| s.manager.n_failed)
+            .unwrap_or(0)
+    }
+
+    #[zbus(property(emits_changed_signal = "false"))]
+    fn system_state(&self) -> String {
+        let Ok(s) = self.ctx.shared.read() else {
+            return "running".into();
+        };
+        if s.manager.n_jobs > 0 {
+            "starting".into()
+        } else if s.manager.n_failed > 0 {
+            "degraded".into()
+        } else {
+            "running".into()
+        }
+    }
+}
+
+/// unitd's own additions, on the same object.
+pub struct FlotillaIface {
+    pub ctx: BusCtx,
+}
+
+#[interface(name = "io.flotilla.unitd1.Manager")]
+impl FlotillaIface {
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn state_directory(&self) -> String {
+        self.ctx
+            .shared
+            .read()
+            .map(|s| s.manager.state_dir.clone())
+            .unwrap_or_default()
+    }
+
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn runtime_directory(&self) -> String {
+        self.ctx
+            .shared
+            .read()
+            .map(|s| s.manager.runtime_dir.clone())
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_match;
+
+    #[test]
+    fn globs_match_like_fnmatch() {
+        assert!(glob_match("web@*.service", "web@1.service"));
+        assert!(glob_match("*.target", "default.target"));
+        assert!(!glob_match("*.target", "default.service"));
+        assert!(glob_match("a?c", "abc"));
+    }
+}

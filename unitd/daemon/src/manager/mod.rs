@@ -1,0 +1,1106 @@
+//! The manager: one task that owns every unit and job and handles one [`Event`] at a time — a D-Bus request, a
+//! child's exit, an sd_notify message, a timer. After each event [`Manager::settle`] runs queued jobs, finishes
+//! the ones whose unit reached its goal, propagates BindsTo=, publishes snapshots and D-Bus signals, and persists
+//! the state that a restarted unitd needs to re-attach.
+//!
+//! Layout: [`state`] (systemd's state names), [`service`] (the service state machine), [`context`] (the effects
+//! it may cause), [`restart`] (Restart= and start limits), [`jobs`] and [`order`] (transactions), [`unit`],
+//! [`install`] (enable/disable links), [`persist`] (the state file).
+
+pub mod context;
+pub mod install;
+pub mod jobs;
+pub mod order;
+pub mod persist;
+pub mod restart;
+pub mod service;
+pub mod state;
+pub mod unit;
+
+mod load;
+
+pub use load::normalize as normalize_unit_name;
+mod snapshot;
+mod transaction;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use unitd_cgroup::CgroupManager;
+
+use context::{Ctx, Runtime, TimerKind};
+use jobs::{Job, JobKind, JobMode, JobResult, JobState};
+use state::{ActiveState, Exit};
+use unit::{DepKind, Unit};
+
+pub use snapshot::{JobSnapshot, ManagerSnapshot, Shared, SharedState};
+
+/// Errors returned to D-Bus callers, each with systemd's D-Bus error name.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ManagerError {
+    #[error("Unit {0} not found.")]
+    NoSuchUnit(String),
+    #[error("Unit {0} not loaded.")]
+    NotLoaded(String),
+    #[error("{1}")]
+    LoadFailed(String, String),
+    #[error("Unit {0} is masked.")]
+    Masked(String),
+    #[error("Job type {0} is not applicable for unit {1}.")]
+    NotApplicable(&'static str, String),
+    #[error("{0}")]
+    Cyclic(String),
+    #[error("{0}")]
+    Destructive(String),
+    #[error("Job {0} does not exist.")]
+    NoSuchJob(u32),
+    #[error("{0}")]
+    InvalidArgs(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl ManagerError {
+    /// The D-Bus error name systemd uses for this error.
+    pub fn dbus_name(&self) -> &'static str {
+        match self {
+            ManagerError::NoSuchUnit(_) | ManagerError::NotLoaded(_) => {
+                "org.freedesktop.systemd1.NoSuchUnit"
+            }
+            ManagerError::LoadFailed(..) => "org.freedesktop.systemd1.LoadFailed",
+            ManagerError::Masked(_) => "org.freedesktop.systemd1.UnitMasked",
+            ManagerError::NotApplicable(..) => "org.freedesktop.systemd1.JobTypeNotApplicable",
+            ManagerError::Cyclic(_) => "org.freedesktop.systemd1.TransactionOrderIsCyclic",
+            ManagerError::Destructive(_) => "org.freedesktop.systemd1.TransactionIsDestructive",
+            ManagerError::NoSuchJob(_) => "org.freedesktop.systemd1.NoSuchJob",
+            ManagerError::InvalidArgs(_) => "org.freedesktop.DBus.Error.InvalidArgs",
+            ManagerError::Failed(_) => "org.freedesktop.DBus.Error.Failed",
+        }
+    }
+}
+
+pub type Reply<T> = oneshot::Sender<Result<T, ManagerError>>;
+
+/// Who receives KillUnit's signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KillWhom {
+    Main,
+    Control,
+    All,
+}
+
+/// A row of ListUnitFiles / a change of Enable/DisableUnitFiles.
+pub type UnitFileRow = (String, String);
+pub type InstallChange = (String, String, String);
+
+/// Requests from the D-Bus layer; each carries its reply channel.
+pub enum Request {
+    Job {
+        unit: String,
+        kind: JobKind,
+        mode: JobMode,
+        only_if_active: bool,
+        reply: Reply<u32>,
+    },
+    Kill {
+        unit: String,
+        whom: KillWhom,
+        signal: i32,
+        reply: Reply<()>,
+    },
+    ResetFailed {
+        unit: Option<String>,
+        reply: Reply<()>,
+    },
+    Load {
+        unit: String,
+        reply: Reply<String>,
+    },
+    Get {
+        unit: String,
+        reply: Reply<String>,
+    },
+    UnitByPid {
+        pid: u32,
+        reply: Reply<String>,
+    },
+    ListUnitFiles {
+        reply: Reply<Vec<UnitFileRow>>,
+    },
+    UnitFileState {
+        file: String,
+        reply: Reply<String>,
+    },
+    Enable {
+        files: Vec<String>,
+        runtime: bool,
+        force: bool,
+        reply: Reply<(bool, Vec<InstallChange>)>,
+    },
+    Disable {
+        files: Vec<String>,
+        runtime: bool,
+        reply: Reply<Vec<InstallChange>>,
+    },
+    CancelJob {
+        id: u32,
+        reply: Reply<()>,
+    },
+    Reload {
+        reply: Reply<()>,
+    },
+}
+
+/// Everything that wakes the manager.
+pub enum Event {
+    Request(Request),
+    ChildExit {
+        pid: i32,
+        exit: Exit,
+    },
+    /// A re-attached main process (not our child) exited; its status is unknown.
+    ForeignExit {
+        pid: i32,
+    },
+    Notify {
+        pid: i32,
+        fields: Vec<(String, String)>,
+    },
+    Timer {
+        unit: String,
+        generation: u64,
+        kind: TimerKind,
+    },
+    /// Stop every unit, then answer.
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
+    /// Write the state file and answer (before a re-exec).
+    Serialize {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// What the D-Bus layer must announce.
+#[derive(Debug, Clone)]
+pub enum Signal {
+    UnitNew {
+        unit: String,
+        service: bool,
+    },
+    UnitRemoved {
+        unit: String,
+    },
+    JobNew {
+        id: u32,
+        unit: String,
+    },
+    JobRemoved {
+        id: u32,
+        unit: String,
+        result: JobResult,
+    },
+    /// A unit's properties changed (Unit interface; and Service interface when `service`).
+    Changed {
+        unit: String,
+        service: bool,
+    },
+}
+
+/// Where units come from and where state goes.
+#[derive(Debug, Clone)]
+pub struct ManagerConfig {
+    /// Unit search path, highest priority first; the runtime unit directory is part of it.
+    pub unit_path: Vec<PathBuf>,
+    /// Where `enable` creates links (`runtime=false`), normally the first directory of the path.
+    pub config_dir: PathBuf,
+    /// Where `enable --runtime` creates links, and where generated and fleet-loaded units go.
+    pub runtime_unit_dir: PathBuf,
+    pub state_dir: PathBuf,
+    pub default_target: String,
+}
+
+pub struct Manager {
+    cfg: ManagerConfig,
+    loader: unitfile::Loader,
+    specifiers: unitfile::Specifiers,
+    rt: Runtime,
+    units: BTreeMap<String, Unit>,
+    jobs: BTreeMap<u32, Job>,
+    /// Results of jobs finished during this settle, for jobs that require them.
+    finished: HashMap<u32, JobResult>,
+    next_job: u32,
+    /// Units touched by the current event, to re-snapshot.
+    dirty: BTreeSet<String>,
+    shared: SharedState,
+    signals: mpsc::UnboundedSender<Signal>,
+    events: mpsc::UnboundedReceiver<Event>,
+    shutdown: Option<oneshot::Sender<()>>,
+    state_changed: bool,
+    /// JobRemoved signals held until the unit snapshots are published, so a client that reacts to one reads
+    /// the unit's new state.
+    removed_jobs: Vec<Signal>,
+}
+
+impl Manager {
+    pub fn new(
+        cfg: ManagerConfig,
+        rt: Runtime,
+        events: mpsc::UnboundedReceiver<Event>,
+        signals: mpsc::UnboundedSender<Signal>,
+    ) -> Manager {
+        let loader = unitfile::Loader::new(cfg.unit_path.clone());
+        let shared = Arc::new(RwLock::new(Shared::new(&cfg)));
+        Manager {
+            loader,
+            specifiers: unitfile::Specifiers::from_host(),
+            cfg,
+            rt,
+            units: BTreeMap::new(),
+            jobs: BTreeMap::new(),
+            finished: HashMap::new(),
+            next_job: 1,
+            dirty: BTreeSet::new(),
+            shared,
+            signals,
+            events,
+            shutdown: None,
+            state_changed: false,
+            removed_jobs: Vec::new(),
+        }
+    }
+
+    pub fn shared(&self) -> SharedState {
+        self.shared.clone()
+    }
+
+    /// Loads every unit file on the search path, re-attaches to units a previous unitd left running, and
+    /// queues the default target.
+    pub fn boot(&mut self) {
+        self.load_all();
+        let saved = persist::load(&self.cfg.state_dir);
+        let reattached = self.reattach(saved);
+        if reattached == 0 && self.units.contains_key(&self.cfg.default_target) {
+            let target = self.cfg.default_target.clone();
+            if let Err(e) = self.enqueue(&target, JobKind::Start, JobMode::Replace, false) {
+                tracing::warn!(target = %target, error = %e, "default target not started");
+            }
+        }
+        self.settle();
+    }
+
+    /// The event loop; returns after a shutdown completed or when every sender is gone.
+    pub async fn run(mut self) {
+        while let Some(event) = self.events.recv().await {
+            self.handle(event);
+            self.settle();
+            if self.shutdown.is_some() && self.all_stopped() {
+                persist::save(&self.cfg.state_dir, &self.units);
+                if let Some(reply) = self.shutdown.take() {
+                    let _ = reply.send(());
+                }
+                return;
+            }
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Request(request) => self.handle_request(request),
+            Event::ChildExit { pid, exit } => self.on_exit(pid, exit),
+            Event::ForeignExit { pid } => self.on_exit(pid, Exit::Code(0)),
+            Event::Notify { pid, fields } => self.on_notify(pid, fields),
+            Event::Timer {
+                unit,
+                generation,
+                kind,
+            } => {
+                self.with_service(&unit, |svc, ctx| svc.on_timer(ctx, generation, kind));
+            }
+            Event::Shutdown { reply } => {
+                tracing::info!("shutting down: stopping all units");
+                self.shutdown = Some(reply);
+                let active: Vec<String> = self
+                    .units
+                    .values()
+                    .filter(|u| !u.active_state().is_inactive_or_failed())
+                    .map(|u| u.name.clone())
+                    .collect();
+                for name in active {
+                    if let Err(e) = self.enqueue(&name, JobKind::Stop, JobMode::Replace, false) {
+                        tracing::warn!(unit = %name, error = %e, "stop at shutdown failed");
+                    }
+                }
+            }
+            Event::Serialize { reply } => {
+                persist::save(&self.cfg.state_dir, &self.units);
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    fn all_stopped(&self) -> bool {
+        self.jobs.is_empty()
+            && self.units.values().all(|u| {
+                u.active_state().is_inactive_or_failed()
+                    || matches!(u.runtime, unit::Runtime::Unsupported)
+            })
+    }
+
+    fn handle_request(&mut self, request: Request) {
+        match request {
+            Request::Job {
+                unit,
+                kind,
+                mode,
+                only_if_active,
+                reply,
+            } => {
+                let _ = reply.send(self.enqueue(&unit, kind, mode, only_if_active));
+            }
+            Request::Kill {
+                unit,
+                whom,
+                signal,
+                reply,
+            } => {
+                let _ = reply.send(self.kill(&unit, whom, signal));
+            }
+            Request::ResetFailed { unit, reply } => {
+                let names: Vec<String> = match unit {
+                    Some(u) => {
+                        let u = load::normalize(&u);
+                        if !self.units.contains_key(&u) {
+                            let _ = reply.send(Err(ManagerError::NotLoaded(u)));
+                            return;
+                        }
+                        vec![u]
+                    }
+                    None => self.units.keys().cloned().collect(),
+                };
+                for name in names {
+                    self.with_service(&name, |svc, ctx| svc.reset_failed(ctx));
+                }
+                let _ = reply.send(Ok(()));
+            }
+            Request::Load { unit, reply } => {
+                let name = load::normalize(&unit);
+                let result = self.ensure_loaded(&name).map(|_| name);
+                let _ = reply.send(result);
+            }
+            Request::Get { unit, reply } => {
+                let name = load::normalize(&unit);
+                let result = if self.units.contains_key(&name) {
+                    Ok(name)
+                } else {
+                    Err(ManagerError::NotLoaded(name))
+                };
+                let _ = reply.send(result);
+            }
+            Request::UnitByPid { pid, reply } => {
+                let found = self
+                    .units
+                    .values()
+                    .find(|u| {
+                        u.service().is_some_and(|s| {
+                            s.main_pid == Some(pid as i32)
+                                || s.control.is_some_and(|c| c.pid == pid as i32)
+                        })
+                    })
+                    .map(|u| u.name.clone())
+                    .or_else(|| {
+                        self.rt
+                            .cgroups
+                            .as_ref()
+                            .and_then(|cg| cg.find_unit_of_pid(pid as i32))
+                    });
+                let _ = reply.send(found.ok_or_else(|| {
+                    ManagerError::NoSuchUnit(format!(
+                        "PID {pid} does not belong to any loaded unit"
+                    ))
+                }));
+            }
+            Request::ListUnitFiles { reply } => {
+                let _ = reply.send(Ok(install::list_unit_files(
+                    &self.loader,
+                    &self.specifiers,
+                    &self.cfg,
+                )));
+            }
+            Request::UnitFileState { file, reply } => {
+                let name = load::normalize(&file);
+                let _ = reply.send(install::unit_file_state(
+                    &self.loader,
+                    &self.specifiers,
+                    &self.cfg,
+                    &name,
+                ));
+            }
+            Request::Enable {
+                files,
+                runtime,
+                force,
+                reply,
+            } => {
+                let result = install::enable(
+                    &self.loader,
+                    &self.specifiers,
+                    &self.cfg,
+                    &files,
+                    runtime,
+                    force,
+                );
+                self.refresh_links();
+                let _ = reply.send(result);
+            }
+            Request::Disable {
+                files,
+                runtime,
+                reply,
+            } => {
+                let result =
+                    install::disable(&self.loader, &self.specifiers, &self.cfg, &files, runtime);
+                self.refresh_links();
+                let _ = reply.send(result);
+            }
+            Request::CancelJob { id, reply } => {
+                if self.jobs.contains_key(&id) {
+                    self.finish_job(id, JobResult::Canceled);
+                    let _ = reply.send(Ok(()));
+                } else {
+                    let _ = reply.send(Err(ManagerError::NoSuchJob(id)));
+                }
+            }
+            Request::Reload { reply } => {
+                self.daemon_reload();
+                let _ = reply.send(Ok(()));
+            }
+        }
+    }
+
+    /// Runs `f` on the service `unit` with its context, marking the unit dirty.
+    fn with_service(&mut self, unit: &str, f: impl FnOnce(&mut service::Service, &mut Ctx)) {
+        let Some(u) = self.units.get_mut(unit) else {
+            return;
+        };
+        let Some(cfg) = u.config.clone() else { return };
+        let unit::Runtime::Service(svc) = &mut u.runtime else {
+            return;
+        };
+        let mut ctx = Ctx {
+            unit,
+            unit_cfg: &cfg,
+            rt: &mut self.rt,
+        };
+        f(svc, &mut ctx);
+        self.dirty.insert(unit.to_string());
+    }
+
+    fn on_exit(&mut self, pid: i32, exit: Exit) {
+        let owner = self.units.values().find(|u| {
+            u.service()
+                .is_some_and(|s| s.main_pid == Some(pid) || s.control.is_some_and(|c| c.pid == pid))
+        });
+        if let Some(name) = owner.map(|u| u.name.clone()) {
+            self.with_service(&name, |svc, ctx| {
+                svc.on_exit(ctx, pid, exit);
+            });
+            return;
+        }
+        // A process a service forked: let stopping services look at their cgroup again.
+        let stopping: Vec<String> = self
+            .units
+            .values()
+            .filter(|u| u.active_state() == ActiveState::Deactivating)
+            .map(|u| u.name.clone())
+            .collect();
+        for name in stopping {
+            self.with_service(&name, |svc, ctx| {
+                svc.on_exit(ctx, pid, exit);
+            });
+        }
+    }
+
+    fn on_notify(&mut self, pid: i32, fields: Vec<(String, String)>) {
+        let by_main = self
+            .units
+            .values()
+            .find(|u| u.service().is_some_and(|s| s.main_pid == Some(pid)));
+        let name = match by_main {
+            Some(u) => Some(u.name.clone()),
+            None => {
+                // NotifyAccess=all: any process of the unit's cgroup may speak.
+                let unit = self
+                    .rt
+                    .cgroups
+                    .as_ref()
+                    .and_then(|cg| cg.find_unit_of_pid(pid));
+                unit.filter(|name| {
+                    self.units
+                        .get(name)
+                        .and_then(|u| u.service())
+                        .is_some_and(|s| s.cfg.notify_access == unitfile::NotifyAccess::All)
+                })
+            }
+        };
+        match name {
+            Some(name) => self.with_service(&name, |svc, ctx| svc.on_notify(ctx, pid, &fields)),
+            None => tracing::debug!(
+                pid,
+                "notify message from a process of no unit (or not allowed), ignored"
+            ),
+        }
+    }
+
+    fn kill(&mut self, unit: &str, whom: KillWhom, signal: i32) -> Result<(), ManagerError> {
+        let name = load::normalize(unit);
+        let u = self
+            .units
+            .get(&name)
+            .ok_or_else(|| ManagerError::NotLoaded(name.clone()))?;
+        let Some(svc) = u.service() else {
+            return Err(ManagerError::NotApplicable("kill", name));
+        };
+        let main = svc.main_pid;
+        let control = svc.control.map(|c| c.pid);
+        let signal_one = |pid: Option<i32>| {
+            if let Some(pid) = pid {
+                // SAFETY: kill(2) of a process of this unit.
+                unsafe { libc::kill(pid, signal) };
+            }
+        };
+        match whom {
+            KillWhom::Main => {
+                if main.is_none() {
+                    return Err(ManagerError::Failed(format!(
+                        "No main process to kill for {name}"
+                    )));
+                }
+                signal_one(main)
+            }
+            KillWhom::Control => signal_one(control),
+            KillWhom::All => match &self.rt.cgroups {
+                Some(cg) => {
+                    cg.kill_all(&name, signal)
+                        .map_err(|e| ManagerError::Failed(e.to_string()))?;
+                }
+                None => {
+                    signal_one(main);
+                    signal_one(control);
+                }
+            },
+        }
+        Ok(())
+    }
+
+    /// Runs jobs and publishes changes until nothing moves.
+    fn settle(&mut self) {
+        for _ in 0..64 {
+            let progressed = self.run_jobs();
+            let newly_down = self.publish();
+            let bound = self.propagate_binds_to(&newly_down);
+            if !progressed && !bound {
+                break;
+            }
+        }
+        self.finished.clear();
+        for signal in self.removed_jobs.drain(..) {
+            let _ = self.signals.send(signal);
+        }
+        if self.state_changed {
+            self.state_changed = false;
+            persist::save(&self.cfg.state_dir, &self.units);
+        }
+    }
+
+    /// Starts runnable jobs and finishes those whose unit reached its goal. True if anything changed.
+    fn run_jobs(&mut self) -> bool {
+        let mut progressed = false;
+        let ids: Vec<u32> = self.jobs.keys().copied().collect();
+        for id in ids {
+            let Some(job) = self.jobs.get(&id) else {
+                continue;
+            };
+            if job.state == JobState::Waiting {
+                if let Some(failed) = job.requires.iter().find(|r| {
+                    self.finished
+                        .get(r)
+                        .is_some_and(|res| *res != JobResult::Done)
+                }) {
+                    tracing::debug!(
+                        job = id,
+                        dependency = failed,
+                        "job fails: a required job failed"
+                    );
+                    self.finish_job(id, JobResult::Dependency);
+                    progressed = true;
+                    continue;
+                }
+                if job.waits_for.iter().any(|w| self.jobs.contains_key(w)) {
+                    continue;
+                }
+                if let Some(j) = self.jobs.get_mut(&id) {
+                    j.state = JobState::Running;
+                }
+                self.dirty_job_unit(id);
+                progressed = true;
+            }
+            if self.step_job(id) {
+                progressed = true;
+            }
+        }
+        progressed
+    }
+
+    fn dirty_job_unit(&mut self, id: u32) {
+        if let Some(job) = self.jobs.get(&id) {
+            self.dirty.insert(job.unit.clone());
+        }
+    }
+
+    /// Acts on a running job or finishes it. True if anything changed.
+    fn step_job(&mut self, id: u32) -> bool {
+        let Some(job) = self.jobs.get(&id) else {
+            return false;
+        };
+        let (name, kind, acted, restart_stopped) =
+            (job.unit.clone(), job.kind, job.acted, job.restart_stopped);
+        let Some(u) = self.units.get(&name) else {
+            self.finish_job(id, JobResult::Failed);
+            return true;
+        };
+        let active = u.active_state();
+        if !acted {
+            match kind {
+                JobKind::Start => {
+                    if active.is_active_or_reloading() {
+                        self.finish_job(id, JobResult::Done);
+                        return true;
+                    }
+                    if !self.start_unit(&name) {
+                        return false; // still stopping; try again later
+                    }
+                }
+                JobKind::Stop => {
+                    self.stop_unit(&name);
+                }
+                JobKind::Restart => {
+                    if !restart_stopped {
+                        if !active.is_inactive_or_failed() {
+                            self.stop_unit(&name);
+                            let now_down = self
+                                .units
+                                .get(&name)
+                                .is_some_and(|u| u.active_state().is_inactive_or_failed());
+                            if !now_down {
+                                return false;
+                            }
+                        }
+                        if let Some(j) = self.jobs.get_mut(&id) {
+                            j.restart_stopped = true;
+                        }
+                    }
+                    if !self.start_unit(&name) {
+                        return false;
+                    }
+                }
+                JobKind::Reload => {
+                    let mut applicable = false;
+                    self.with_service(&name, |svc, ctx| applicable = svc.reload(ctx));
+                    if !applicable {
+                        self.finish_job(id, JobResult::Failed);
+                        return true;
+                    }
+                }
+            }
+            if let Some(j) = self.jobs.get_mut(&id) {
+                j.acted = true;
+            }
+        } else if kind == JobKind::Restart && !restart_stopped {
+            // (restart jobs mark acted only after their start half)
+        }
+        let Some(u) = self.units.get(&name) else {
+            return true;
+        };
+        let ok = u
+            .service()
+            .is_none_or(|s| s.result == state::ServiceResult::Success);
+        if let Some(result) = jobs::outcome(kind, u.active_state(), u.sub_state(), ok) {
+            self.finish_job(id, result);
+        }
+        true
+    }
+
+    /// Starts a unit's runtime; false when it can't act yet (a service still stopping).
+    fn start_unit(&mut self, name: &str) -> bool {
+        let Some(u) = self.units.get_mut(name) else {
+            return true;
+        };
+        match &mut u.runtime {
+            unit::Runtime::Target { active } => {
+                *active = true;
+                self.dirty.insert(name.to_string());
+                true
+            }
+            unit::Runtime::Service(svc) => {
+                if !svc.can_start() {
+                    return false;
+                }
+                self.with_service(name, |svc, ctx| svc.start(ctx, false));
+                true
+            }
+            _ => true,
+        }
+    }
+
+    fn stop_unit(&mut self, name: &str) {
+        let Some(u) = self.units.get_mut(name) else {
+            return;
+        };
+        match &mut u.runtime {
+            unit::Runtime::Target { active } => {
+                *active = false;
+                self.dirty.insert(name.to_string());
+            }
+            unit::Runtime::Service(_) => self.with_service(name, |svc, ctx| svc.stop(ctx)),
+            _ => {}
+        }
+    }
+
+    fn finish_job(&mut self, id: u32, result: JobResult) {
+        let Some(job) = self.jobs.remove(&id) else {
+            return;
+        };
+        tracing::debug!(job = id, unit = %job.unit, kind = job.kind.as_str(), result = result.as_str(), "job finished");
+        if let Some(u) = self.units.get_mut(&job.unit) {
+            if u.job == Some(id) {
+                u.job = None;
+            }
+        }
+        self.dirty.insert(job.unit.clone());
+        self.finished.insert(id, result);
+        if let Ok(mut shared) = self.shared.write() {
+            shared.jobs.remove(&id);
+        }
+        self.removed_jobs.push(Signal::JobRemoved {
+            id,
+            unit: job.unit,
+            result,
+        });
+    }
+
+    /// Stops units bound (BindsTo=) to units that just went down. True if a job was queued.
+    fn propagate_binds_to(&mut self, newly_down: &[String]) -> bool {
+        let mut queued = false;
+        for down in newly_down {
+            let bound: Vec<String> = self
+                .units
+                .values()
+                .filter(|u| {
+                    u.deps(DepKind::BindsTo).contains(down)
+                        && !u.active_state().is_inactive_or_failed()
+                        && u.job.is_none()
+                })
+                .map(|u| u.name.clone())
+                .collect();
+            for name in bound {
+                tracing::info!(unit = %name, bound_to = %down, "stopping: the unit it is bound to went down");
+                if self
+                    .enqueue(&name, JobKind::Stop, JobMode::Replace, false)
+                    .is_ok()
+                {
+                    queued = true;
+                }
+            }
+        }
+        queued
+    }
+
+    /// Re-snapshots dirty units, emits their signals; returns units that went inactive/failed just now.
+    fn publish(&mut self) -> Vec<String> {
+        let mut newly_down = Vec::new();
+        let dirty = std::mem::take(&mut self.dirty);
+        for name in dirty {
+            let Some(u) = self.units.get_mut(&name) else {
+                continue;
+            };
+            let now = (u.active_state(), u.sub_state());
+            let before = u.published;
+            if before.map(|b| b.0) != Some(now.0) {
+                let ts = crate::now_usec();
+                let t = &mut u.timestamps;
+                let was = before.map(|b| b.0).unwrap_or(ActiveState::Inactive);
+                if now.0.is_active_or_reloading() && !was.is_active_or_reloading() {
+                    t.active_enter = ts;
+                }
+                if !now.0.is_active_or_reloading() && was.is_active_or_reloading() {
+                    t.active_exit = ts;
+                }
+                if now.0.is_inactive_or_failed() && !was.is_inactive_or_failed() {
+                    t.inactive_enter = ts;
+                    newly_down.push(name.clone());
+                }
+                if !now.0.is_inactive_or_failed() && was.is_inactive_or_failed() {
+                    t.inactive_exit = ts;
+                }
+                t.state_change = ts;
+                self.state_changed = true;
+            } else if before.map(|b| b.1) != Some(now.1) {
+                u.timestamps.state_change = crate::now_usec();
+                self.state_changed = true;
+            }
+            u.published = Some(now);
+            let snap = snapshot::unit_snapshot(u, &self.jobs, self.rt.cgroups.as_ref());
+            let service = snap.service.is_some();
+            if let Ok(mut shared) = self.shared.write() {
+                shared.units.insert(name.clone(), snap);
+                if let Some(job_id) = u.job {
+                    if let Some(job) = self.jobs.get(&job_id) {
+                        shared.jobs.insert(job_id, snapshot::job_snapshot(job));
+                    }
+                }
+                shared.refresh_counts(&self.units, self.jobs.len());
+            }
+            let _ = self.signals.send(Signal::Changed {
+                unit: name,
+                service,
+            });
+        }
+        newly_down
+    }
+
+    /// Loads `name` if it isn't loaded; Err when it can't be loaded (the unit is still recorded).
+    fn ensure_loaded(&mut self, name: &str) -> Result<(), ManagerError> {
+        if !self.units.contains_key(name) {
+            let (mut unit, diagnostics) = load::load_unit(&self.loader, &self.specifiers, name);
+            self.log_diagnostics(name, &diagnostics, unit.load_error.as_ref());
+            unit.unit_file_state =
+                install::unit_file_state(&self.loader, &self.specifiers, &self.cfg, name)
+                    .unwrap_or_default();
+            let service = matches!(unit.runtime, unit::Runtime::Service(_));
+            self.units.insert(name.to_string(), unit);
+            self.dirty.insert(name.to_string());
+            let _ = self.signals.send(Signal::UnitNew {
+                unit: name.to_string(),
+                service,
+            });
+        }
+        let u = self
+            .units
+            .get(name)
+            .ok_or_else(|| ManagerError::NoSuchUnit(name.to_string()))?;
+        load::load_result(u)
+    }
+
+    fn load_all(&mut self) {
+        for (name, _path) in self.loader.list_unit_files() {
+            let name = name.to_string();
+            if name.contains("@.") {
+                continue; // templates load only as instances
+            }
+            let _ = self.ensure_loaded(&name);
+        }
+    }
+
+    /// daemon-reload: re-read every unit file; running services keep their processes and state.
+    fn daemon_reload(&mut self) {
+        tracing::info!("reloading unit files");
+        let names: Vec<String> = self.units.keys().cloned().collect();
+        for name in &names {
+            let (fresh, diagnostics) = load::load_unit(&self.loader, &self.specifiers, name);
+            self.log_diagnostics(name, &diagnostics, fresh.load_error.as_ref());
+            let Some(u) = self.units.get_mut(name) else {
+                continue;
+            };
+            u.load_state = fresh.load_state;
+            u.load_error = fresh.load_error;
+            u.extra_wants = fresh.extra_wants;
+            u.extra_requires = fresh.extra_requires;
+            match (&mut u.runtime, fresh.runtime) {
+                (unit::Runtime::Service(old), unit::Runtime::Service(new)) => {
+                    old.cfg = new.cfg.clone()
+                }
+                (unit::Runtime::Service(old), _)
+                    if !old.state.active_state().is_inactive_or_failed() => {}
+                (slot, new) => {
+                    if !matches!(slot, unit::Runtime::Target { active: true })
+                        || !matches!(new, unit::Runtime::Target { .. })
+                    {
+                        *slot = new;
+                    }
+                }
+            }
+            u.config = fresh.config.or(u.config.take());
+            self.dirty.insert(name.clone());
+        }
+        self.load_all();
+    }
+
+    /// Re-reads `.wants/`/`.requires/` links after enable/disable.
+    fn refresh_links(&mut self) {
+        for u in self.units.values_mut() {
+            let (wants, requires) = load::link_deps(&self.loader, &u.name);
+            u.extra_wants = wants;
+            u.extra_requires = requires;
+            u.unit_file_state =
+                install::unit_file_state(&self.loader, &self.specifiers, &self.cfg, &u.name)
+                    .unwrap_or_default();
+            self.dirty.insert(u.name.clone());
+        }
+    }
+
+    /// Problems found while loading `name`: warnings to the log, errors also to the unit's journal.
+    fn log_diagnostics(
+        &self,
+        name: &str,
+        diagnostics: &[unitfile::Diagnostic],
+        error: Option<&(String, String)>,
+    ) {
+        for d in diagnostics {
+            if d.is_error() {
+                tracing::error!(unit = %name, "{d}");
+                self.rt.logs.journal().manager(name, 3, &d.to_string());
+            } else {
+                tracing::warn!(unit = %name, "{d}");
+            }
+        }
+        if let Some((_, message)) = error {
+            tracing::debug!(unit = %name, "load failed: {message}");
+        }
+    }
+
+    /// Restores units recorded by a previous unitd whose processes still run. Returns how many.
+    fn reattach(&mut self, saved: Vec<persist::SavedUnit>) -> usize {
+        let mut count = 0;
+        for s in saved {
+            if self.ensure_loaded(&s.name).is_err() {
+                continue;
+            }
+            let Some(u) = self.units.get_mut(&s.name) else {
+                continue;
+            };
+            u.timestamps = s.timestamps();
+            match &mut u.runtime {
+                unit::Runtime::Target { active } => {
+                    *active = s.sub == "active";
+                    count += 1;
+                }
+                unit::Runtime::Service(svc) => {
+                    svc.n_restarts = s.n_restarts;
+                    svc.exec_main_start_usec = s.exec_main_start_usec;
+                    let sub = state::ServiceState::parse(&s.sub);
+                    let alive = s.main_pid.filter(|pid| {
+                        process_alive(*pid)
+                            && self.rt.cgroups.as_ref().is_none_or(|cg| {
+                                cg.find_unit_of_pid(*pid).as_deref() == Some(s.name.as_str())
+                            })
+                    });
+                    match (sub, alive) {
+                        (Some(state::ServiceState::Running), Some(pid)) => {
+                            let name = s.name.clone();
+                            self.with_service(&name, |svc, ctx| {
+                                svc.reattach(ctx, Some(pid), state::ServiceState::Running);
+                                let ident = svc
+                                    .cfg
+                                    .exec_start
+                                    .first()
+                                    .map(crate::exec::identifier)
+                                    .unwrap_or_default();
+                                let _ = ctx.rt.logs.writer_for(ctx.unit, &ident, Some(pid as u32));
+                            });
+                            if !is_our_child(pid) {
+                                watch_foreign_exit(pid, self.rt.events.clone());
+                            }
+                            tracing::info!(unit = %name, pid, "re-attached to running service");
+                            count += 1;
+                        }
+                        (Some(state::ServiceState::Exited), _) => {
+                            let name = s.name.clone();
+                            self.with_service(&name, |svc, ctx| {
+                                svc.reattach(ctx, None, state::ServiceState::Exited)
+                            });
+                            count += 1;
+                        }
+                        (Some(state::ServiceState::Failed), _) => {
+                            svc.result = state::ServiceResult::parse(&s.result);
+                            svc.state = state::ServiceState::Failed;
+                        }
+                        _ => {
+                            // It died while unitd was away: clean up what is left of it.
+                            if let Some(cg) = &self.rt.cgroups {
+                                let _ = cg.kill_all(&s.name, libc::SIGKILL);
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+            self.dirty.insert(s.name.clone());
+        }
+        count
+    }
+
+    /// Queues a job for `unit` and everything its dependencies pull in. Returns the anchor job's id.
+    fn enqueue(
+        &mut self,
+        unit: &str,
+        kind: JobKind,
+        mode: JobMode,
+        only_if_active: bool,
+    ) -> Result<u32, ManagerError> {
+        transaction::enqueue(self, unit, kind, mode, only_if_active)
+    }
+}
+
+/// Whether `pid` exists (kill with signal 0).
+fn process_alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks existence.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+/// Whether `pid`'s parent is this process (after a re-exec our children stay ours).
+fn is_our_child(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The comm field may contain spaces; the fields after the last ')' are "state ppid …".
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return false;
+    };
+    let ppid = rest
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse::<u32>().ok());
+    ppid == Some(std::process::id())
+}
+
+/// Watches a process that isn't our child through a pidfd and reports its exit.
+fn watch_foreign_exit(pid: i32, events: mpsc::UnboundedSender<Event>) {
+    tokio::spawn(async move {
+        // SAFETY: pidfd_open takes a pid and flags; the fd is owned below.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
+        if fd < 0 {
+            let _ = events.send(Event::ForeignExit { pid });
+            return;
+        }
+        // SAFETY: fd was just returned by pidfd_open.
+        let owned = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        // SAFETY: `owned` is an OwnedFd, open for as long as the AsyncFd owns it.
+        match unsafe {
+            tokio::io::unix::AsyncFd::register_with_interest(owned, tokio::io::Interest::READABLE)
+        } {
+            Ok(async_fd) => {
+                let _ = async_fd.readable().await;
+            }
+            Err(_) => {
+                while process_alive(pid) {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+        let _ = events.send(Event::ForeignExit { pid });
+    });
+}

@@ -1,0 +1,27 @@
+//! One file per verb. Each has an async `run` over the [`Context`](crate::context::Context) and its
+//! arguments; what it prints is computed by pure functions in the same file (or in [`crate::render`],
+//! [`crate::props`], [`crate::jobs`]) so tests can check the text without a running unitd.
+
+pub mod cat;
+pub mod daemon_reexec;
+pub mod daemon_reload;
+pub mod disable;
+pub mod enable;
+pub mod is_active;
+pub mod is_enabled;
+pub mod is_failed;
+pub mod journal;
+pub mod kill;
+pub mod list_jobs;
+pub mod list_unit_files;
+pub mod list_units;
+pub mod reload;
+pub mod reload_or_restart;
+pub mod reset_failed;
+pub mod restart;
+pub mod show;
+pub mod start;
+pub mod status;
+pub mod stop;
+pub mod try_restart;
+pub mod verify;

@@ -1,0 +1,11 @@
+//! `unitctl reload-or-restart UNIT...`: `ReloadOrRestartUnit` for each unit (names mangled, globs expanded), then waits for the
+//! jobs unless `--no-block`; failures are reported and mapped to exit codes in [`crate::jobs`].
+
+use unitd_client::UnitAction;
+
+use crate::context::Context;
+
+/// Runs the verb.
+pub async fn run(ctx: &Context, units: &[String]) -> anyhow::Result<()> {
+    crate::jobs::run(ctx, UnitAction::ReloadOrRestart, units).await
+}
