@@ -7,8 +7,10 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/flotilla-target}"
 
 # apt packages the build needs: RocksDB's bindgen needs libclang, the etcd protos need protoc.
 BUILD_PACKAGES=(clang libclang-dev protobuf-compiler)
-# apt packages the tests use as references: the stock etcdctl 3.4 and etcd 3.4 (never part of Flotilla).
-TEST_PACKAGES=(etcd-client etcd-server)
+# apt packages the tests use: the stock etcdctl 3.4 and etcd 3.4 as references (never part of Flotilla);
+# dbus-daemon and systemd's busctl to drive unitd's D-Bus API the way systemd's own tools do; python3 for the
+# sd_notify and memory-hog test services.
+TEST_PACKAGES=(etcd-client etcd-server dbus-daemon systemd python3)
 
 ensure_packages() {
     local missing=()

@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
-# Brings up Flotilla on this host: builds everything and runs the single-member kvstore on 127.0.0.1:2379
-# (metrics and /health on 127.0.0.1:2381), data in ./default.kvstore. Ctrl-C stops it; data stays.
+# Brings up Flotilla on this host: builds everything, installs the binaries into /usr/local/bin and the shipped
+# units (units/) into /usr/lib/flotilla/system, then runs unitd in the foreground. unitd starts default.target,
+# which brings up kvstore.service: the single-member kvstore on 127.0.0.1:2379 (metrics and /health on
+# 127.0.0.1:2381, data in /var/lib/flotilla/kvstore). Drive it from another shell with unitctl and kvctl.
+# Ctrl-C stops every unit cleanly; data stays. Arguments are passed to unitd.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ensure_packages "${BUILD_PACKAGES[@]}"
 ensure_rust
 cd "$ROOT"
 cargo build --release --workspace --bins
 BIN="$CARGO_TARGET_DIR/release"
-echo "==> kvstore on http://127.0.0.1:2379 (try: $BIN/kvctl put hello world; $BIN/kvctl get hello)"
-exec "$BIN/kvstore" "$@"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+$SUDO install -m 0755 "$BIN/kvstore" "$BIN/kvctl" "$BIN/unitd" "$BIN/unitctl" /usr/local/bin/
+UNITS=/usr/lib/flotilla/system
+$SUDO install -d "$UNITS/multi-user.target.wants" /var/lib/flotilla
+$SUDO install -m 0644 units/*.service units/*.target "$UNITS/"
+# Enabled by default, as a distribution preset would: kvstore is wanted by multi-user.target.
+$SUDO ln -sfn ../kvstore.service "$UNITS/multi-user.target.wants/kvstore.service"
+echo "==> unitd starting default.target (kvstore on http://127.0.0.1:2379)"
+echo "    try: unitctl status kvstore; kvctl put hello world; kvctl get hello; unitctl start hello"
+exec $SUDO /usr/local/bin/unitd "$@"

@@ -95,13 +95,18 @@ pub static malloc_conf: &[u8] =
 
 fn main() -> anyhow::Result<()> {
     let flags = Flags::parse();
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&flags.log_level).context("--log-level")?,
         )
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    // Under a service manager (unitd or systemd set INVOCATION_ID) the journal stamps every line already.
+    if std::env::var_os("INVOCATION_ID").is_some() {
+        builder.without_time().init();
+    } else {
+        builder.init();
+    }
     let raw = RawConfig {
         name: flags.name,
         data_dir: flags.data_dir,
@@ -143,9 +148,31 @@ async fn run(cfg: ServerConfig) -> anyhow::Result<()> {
     }
     tracing::info!(clients = ?cfg.client_addrs, metrics = ?cfg.metrics_addrs, "serving");
     let server = Server::start(cfg, clients, metrics).await?;
+    notify_ready();
     server.serve_until(shutdown_signal()).await?;
     tracing::info!("kvstore stopped");
     Ok(())
+}
+
+/// Tells the service manager (unitd or systemd, `Type=notify`) that kvstore is serving, as etcd does.
+fn notify_ready() {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let send = || -> std::io::Result<()> {
+        use std::os::unix::ffi::OsStrExt;
+        let socket = std::os::unix::net::UnixDatagram::unbound()?;
+        let bytes = path.as_bytes();
+        let addr = match bytes.strip_prefix(b"@") {
+            Some(name) => <std::os::unix::net::SocketAddr as std::os::linux::net::SocketAddrExt>::from_abstract_name(name)?,
+            None => std::os::unix::net::SocketAddr::from_pathname(std::path::Path::new(&path))?,
+        };
+        socket.send_to_addr(b"READY=1\nSTATUS=serving", &addr)?;
+        Ok(())
+    };
+    if let Err(e) = send() {
+        tracing::warn!(error = %e, "could not notify the service manager");
+    }
 }
 
 async fn shutdown_signal() {

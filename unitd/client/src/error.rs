@@ -71,6 +71,12 @@ pub enum ClientError {
     /// A call failed: a D-Bus error reply from unitd, or the connection broke.
     #[error("{}", describe(.0))]
     DBus(#[from] zbus::Error),
+    /// unitd did not answer again after `Reexecute` (see [`crate::reexec`]).
+    #[error("unitd did not come back within {}s after re-executing", timeout.as_secs())]
+    NotBack {
+        /// How long the client waited.
+        timeout: std::time::Duration,
+    },
     /// The connection ended while a job was still queued.
     #[error("connection to unitd closed while waiting for job {job}")]
     Disconnected {

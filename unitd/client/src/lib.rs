@@ -12,6 +12,7 @@
 //! - [`path`]: `sd_bus_path_encode` escaping of unit names into object paths.
 //! - [`address`]: where unitd is ([`Target`]) and [`connect`].
 //! - [`jobs`]: enqueueing a job and waiting for its `JobRemoved` ([`JobWaiter`], [`start_and_wait`] and friends).
+//! - [`reexec`]: `Reexecute` and waiting until the new unitd answers ([`reexecute`]).
 //! - [`error`]: [`ClientError`] and the D-Bus error names unitd replies with.
 //!
 //! ## Finding unitd
@@ -46,6 +47,7 @@ pub mod error;
 pub mod jobs;
 pub mod path;
 pub mod proxies;
+pub mod reexec;
 
 pub use address::{connect, connect_to, Target};
 pub use error::{ClientError, RemoteError, Result};
@@ -58,6 +60,7 @@ pub use proxies::{
     ExecCommand, FlotillaManagerProxy, JobListEntry, JobProxy, ManagerProxy, ServiceProxy,
     UnitFileChange, UnitFileEntry, UnitListEntry, UnitProxy,
 };
+pub use reexec::reexecute;
 
 /// Re-exported so users name the same zbus types this crate uses.
 pub use zbus;

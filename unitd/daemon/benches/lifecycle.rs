@@ -66,9 +66,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             format!("[Unit]\nDescription=Idle {i}\n[Service]\nExecStart=/bin/sleep 1000\n[Install]\nWantedBy=multi-user.target\n"),
         )?;
     }
+    // No start limit: 200 starts within seconds would hit the default of 5 per 10 s.
     std::fs::write(
         units.join("trivial.service"),
-        "[Service]\nExecStart=/bin/sleep 1000\n",
+        "[Unit]\nStartLimitIntervalSec=0\n[Service]\nExecStart=/bin/sleep 1000\n",
     )?;
     let runtime = dir.path().join("run");
     let mut unitd = Command::new(env!("CARGO_BIN_EXE_unitd"))
@@ -83,7 +84,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &format!("unitd-bench-{}.slice", std::process::id()),
             "--no-bus",
         ])
-        .env("UNITD_LOG", "warn")
+        .env(
+            "UNITD_LOG",
+            std::env::var("BENCH_UNITD_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .stderr(Stdio::inherit())
         .spawn()?;
     let socket = runtime.join("private");
@@ -113,7 +117,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let job = waiter
                 .enqueue(UnitAction::Start, "trivial.service", JobMode::Replace)
                 .await?;
-            waiter.wait(&job).await?;
+            let outcome = waiter.wait(&job).await?;
+            if !outcome.result.is_success() {
+                return Err(format!("start job ended {}", outcome.result).into());
+            }
             let done = now_usec();
             let exec = service.exec_main_start_timestamp().await?;
             to_exec.push(exec.saturating_sub(t0) as f64 / 1000.0);
@@ -122,7 +129,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let job = waiter
                 .enqueue(UnitAction::Stop, "trivial.service", JobMode::Replace)
                 .await?;
-            waiter.wait(&job).await?;
+            let outcome = waiter.wait(&job).await?;
+            if !outcome.result.is_success() {
+                return Err(format!("stop job ended {}", outcome.result).into());
+            }
             stop.push(t1.elapsed().as_secs_f64() * 1000.0);
         }
         let busy_rss = rss_kib(unitd.id());

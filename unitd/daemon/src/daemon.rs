@@ -1,6 +1,7 @@
 //! Wiring: directories, cgroups, journal, notify socket, reaper, manager, D-Bus server; then wait for a shutdown
 //! request and stop every unit in reverse dependency order.
 
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,13 +39,23 @@ impl DaemonConfig {
     pub const SYSTEM_CONFIG_DIR: &'static str = "/etc/flotilla/system";
     pub const SYSTEM_VENDOR_DIR: &'static str = "/usr/lib/flotilla/system";
 
-    /// The unit search path: `--unit-path` dirs, /etc/flotilla/system, RUNTIME_DIR/system, /usr/lib/flotilla/system.
+    /// The unit search path, like systemd's /etc → /run → /usr/lib: /etc/flotilla/system, RUNTIME_DIR/system,
+    /// /usr/lib/flotilla/system. `--unit-path` directories take the place of the two system directories (so a
+    /// test or a rootless setup sees only its own units); the runtime directory, where generated and
+    /// fleet-loaded units go, is always searched.
     pub fn manager_config(&self) -> ManagerConfig {
         let runtime_unit_dir = self.runtime_dir.join("system");
-        let mut unit_path = self.unit_paths.clone();
-        unit_path.push(PathBuf::from(Self::SYSTEM_CONFIG_DIR));
-        unit_path.push(runtime_unit_dir.clone());
-        unit_path.push(PathBuf::from(Self::SYSTEM_VENDOR_DIR));
+        let unit_path = if self.unit_paths.is_empty() {
+            vec![
+                PathBuf::from(Self::SYSTEM_CONFIG_DIR),
+                runtime_unit_dir.clone(),
+                PathBuf::from(Self::SYSTEM_VENDOR_DIR),
+            ]
+        } else {
+            let mut path = self.unit_paths.clone();
+            path.push(runtime_unit_dir.clone());
+            path
+        };
         ManagerConfig {
             config_dir: self
                 .unit_paths
@@ -73,6 +84,25 @@ impl DaemonConfig {
             .exists()
             .then(|| format!("unix:path={default}"))
     }
+}
+
+/// The private socket: inherited from the unitd that re-exec'd into this one, else bound afresh.
+fn private_listener(path: &std::path::Path) -> anyhow::Result<tokio::net::UnixListener> {
+    let inherited = std::env::var(crate::PRIVATE_FD_ENV)
+        .ok()
+        .and_then(|v| v.parse::<i32>().ok());
+    if let Some(fd) = inherited {
+        // SAFETY: the previous unitd left this listening socket open for us and nothing else owns it; it is
+        // marked close-on-exec again right away.
+        let std_listener = unsafe {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            std::os::unix::net::UnixListener::from_raw_fd(fd)
+        };
+        std_listener.set_nonblocking(true)?;
+        return Ok(tokio::net::UnixListener::from_std(std_listener)?);
+    }
+    let _ = std::fs::remove_file(path);
+    tokio::net::UnixListener::bind(path).with_context(|| format!("binding {}", path.display()))
 }
 
 /// Runs unitd until `shutdown` resolves, then stops every unit and returns.
@@ -136,9 +166,8 @@ pub async fn run(
         cgroups,
     });
     let private = cfg.runtime_dir.join("private");
-    let _ = std::fs::remove_file(&private);
-    let listener = tokio::net::UnixListener::bind(&private)
-        .with_context(|| format!("binding {}", private.display()))?;
+    let listener = private_listener(&private)?;
+    crate::PRIVATE_LISTENER_FD.store(listener.as_raw_fd(), std::sync::atomic::Ordering::SeqCst);
     tokio::spawn(server.clone().serve_private(listener));
     tokio::spawn(server.clone().pump(signals_rx));
     let _bus = match cfg.bus_address() {

@@ -36,10 +36,24 @@ pub fn now_usec() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
-/// Replaces this process with a fresh unitd with the same arguments (Manager.Reexecute). Only returns on error.
+/// The private socket's listening descriptor, handed to the next unitd across a re-exec so that clients are
+/// never refused while it starts (`-1`: none).
+pub static PRIVATE_LISTENER_FD: std::sync::atomic::AtomicI32 =
+    std::sync::atomic::AtomicI32::new(-1);
+
+/// The environment variable that carries [`PRIVATE_LISTENER_FD`] across the exec.
+pub const PRIVATE_FD_ENV: &str = "UNITD_PRIVATE_FD";
+
+/// Replaces this process with a fresh unitd with the same arguments (Manager.Reexecute), keeping the private
+/// socket's listener open for it. Only returns on error.
 pub fn reexec_self() -> std::io::Error {
     use std::os::unix::process::CommandExt;
-    std::process::Command::new("/proc/self/exe")
-        .args(std::env::args_os().skip(1))
-        .exec()
+    let mut command = std::process::Command::new("/proc/self/exe");
+    command.args(std::env::args_os().skip(1));
+    let fd = PRIVATE_LISTENER_FD.load(std::sync::atomic::Ordering::SeqCst);
+    // SAFETY: clearing FD_CLOEXEC on our own listening socket so that it survives the exec.
+    if fd >= 0 && unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } == 0 {
+        command.env(PRIVATE_FD_ENV, fd.to_string());
+    }
+    command.exec()
 }

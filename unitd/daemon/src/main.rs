@@ -10,7 +10,8 @@ use tokio::signal::unix::{signal, SignalKind};
 #[derive(Debug, Parser)]
 #[command(name = "unitd", version)]
 struct Args {
-    /// Extra unit directory, searched before /etc/flotilla/system (repeatable).
+    /// Unit directory (repeatable), searched in order instead of /etc/flotilla/system and
+    /// /usr/lib/flotilla/system; RUNTIME_DIR/system is always searched too.
     #[arg(
         long = "unit-path",
         value_name = "DIR",

@@ -287,3 +287,90 @@ async fn kill_unit_signals_the_main_process() {
     manager.reset_failed_unit("victim.service").await.unwrap();
     assert_eq!(active_state(&conn, "victim.service").await, "inactive");
 }
+
+#[tokio::test]
+async fn a_service_ignoring_sigterm_is_killed_after_timeout_stop_sec() {
+    let mut d = Unitd::new();
+    d.write_unit("stubborn.service", "[Service]\nExecStart=/bin/sh -c 'trap \"\" TERM; while true; do sleep 0.1; done'\nTimeoutStopSec=1\n");
+    d.start();
+    let conn = d.conn().await;
+    assert_eq!(start(&conn, "stubborn.service").await, JobResult::Done);
+    let pid = main_pid(&conn, "stubborn.service").await;
+    // The shell has set its trap once it runs its first sleep.
+    assert!(
+        wait_for(Duration::from_secs(5), || async {
+            d.cgroup_pids("stubborn.service").len() >= 2
+        })
+        .await
+    );
+    let t = std::time::Instant::now();
+    assert_eq!(stop(&conn, "stubborn.service").await, JobResult::Done);
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(5),
+        "stop took {took:?}"
+    );
+    assert!(!process_alive(pid as i32));
+    assert_eq!(active_state(&conn, "stubborn.service").await, "failed");
+    assert_eq!(result(&conn, "stubborn.service").await, "timeout");
+    let journal = journal_messages(&d.state, "stubborn.service");
+    assert!(
+        journal.iter().any(|m| m.contains("timed out. Killing")),
+        "{journal:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_silent_watchdog_kills_and_restarts_the_service() {
+    let mut d = Unitd::new();
+    // Pings the watchdog twice, then goes silent.
+    d.write_unit(
+        "watched.service",
+        "[Unit]\nStartLimitIntervalSec=0\n[Service]\nType=notify\nWatchdogSec=500ms\nRestart=on-watchdog\nRestartSec=100ms\nExecStart=/usr/bin/python3 -c \"import os,socket,time; s=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM); s.connect(os.environ['NOTIFY_SOCKET']); s.send(b'READY=1'); [s.send(b'WATCHDOG=1') or time.sleep(0.2) for _ in range(2)]; time.sleep(300)\"\n",
+    );
+    d.start();
+    let conn = d.conn().await;
+    assert_eq!(start(&conn, "watched.service").await, JobResult::Done);
+    let first = main_pid(&conn, "watched.service").await;
+    assert!(
+        wait_for(Duration::from_secs(10), || async {
+            let pid = main_pid(&conn, "watched.service").await;
+            pid != 0 && pid != first
+        })
+        .await,
+        "not restarted after the watchdog fired"
+    );
+    assert!(!process_alive(first as i32));
+    let journal = journal_messages(&d.state, "watched.service");
+    assert!(
+        journal.iter().any(|m| m.contains("Watchdog timeout")),
+        "{journal:?}"
+    );
+    let svc = unitd_client::proxies::service(&conn, "watched.service")
+        .await
+        .unwrap();
+    assert!(svc.n_restarts().await.unwrap() >= 1);
+}
+
+#[tokio::test]
+async fn standard_output_to_a_file_and_environment_files() {
+    let mut d = Unitd::new();
+    let out = d.root.path().join("out.log");
+    let env = d.root.path().join("env");
+    std::fs::write(&env, "# settings\nNAME=\"from file\"\n").unwrap();
+    d.write_unit(
+        "writer.service",
+        &format!(
+            "[Service]\nType=oneshot\nEnvironment=GREETING=hi\nEnvironmentFile={}\nEnvironmentFile=-/nonexistent\nStandardOutput=append:{}\nExecStart=/bin/sh -c 'echo $GREETING $NAME'\nExecStart=/bin/echo ${{GREETING}}-braced\n",
+            env.display(),
+            out.display()
+        ),
+    );
+    d.start();
+    let conn = d.conn().await;
+    assert_eq!(start(&conn, "writer.service").await, JobResult::Done);
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "hi from file\nhi-braced\n"
+    );
+}

@@ -1,6 +1,6 @@
 //! The unitctl binary against a fake unitd on a real socket (peer-to-peer, as unitd serves its private
 //! socket): the D-Bus calls each verb makes, job waiting, error replies, and what is printed with which exit
-//! code. The fake only knows a few units; tests against the real unitd live with the daemon.
+//! code. The fake only knows a few units; `e2e.rs` runs the same binary against a real unitd.
 
 // The fake's helpers are test code too (clippy only exempts `#[test]` functions themselves).
 #![allow(clippy::unwrap_used)]

@@ -2,7 +2,7 @@
 //! signatures, and unitd's own `io.flotilla.unitd1.Manager` beside it.
 
 use zbus::object_server::SignalEmitter;
-use zbus::{interface, ObjectPath, OwnedObjectPath};
+use zbus::{interface, ObjectPath, ObjectServer, OwnedObjectPath};
 
 use super::error::BusError;
 use super::{job_path, BusCtx};
@@ -28,6 +28,26 @@ pub struct ManagerIface {
 }
 
 impl ManagerIface {
+    /// Puts `unit`'s objects on the caller's connection before its path is handed out. The signal pump does
+    /// that on every connection too, but asynchronously: a client reading the properties of a path LoadUnit
+    /// just returned (a unit loaded on demand, a template instance) could get UnknownObject. Whether it is a
+    /// service comes from the unit's snapshot, which the manager publishes right after replying.
+    async fn serve_unit(&self, server: &ObjectServer, unit: &str) {
+        for _ in 0..100 {
+            let service = self
+                .ctx
+                .shared
+                .read()
+                .ok()
+                .and_then(|s| s.units.get(unit).map(|u| u.service.is_some()));
+            if let Some(service) = service {
+                super::serve_unit(server, &self.ctx, unit, service).await;
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    }
+
     async fn job(
         &self,
         name: String,
@@ -185,15 +205,24 @@ impl ManagerIface {
             .await
     }
 
-    async fn get_unit(&self, name: String) -> Result<OwnedObjectPath, BusError> {
+    async fn get_unit(
+        &self,
+        name: String,
+        #[zbus(object_server)] server: &ObjectServer,
+    ) -> Result<OwnedObjectPath, BusError> {
         let name = self
             .ctx
             .call(|reply| Request::Get { unit: name, reply })
             .await?;
+        self.serve_unit(server, &name).await;
         Ok(unitd_client::unit_object_path(&name))
     }
 
-    async fn load_unit(&self, name: String) -> Result<OwnedObjectPath, BusError> {
+    async fn load_unit(
+        &self,
+        name: String,
+        #[zbus(object_server)] server: &ObjectServer,
+    ) -> Result<OwnedObjectPath, BusError> {
         let name = self
             .ctx
             .call(|reply| Request::Load {
@@ -209,6 +238,7 @@ impl ManagerIface {
                     Ok(crate::manager::normalize_unit_name(&name))
                 }
             })?;
+        self.serve_unit(server, &name).await;
         Ok(unitd_client::unit_object_path(&name))
     }
 

@@ -85,6 +85,37 @@ impl BusCtx {
     }
 }
 
+/// Puts the objects of `unit` (Unit, and Service for services) on one connection's object server; a no-op for
+/// those already there.
+pub(crate) async fn serve_unit(
+    server: &zbus::ObjectServer,
+    ctx: &BusCtx,
+    unit: &str,
+    service: bool,
+) {
+    let path = unitd_client::unit_object_path(unit);
+    let _ = server
+        .at(
+            &path,
+            UnitIface {
+                ctx: ctx.clone(),
+                name: unit.to_string(),
+            },
+        )
+        .await;
+    if service {
+        let _ = server
+            .at(
+                &path,
+                ServiceIface {
+                    ctx: ctx.clone(),
+                    name: unit.to_string(),
+                },
+            )
+            .await;
+    }
+}
+
 /// All live connections, and the objects on them.
 pub struct Server {
     ctx: BusCtx,
@@ -99,7 +130,9 @@ impl Server {
         })
     }
 
-    /// Serves the manager objects on `builder`'s connection, registers every known unit on it, and keeps it.
+    /// Serves the manager objects and every known unit on `builder`'s connection, and keeps it. The units are
+    /// part of the connection from its start: registered after the handshake, a client's first calls could
+    /// find a unit GetUnit had just returned missing (`UnknownObject`).
     async fn add(&self, builder: connection::Builder<'_>, p2p: bool) -> zbus::Result<Connection> {
         let mut builder = builder
             .serve_at(
@@ -117,11 +150,50 @@ impl Server {
         if p2p {
             builder = builder.serve_at("/org/freedesktop/DBus", HelloIface);
         }
+        let served = self.known_units();
+        for (unit, service) in &served {
+            let path = unitd_client::unit_object_path(unit);
+            builder = builder.serve_at(
+                path.clone(),
+                UnitIface {
+                    ctx: self.ctx.clone(),
+                    name: unit.clone(),
+                },
+            );
+            if *service {
+                builder = builder.serve_at(
+                    path,
+                    ServiceIface {
+                        ctx: self.ctx.clone(),
+                        name: unit.clone(),
+                    },
+                );
+            }
+        }
         let conn = builder.build().await?;
-        // Holding the list while registering orders this against the signal pump.
+        // Catch up with units loaded or removed during the handshake (the signal pump did not know this
+        // connection yet). Holding the list while doing so orders this against the pump.
         let mut connections = self.connections.lock().await;
-        let units: Vec<(String, bool)> = self
-            .ctx
+        let now = self.known_units();
+        for (unit, service) in &now {
+            if !served.iter().any(|(u, _)| u == unit) {
+                self.register_unit(&conn, unit, *service).await;
+            }
+        }
+        for (unit, _) in &served {
+            if !now.iter().any(|(u, _)| u == unit) {
+                let path = unitd_client::unit_object_path(unit);
+                let _ = conn.object_server().remove::<ServiceIface, _>(&path).await;
+                let _ = conn.object_server().remove::<UnitIface, _>(&path).await;
+            }
+        }
+        connections.push(conn.clone());
+        Ok(conn)
+    }
+
+    /// The loaded units, and whether each is a service.
+    fn known_units(&self) -> Vec<(String, bool)> {
+        self.ctx
             .shared
             .read()
             .map(|s| {
@@ -130,37 +202,11 @@ impl Server {
                     .map(|u| (u.id.clone(), u.service.is_some()))
                     .collect()
             })
-            .unwrap_or_default();
-        for (unit, service) in units {
-            self.register_unit(&conn, &unit, service).await;
-        }
-        connections.push(conn.clone());
-        Ok(conn)
+            .unwrap_or_default()
     }
 
     async fn register_unit(&self, conn: &Connection, unit: &str, service: bool) {
-        let path = unitd_client::unit_object_path(unit);
-        let server = conn.object_server();
-        let _ = server
-            .at(
-                &path,
-                UnitIface {
-                    ctx: self.ctx.clone(),
-                    name: unit.to_string(),
-                },
-            )
-            .await;
-        if service {
-            let _ = server
-                .at(
-                    &path,
-                    ServiceIface {
-                        ctx: self.ctx.clone(),
-                        name: unit.to_string(),
-                    },
-                )
-                .await;
-        }
+        serve_unit(conn.object_server(), &self.ctx, unit, service).await;
     }
 
     /// Accepts peer-to-peer clients on the private socket.

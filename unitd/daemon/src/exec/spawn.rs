@@ -100,8 +100,9 @@ pub enum SpawnError {
     DevNull(std::io::Error),
 }
 
-/// Forks and execs `plan`. Returns once the child has exec'd or failed.
-pub fn spawn(plan: &SpawnPlan) -> Result<Spawned, SpawnError> {
+/// Forks and execs `plan`. Returns once the child has exec'd or failed; `on_fork` runs in the parent with the
+/// child's pid before that, while the child is still setting up (so its first output can be attributed).
+pub fn spawn(plan: &SpawnPlan, on_fork: impl FnOnce(i32)) -> Result<Spawned, SpawnError> {
     let argv: Vec<*const libc::c_char> = plan
         .argv
         .iter()
@@ -148,6 +149,7 @@ pub fn spawn(plan: &SpawnPlan) -> Result<Spawned, SpawnError> {
     }
     // SAFETY: the parent no longer needs the write end.
     unsafe { libc::close(write_end) };
+    on_fork(pid);
     let mut buf = [0u8; 8];
     let mut got = 0usize;
     while got < buf.len() {
@@ -283,14 +285,18 @@ mod tests {
 
     #[test]
     fn exec_runs_with_the_given_environment() {
-        let spawned = spawn(&plan("/bin/sh", &["sh", "-c", "test \"$FOO\" = bar"])).unwrap();
+        let spawned = spawn(
+            &plan("/bin/sh", &["sh", "-c", "test \"$FOO\" = bar"]),
+            |_| {},
+        )
+        .unwrap();
         assert!(spawned.failure.is_none());
         assert_eq!(wait(spawned.pid), 0);
     }
 
     #[test]
     fn missing_binary_is_reported_as_203_exec() {
-        let spawned = spawn(&plan("/nonexistent/binary", &["x"])).unwrap();
+        let spawned = spawn(&plan("/nonexistent/binary", &["x"]), |_| {}).unwrap();
         assert_eq!(spawned.failure.map(|f| f.0), Some(Step::Exec));
         assert_eq!(spawned.failure.map(|f| f.1), Some(libc::ENOENT));
         assert_eq!(wait(spawned.pid), 203);
@@ -300,7 +306,7 @@ mod tests {
     fn bad_working_directory_is_reported_as_200_chdir() {
         let mut p = plan("/bin/true", &["true"]);
         p.cwd = Some(CString::new("/nonexistent-dir").unwrap());
-        let spawned = spawn(&p).unwrap();
+        let spawned = spawn(&p, |_| {}).unwrap();
         assert_eq!(spawned.failure.map(|f| f.0), Some(Step::Chdir));
         assert_eq!(wait(spawned.pid), 200);
     }

@@ -62,8 +62,19 @@ impl Ctx<'_> {
         });
     }
 
-    /// A line in the unit's journal from unitd itself, also logged through tracing.
+    /// A line about the unit in its journal from unitd itself, prefixed with the unit's name as systemd does
+    /// (`hello.service: Main process exited, …`); also logged through tracing.
     pub fn log(&self, message: String) {
+        tracing::info!(unit = %self.unit, "{message}");
+        self.rt
+            .logs
+            .journal()
+            .manager(self.unit, 6, &format!("{}: {message}", self.unit));
+    }
+
+    /// A job status line ("Starting Hello...", "Started Hello."), which systemd words with the description and
+    /// writes without the unit prefix.
+    pub fn log_status(&self, message: String) {
         tracing::info!(unit = %self.unit, "{message}");
         self.rt.logs.journal().manager(self.unit, 6, &message);
     }
@@ -101,7 +112,16 @@ impl Ctx<'_> {
             logs: &mut self.rt.logs,
         })
         .map_err(|e| e.to_string())?;
-        let spawned = exec::spawn::spawn(&plan).map_err(|e| e.to_string())?;
+        let forked = std::time::Instant::now();
+        let logs = &mut self.rt.logs;
+        let unit = self.unit;
+        let spawned = exec::spawn::spawn(&plan, |pid| {
+            if role == ExecRole::Main {
+                logs.set_identity(unit, &identifier, Some(pid as u32));
+            }
+        })
+        .map_err(|e| e.to_string())?;
+        let exec_us = forked.elapsed().as_micros() as u64;
         if let Some((step, errno)) = spawned.failure {
             self.log(format!(
                 "Failed at step {} spawning {}: {}",
@@ -110,12 +130,7 @@ impl Ctx<'_> {
                 std::io::Error::from_raw_os_error(errno)
             ));
         }
-        if role == ExecRole::Main {
-            self.rt
-                .logs
-                .set_identity(self.unit, &identifier, Some(spawned.pid as u32));
-        }
-        tracing::debug!(unit = %self.unit, pid = spawned.pid, ?role, path = %cmd.path, "spawned");
+        tracing::debug!(unit = %self.unit, pid = spawned.pid, ?role, path = %cmd.path, exec_us, "spawned");
         Ok(spawned.pid)
     }
 
@@ -164,15 +179,9 @@ impl Ctx<'_> {
         cg.create(self.unit, &limits).map_err(|e| e.to_string())
     }
 
-    /// The unit is dead: remove its cgroup (if empty) and close its log FIFO.
+    /// The unit is dead: close its log FIFO. The (empty) cgroup stays for the next start — creating one costs a
+    /// mkdir per v1 hierarchy — and is removed when unitd shuts down.
     pub fn release_cgroup(&mut self) {
-        if let Some(cg) = &self.rt.cgroups {
-            if cg.is_empty(self.unit).unwrap_or(false) {
-                if let Err(e) = cg.remove(self.unit) {
-                    tracing::debug!(unit = %self.unit, error = %e, "cgroup not removed");
-                }
-            }
-        }
         self.rt.logs.close(self.unit);
     }
 

@@ -90,6 +90,7 @@ pub fn load_unit(
         extra_wants: wants,
         extra_requires: requires,
         unit_file_state: String::new(),
+        transitions: Vec::new(),
         published: None,
     };
     let mut diagnostics = Vec::new();

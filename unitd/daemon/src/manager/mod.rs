@@ -243,6 +243,8 @@ pub struct Manager {
     /// JobRemoved signals held until the unit snapshots are published, so a client that reacts to one reads
     /// the unit's new state.
     removed_jobs: Vec<Signal>,
+    /// Replies held until the end of this settle (see [`Manager::answer`]).
+    replies: Vec<Box<dyn FnOnce() + Send>>,
 }
 
 impl Manager {
@@ -270,6 +272,7 @@ impl Manager {
             shutdown: None,
             state_changed: false,
             removed_jobs: Vec::new(),
+            replies: Vec::new(),
         }
     }
 
@@ -299,6 +302,7 @@ impl Manager {
             self.settle();
             if self.shutdown.is_some() && self.all_stopped() {
                 persist::save(&self.cfg.state_dir, &self.units);
+                self.remove_cgroups();
                 if let Some(reply) = self.shutdown.take() {
                     let _ = reply.send(());
                 }
@@ -342,6 +346,19 @@ impl Manager {
         }
     }
 
+    /// At shutdown: remove the units' (now empty) cgroups and the slice.
+    fn remove_cgroups(&self) {
+        let Some(cg) = &self.rt.cgroups else { return };
+        for name in self.units.keys() {
+            if cg.is_empty(name).unwrap_or(false) {
+                let _ = cg.remove(name);
+            }
+        }
+        if let Err(e) = cg.remove_slice() {
+            tracing::debug!(error = %e, "slice not removed");
+        }
+    }
+
     fn all_stopped(&self) -> bool {
         self.jobs.is_empty()
             && self.units.values().all(|u| {
@@ -359,7 +376,8 @@ impl Manager {
                 only_if_active,
                 reply,
             } => {
-                let _ = reply.send(self.enqueue(&unit, kind, mode, only_if_active));
+                let answer = self.enqueue(&unit, kind, mode, only_if_active);
+                self.answer(reply, answer);
             }
             Request::Kill {
                 unit,
@@ -367,14 +385,16 @@ impl Manager {
                 signal,
                 reply,
             } => {
-                let _ = reply.send(self.kill(&unit, whom, signal));
+                let answer = self.kill(&unit, whom, signal);
+                self.answer(reply, answer);
             }
             Request::ResetFailed { unit, reply } => {
                 let names: Vec<String> = match unit {
                     Some(u) => {
                         let u = load::normalize(&u);
                         if !self.units.contains_key(&u) {
-                            let _ = reply.send(Err(ManagerError::NotLoaded(u)));
+                            let answer = Err(ManagerError::NotLoaded(u));
+                            self.answer(reply, answer);
                             return;
                         }
                         vec![u]
@@ -384,12 +404,14 @@ impl Manager {
                 for name in names {
                     self.with_service(&name, |svc, ctx| svc.reset_failed(ctx));
                 }
-                let _ = reply.send(Ok(()));
+                let answer = Ok(());
+                self.answer(reply, answer);
             }
             Request::Load { unit, reply } => {
                 let name = load::normalize(&unit);
                 let result = self.ensure_loaded(&name).map(|_| name);
-                let _ = reply.send(result);
+                let answer = result;
+                self.answer(reply, answer);
             }
             Request::Get { unit, reply } => {
                 let name = load::normalize(&unit);
@@ -398,7 +420,8 @@ impl Manager {
                 } else {
                     Err(ManagerError::NotLoaded(name))
                 };
-                let _ = reply.send(result);
+                let answer = result;
+                self.answer(reply, answer);
             }
             Request::UnitByPid { pid, reply } => {
                 let found = self
@@ -417,27 +440,26 @@ impl Manager {
                             .as_ref()
                             .and_then(|cg| cg.find_unit_of_pid(pid as i32))
                     });
-                let _ = reply.send(found.ok_or_else(|| {
+                let answer = found.ok_or_else(|| {
                     ManagerError::NoSuchUnit(format!(
                         "PID {pid} does not belong to any loaded unit"
                     ))
-                }));
+                });
+                self.answer(reply, answer);
             }
             Request::ListUnitFiles { reply } => {
-                let _ = reply.send(Ok(install::list_unit_files(
+                let answer = Ok(install::list_unit_files(
                     &self.loader,
                     &self.specifiers,
                     &self.cfg,
-                )));
+                ));
+                self.answer(reply, answer);
             }
             Request::UnitFileState { file, reply } => {
                 let name = load::normalize(&file);
-                let _ = reply.send(install::unit_file_state(
-                    &self.loader,
-                    &self.specifiers,
-                    &self.cfg,
-                    &name,
-                ));
+                let answer =
+                    install::unit_file_state(&self.loader, &self.specifiers, &self.cfg, &name);
+                self.answer(reply, answer);
             }
             Request::Enable {
                 files,
@@ -454,7 +476,8 @@ impl Manager {
                     force,
                 );
                 self.refresh_links();
-                let _ = reply.send(result);
+                let answer = result;
+                self.answer(reply, answer);
             }
             Request::Disable {
                 files,
@@ -464,21 +487,33 @@ impl Manager {
                 let result =
                     install::disable(&self.loader, &self.specifiers, &self.cfg, &files, runtime);
                 self.refresh_links();
-                let _ = reply.send(result);
+                let answer = result;
+                self.answer(reply, answer);
             }
             Request::CancelJob { id, reply } => {
                 if self.jobs.contains_key(&id) {
                     self.finish_job(id, JobResult::Canceled);
-                    let _ = reply.send(Ok(()));
+                    let answer = Ok(());
+                    self.answer(reply, answer);
                 } else {
-                    let _ = reply.send(Err(ManagerError::NoSuchJob(id)));
+                    let answer = Err(ManagerError::NoSuchJob(id));
+                    self.answer(reply, answer);
                 }
             }
             Request::Reload { reply } => {
                 self.daemon_reload();
-                let _ = reply.send(Ok(()));
+                let answer = Ok(());
+                self.answer(reply, answer);
             }
         }
+    }
+
+    /// Queues a reply to a request; replies go out at the end of [`Manager::settle`], once the snapshots that
+    /// D-Bus properties read from show the request's effect.
+    fn answer<T: Send + 'static>(&mut self, reply: Reply<T>, answer: Result<T, ManagerError>) {
+        self.replies.push(Box::new(move || {
+            let _ = reply.send(answer);
+        }));
     }
 
     /// Runs `f` on the service `unit` with its context, marking the unit dirty.
@@ -607,12 +642,17 @@ impl Manager {
             }
         }
         self.finished.clear();
-        for signal in self.removed_jobs.drain(..) {
-            let _ = self.signals.send(signal);
-        }
+        // Persist before anyone hears of the change: a crash right after a client saw "started" must not
+        // forget the unit.
         if self.state_changed {
             self.state_changed = false;
             persist::save(&self.cfg.state_dir, &self.units);
+        }
+        for reply in self.replies.drain(..) {
+            reply();
+        }
+        for signal in self.removed_jobs.drain(..) {
+            let _ = self.signals.send(signal);
         }
     }
 
@@ -742,6 +782,7 @@ impl Manager {
         match &mut u.runtime {
             unit::Runtime::Target { active } => {
                 *active = true;
+                u.transitions.push((ActiveState::Active, crate::now_usec()));
                 self.dirty.insert(name.to_string());
                 true
             }
@@ -763,6 +804,8 @@ impl Manager {
         match &mut u.runtime {
             unit::Runtime::Target { active } => {
                 *active = false;
+                u.transitions
+                    .push((ActiveState::Inactive, crate::now_usec()));
                 self.dirty.insert(name.to_string());
             }
             unit::Runtime::Service(_) => self.with_service(name, |svc, ctx| svc.stop(ctx)),
@@ -775,6 +818,23 @@ impl Manager {
             return;
         };
         tracing::debug!(job = id, unit = %job.unit, kind = job.kind.as_str(), result = result.as_str(), "job finished");
+        if matches!(job.kind, JobKind::Start | JobKind::Restart)
+            && matches!(
+                result,
+                JobResult::Failed | JobResult::Dependency | JobResult::Timeout
+            )
+        {
+            let description = self
+                .units
+                .get(&job.unit)
+                .map(|u| u.description())
+                .unwrap_or_default();
+            let message = match result {
+                JobResult::Dependency => format!("Dependency failed for {description}."),
+                _ => format!("Failed to start {description}."),
+            };
+            self.rt.logs.journal().manager(&job.unit, 3, &message);
+        }
         if let Some(u) = self.units.get_mut(&job.unit) {
             if u.job == Some(id) {
                 u.job = None;
@@ -829,27 +889,45 @@ impl Manager {
             };
             let now = (u.active_state(), u.sub_state());
             let before = u.published;
-            if before.map(|b| b.0) != Some(now.0) {
-                let ts = crate::now_usec();
+            // Every active-state change since the last publish, with the time it happened (a restart passes
+            // through inactive between two publishes).
+            let mut transitions = std::mem::take(&mut u.transitions);
+            if let unit::Runtime::Service(svc) = &mut u.runtime {
+                transitions.append(&mut svc.transitions);
+            }
+            if before.map(|b| b.0) != Some(now.0) && transitions.last().map(|t| t.0) != Some(now.0)
+            {
+                transitions.push((now.0, crate::now_usec()));
+            }
+            let mut was = before.map(|b| b.0).unwrap_or(ActiveState::Inactive);
+            for (state, ts) in transitions {
+                if state == was {
+                    continue;
+                }
                 let t = &mut u.timestamps;
-                let was = before.map(|b| b.0).unwrap_or(ActiveState::Inactive);
-                if now.0.is_active_or_reloading() && !was.is_active_or_reloading() {
+                if state.is_active_or_reloading() && !was.is_active_or_reloading() {
                     t.active_enter = ts;
                 }
-                if !now.0.is_active_or_reloading() && was.is_active_or_reloading() {
+                if !state.is_active_or_reloading() && was.is_active_or_reloading() {
                     t.active_exit = ts;
                 }
-                if now.0.is_inactive_or_failed() && !was.is_inactive_or_failed() {
+                if state.is_inactive_or_failed() && !was.is_inactive_or_failed() {
                     t.inactive_enter = ts;
-                    newly_down.push(name.clone());
+                    if !newly_down.contains(&name) {
+                        newly_down.push(name.clone());
+                    }
                 }
-                if !now.0.is_inactive_or_failed() && was.is_inactive_or_failed() {
+                if !state.is_inactive_or_failed() && was.is_inactive_or_failed() {
                     t.inactive_exit = ts;
                 }
                 t.state_change = ts;
                 self.state_changed = true;
-            } else if before.map(|b| b.1) != Some(now.1) {
-                u.timestamps.state_change = crate::now_usec();
+                was = state;
+            }
+            if before.map(|b| b.1) != Some(now.1) {
+                if before.map(|b| b.0) == Some(now.0) {
+                    u.timestamps.state_change = crate::now_usec();
+                }
                 self.state_changed = true;
             }
             u.published = Some(now);
@@ -1037,6 +1115,14 @@ impl Manager {
                     }
                 }
                 _ => {}
+            }
+            // The restored state is not a change: keep the saved timestamps.
+            if let Some(u) = self.units.get_mut(&s.name) {
+                if let unit::Runtime::Service(svc) = &mut u.runtime {
+                    svc.transitions.clear();
+                }
+                u.transitions.clear();
+                u.published = Some((u.active_state(), u.sub_state()));
             }
             self.dirty.insert(s.name.clone());
         }

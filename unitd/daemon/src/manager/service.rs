@@ -13,7 +13,7 @@ use unitfile::{ExecCommand, KillMode, ServiceConfig, ServiceType};
 
 use super::context::{Ctx, ExecRole, TimerKind};
 use super::restart::{should_restart, StartLimit};
-use super::state::{Exit, ServiceResult, ServiceState};
+use super::state::{ActiveState, Exit, ServiceResult, ServiceState};
 
 /// How often the cgroup is polled while unitd waits for it to empty (cgroup v1 has no notification for that).
 const EMPTY_POLL: Duration = Duration::from_millis(10);
@@ -65,6 +65,8 @@ pub struct Service {
     pub oom_baseline: u64,
     /// READY=1 came before the main process was known (notify services that fork early).
     pub notify_ready: bool,
+    /// Active-state changes since the manager last published this unit, with their times.
+    pub transitions: Vec<(ActiveState, u64)>,
 }
 
 impl Service {
@@ -89,11 +91,16 @@ impl Service {
             start_limit: StartLimit::default(),
             oom_baseline: 0,
             notify_ready: false,
+            transitions: Vec::new(),
         }
     }
 
     fn set_state(&mut self, ctx: &mut Ctx, state: ServiceState) {
         self.generation += 1;
+        if state.active_state() != self.state.active_state() {
+            self.transitions
+                .push((state.active_state(), crate::now_usec()));
+        }
         self.state = state;
         let timeout = match state {
             ServiceState::StartPre | ServiceState::Start | ServiceState::StartPost => {
@@ -184,6 +191,9 @@ impl Service {
             return;
         }
         self.oom_baseline = ctx.oom_kills();
+        if !auto {
+            ctx.log_status(format!("Starting {}...", ctx.description()));
+        }
         self.run_list_or(ctx, ExecKind::StartPre, 0);
     }
 
@@ -334,34 +344,32 @@ impl Service {
         let main_alive = self.main_pid.is_some();
         if main_alive {
             if self.state != ServiceState::Running && self.state != ServiceState::Reload {
-                ctx.log(format!("Started {}.", ctx.description()));
+                ctx.log_status(format!("Started {}.", ctx.description()));
             }
             self.set_state(ctx, ServiceState::Running);
         } else if self.cfg.remain_after_exit {
             if self.state != ServiceState::Exited && self.state != ServiceState::Reload {
-                ctx.log(format!("Finished {}.", ctx.description()));
+                ctx.log_status(format!("Finished {}.", ctx.description()));
             }
             self.set_state(ctx, ServiceState::Exited);
         } else {
             if self.cfg.service_type == ServiceType::Oneshot {
-                ctx.log(format!("Finished {}.", ctx.description()));
+                ctx.log_status(format!("Finished {}.", ctx.description()));
             }
             self.enter_stop(ctx);
         }
     }
 
     fn enter_stop(&mut self, ctx: &mut Ctx) {
+        if self.stop_requested && matches!(self.state, ServiceState::Running | ServiceState::Exited)
+        {
+            ctx.log_status(format!("Stopping {}...", ctx.description()));
+        }
         if !self.cfg.exec_stop.is_empty()
             && (self.main_pid.is_some() || self.state == ServiceState::Exited)
         {
-            if self.state == ServiceState::Running || self.state == ServiceState::Exited {
-                ctx.log(format!("Stopping {}...", ctx.description()));
-            }
             self.spawn_control(ctx, ExecKind::Stop, 0);
         } else {
-            if self.state == ServiceState::Running || self.state == ServiceState::Exited {
-                ctx.log(format!("Stopping {}...", ctx.description()));
-            }
             self.enter_signal(ctx, ServiceState::StopSigterm);
         }
     }
@@ -470,7 +478,7 @@ impl Service {
         if failed {
             ctx.log(format!("Failed with result '{}'.", self.result));
         } else if self.stop_requested {
-            ctx.log(format!("Stopped {}.", ctx.description()));
+            ctx.log_status(format!("Stopped {}.", ctx.description()));
         } else if self.cfg.service_type != ServiceType::Oneshot {
             ctx.log("Deactivated successfully.".to_string());
         }

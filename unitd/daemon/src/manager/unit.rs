@@ -47,6 +47,8 @@ pub struct Unit {
     pub extra_requires: Vec<String>,
     /// enabled/disabled/static/…: read at load and after enable/disable, not on every state change.
     pub unit_file_state: String,
+    /// Active-state changes of a target since the last publish, with their times (services keep their own).
+    pub transitions: Vec<(ActiveState, u64)>,
     /// The states last published, to detect changes.
     pub published: Option<(ActiveState, &'static str)>,
 }

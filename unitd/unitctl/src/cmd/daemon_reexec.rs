@@ -1,22 +1,23 @@
-//! `unitctl daemon-reexec`: `Reexecute()` — unitd serializes its state and executes itself again. The
-//! connection may drop before the reply arrives; like systemctl, that counts as success.
+//! `unitctl daemon-reexec`: `Reexecute()` — unitd serializes its state and executes itself again. Returns once
+//! the new unitd answers (see `unitd_client::reexec`), so the next command finds it; the connection dropping
+//! before the reply counts as success, as in systemctl.
 
-use unitd_client::ClientError;
+use std::time::Duration;
+
+use unitd_client::Target;
 
 use crate::context::{bus_failure, Context};
 
+/// How long to wait for unitd to come back (it re-attaches to every running unit first).
+pub const REEXEC_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Runs the verb.
 pub async fn run(ctx: &Context) -> anyhow::Result<()> {
-    let manager = ctx.manager().await?;
-    match manager.reexecute().await {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let e = ClientError::from(e);
-            if e.is_disconnect() {
-                Ok(())
-            } else {
-                Err(bus_failure("Failed to reexecute daemon", &e).into())
-            }
-        }
-    }
+    let conn = ctx.conn().await?;
+    let target = Target::discover(ctx.opts.address.as_deref());
+    // The connection to the new unitd is not needed: this was the last call.
+    unitd_client::reexecute(conn, &target, REEXEC_TIMEOUT)
+        .await
+        .map(drop)
+        .map_err(|e| bus_failure("Failed to reexecute daemon", &e).into())
 }

@@ -1,0 +1,960 @@
+//! The real unitctl binary against a real unitd: each test starts its own unitd (see `common/`), drives it
+//! only through unitctl's command line, and asserts what a systemctl user would see — stdout, stderr and the
+//! exit code. Needs root and cgroups (unitd puts each test's units in its own slice) and the unitd binary
+//! built next to this test's executable.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{wait_for, Captured, Unitd};
+
+/// A long-running service that logs one line.
+const HELLO: &str = "[Unit]
+Description=Hello World
+[Service]
+ExecStart=/bin/sh -c 'echo hello from hello; exec sleep 300'
+[Install]
+WantedBy=multi-user.target
+";
+
+/// The lines of `text`, for order-insensitive or prefix checks.
+fn lines(text: &str) -> Vec<&str> {
+    text.lines().collect()
+}
+
+/// This host's name as journal lines show it.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn start_status_show_stop() {
+    let mut d = Unitd::new();
+    let fragment = d.write_unit("hello.service", HELLO);
+    d.start();
+
+    // No suffix: hello means hello.service. A successful blocking start prints nothing.
+    let out = d.unitctl(&["start", "hello"]);
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (0, "", ""),
+        "{out}"
+    );
+
+    let out = d.unitctl(&["is-active", "hello"]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, "active\n"), "{out}");
+
+    let pid: u32 = d
+        .ok(&["show", "-p", "MainPID", "--value", "hello"])
+        .stdout
+        .trim()
+        .parse()
+        .expect("MainPID is a number");
+    assert!(pid > 0);
+
+    // The shell execs sleep and logs a line first; wait until both happened so the page is complete.
+    let mut status = d.unitctl(&["status", "hello.service"]);
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            status = d.unitctl(&["status", "hello.service"]);
+            status.stdout.contains("(sleep)") && status.stdout.contains("hello from hello")
+        }),
+        "status never showed the exec'd process and its log line:\n{status}"
+    );
+    assert_eq!(status.code, 0, "{status}");
+    assert_eq!(status.stderr, "", "{status}");
+    let page = lines(&status.stdout);
+    assert_eq!(page[0], "● hello.service - Hello World", "{status}");
+    assert_eq!(
+        page[1],
+        format!("     Loaded: loaded ({}; disabled)", fragment.display()),
+        "{status}"
+    );
+    // `Active: active (running) since <ActiveEnterTimestamp>; <n>ms ago`, the time as show prints it.
+    let entered = d.ok(&["show", "-p", "ActiveEnterTimestamp", "--value", "hello"]);
+    let active = format!(
+        "     Active: active (running) since {}; ",
+        entered.stdout.trim()
+    );
+    assert!(
+        page[2].starts_with(&active) && page[2].ends_with(" ago"),
+        "want {active:?}…ago\n{status}"
+    );
+    assert!(
+        page.contains(&format!("   Main PID: {pid} (sleep)").as_str()),
+        "{status}"
+    );
+    let cgroup = format!("     CGroup: /{}/hello.service", d.slice);
+    let at = page
+        .iter()
+        .position(|l| *l == cgroup)
+        .unwrap_or_else(|| panic!("no {cgroup:?}\n{status}"));
+    assert_eq!(
+        page[at + 1],
+        format!("             └─{pid} sleep 300"),
+        "{status}"
+    );
+    // Then a blank line and the unit's last journal lines.
+    assert_eq!(page[at + 2], "", "{status}");
+    let journal = &page[at + 3..];
+    assert!(
+        journal.iter().any(|l| l.ends_with(": hello from hello")),
+        "{status}"
+    );
+    assert!(
+        journal
+            .iter()
+            .any(|l| l.contains(" unitd[") && l.ends_with("]: Started Hello World.")),
+        "{status}"
+    );
+
+    let out = d.ok(&["show", "-p", "ActiveState,SubState", "hello"]);
+    assert_eq!(out.stdout, "ActiveState=active\nSubState=running\n");
+
+    let out = d.unitctl(&["stop", "hello"]);
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (0, "", ""),
+        "{out}"
+    );
+    let out = d.unitctl(&["is-active", "hello"]);
+    assert_eq!((out.code, out.stdout.as_str()), (3, "inactive\n"), "{out}");
+
+    // A stopped service: status exits 3 and shows how the main process ended.
+    let status = d.unitctl(&["status", "hello"]);
+    assert_eq!(status.code, 3, "{status}");
+    let page = lines(&status.stdout);
+    assert_eq!(page[0], "○ hello.service - Hello World", "{status}");
+    assert!(
+        page[2].starts_with("     Active: inactive (dead) since "),
+        "{status}"
+    );
+    assert!(
+        page.contains(&format!("   Main PID: {pid} (code=killed, signal=TERM)").as_str()),
+        "{status}"
+    );
+    assert!(
+        status.stdout.ends_with("]: Stopped Hello World.\n"),
+        "{status}"
+    );
+}
+
+#[test]
+fn failing_start_and_reset_failed() {
+    let mut d = Unitd::new();
+    d.write_unit(
+        "broken.service",
+        "[Service]\nType=oneshot\nExecStart=/bin/false\n",
+    );
+    d.start();
+
+    let out = d.unitctl(&["start", "broken"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert_eq!(out.stdout, "", "{out}");
+    assert_eq!(
+        out.stderr,
+        "Job for broken.service failed because the control process exited with error code.\n\
+         See \"unitctl status broken.service\" and \"unitctl journal -xeu broken.service\" for details.\n"
+    );
+
+    let out = d.unitctl(&["is-failed", "broken"]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, "failed\n"), "{out}");
+    let out = d.unitctl(&["is-active", "broken"]);
+    assert_eq!((out.code, out.stdout.as_str()), (3, "failed\n"), "{out}");
+
+    let status = d.unitctl(&["status", "broken"]);
+    assert_eq!(status.code, 3, "{status}");
+    let page = lines(&status.stdout);
+    assert_eq!(page[0], "× broken.service", "{status}");
+    assert!(
+        page[2].starts_with("     Active: failed (Result: exit-code) since "),
+        "{status}"
+    );
+    assert!(
+        page.iter().any(|l| l.starts_with("    Process: ")
+            && l.ends_with(" ExecStart=/bin/false (code=exited, status=1/FAILURE)")),
+        "{status}"
+    );
+
+    // The hint in the failure message works as given.
+    let out = d.ok(&["journal", "-xeu", "broken.service"]);
+    assert!(
+        out.stdout.ends_with("]: Failed to start broken.service.\n")
+            && out
+                .stdout
+                .contains("]: broken.service: Failed with result 'exit-code'.\n"),
+        "{out}"
+    );
+
+    let out = d.unitctl(&["reset-failed", "broken"]);
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (0, "", ""),
+        "{out}"
+    );
+    let out = d.unitctl(&["is-failed", "broken"]);
+    assert_eq!((out.code, out.stdout.as_str()), (1, "inactive\n"), "{out}");
+}
+
+#[test]
+fn no_block_start_returns_while_activating() {
+    let mut d = Unitd::new();
+    d.write_unit(
+        "slow-oneshot.service",
+        "[Service]\nType=oneshot\nExecStart=/bin/sleep 30\n",
+    );
+    // Never sends READY=1: activating until the start timeout.
+    d.write_unit(
+        "slow-notify.service",
+        "[Service]\nType=notify\nExecStart=/bin/sleep 30\nTimeoutStartSec=60\n",
+    );
+    d.start();
+
+    let began = Instant::now();
+    let out = d.unitctl(&["--no-block", "start", "slow-oneshot", "slow-notify"]);
+    let took = began.elapsed();
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (0, "", ""),
+        "{out}"
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "--no-block start took {took:?}"
+    );
+
+    let out = d.unitctl(&["is-active", "slow-oneshot", "slow-notify"]);
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (3, "activating\nactivating\n"),
+        "{out}"
+    );
+    let out = d.ok(&["show", "-p", "SubState", "--value", "slow-notify"]);
+    assert_eq!(out.stdout, "start\n");
+
+    // Both start jobs are still running.
+    let out = d.ok(&["list-jobs"]);
+    for unit in ["slow-oneshot.service", "slow-notify.service"] {
+        assert!(
+            out.stdout.lines().any(|l| {
+                let cols: Vec<&str> = l.split_whitespace().collect();
+                cols.get(1..) == Some(&[unit, "start", "running"][..])
+            }),
+            "{unit} not listed as a running start job:\n{out}"
+        );
+    }
+    assert!(out.stdout.ends_with("\n2 jobs listed.\n"), "{out}");
+
+    // Without --no-block, start waits for the job (here: until the oneshot's process exits).
+    d.write_unit(
+        "short.service",
+        "[Service]\nType=oneshot\nExecStart=/bin/sleep 0.5\n",
+    );
+    d.ok(&["daemon-reload"]);
+    let began = Instant::now();
+    d.ok(&["start", "short"]);
+    let took = began.elapsed();
+    assert!(
+        took >= Duration::from_millis(500),
+        "start returned after {took:?}"
+    );
+    let out = d.unitctl(&["is-active", "short"]);
+    assert_eq!((out.code, out.stdout.as_str()), (3, "inactive\n"), "{out}");
+
+    // Stopping cancels the start jobs (the blocking stop waits for that).
+    d.ok(&["stop", "slow-oneshot", "slow-notify"]);
+    let out = d.unitctl(&["is-active", "slow-oneshot", "slow-notify"]);
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (3, "inactive\ninactive\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn missing_units() {
+    let mut d = Unitd::new();
+    d.start();
+
+    // Found through UNITD_ADDRESS this time.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_unitctl"));
+    cmd.env("UNITD_ADDRESS", d.address())
+        .env("TZ", "UTC")
+        .args(["start", "nosuch"]);
+    let out = common::run_with_timeout(cmd, Duration::from_secs(30));
+    assert_eq!(out.code, 5, "{out}");
+    assert_eq!(out.stdout, "");
+    assert_eq!(
+        out.stderr,
+        "Failed to start nosuch.service: Unit nosuch.service not found.\n"
+    );
+
+    let out = d.unitctl(&["status", "nosuch"]);
+    assert_eq!(out.code, 4, "{out}");
+    assert_eq!(out.stdout, "");
+    assert_eq!(out.stderr, "Unit nosuch.service could not be found.\n");
+
+    let out = d.unitctl(&["is-active", "nosuch"]);
+    assert_eq!((out.code, out.stdout.as_str()), (3, "inactive\n"), "{out}");
+    let out = d.ok(&["show", "-p", "LoadState", "--value", "nosuch"]);
+    assert_eq!(out.stdout, "not-found\n");
+    let out = d.unitctl(&["cat", "nosuch"]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (1, "No files found for nosuch.service.\n"),
+        "{out}"
+    );
+}
+
+/// The row of `unit` in a unit table, split on whitespace (without the `●` column).
+fn row<'a>(table: &'a str, unit: &str) -> Option<Vec<&'a str>> {
+    table.lines().find_map(|l| {
+        let cols: Vec<&str> = l.split_whitespace().skip_while(|c| *c == "●").collect();
+        (cols.first() == Some(&unit)).then_some(cols)
+    })
+}
+
+/// Checks that each header column starts at the same character column as its values in every row.
+fn assert_aligned(table: &str, headers: &[&str]) {
+    let all: Vec<&str> = table.lines().take_while(|l| !l.is_empty()).collect();
+    let (header, rows) = all.split_first().expect("a header line");
+    let starts: Vec<usize> = headers
+        .iter()
+        .map(|h| {
+            let byte = header
+                .find(h)
+                .unwrap_or_else(|| panic!("no {h} in {header:?}"));
+            header[..byte].chars().count()
+        })
+        .collect();
+    for row in rows {
+        let chars: Vec<char> = row.chars().collect();
+        for (h, &col) in headers.iter().zip(&starts) {
+            let before = chars.get(col.wrapping_sub(1)).copied().unwrap_or(' ');
+            let at = chars.get(col).copied().unwrap_or(' ');
+            assert!(
+                before == ' ' && at != ' ',
+                "column {h} is not aligned in {row:?}:\n{table}"
+            );
+        }
+    }
+}
+
+const LEGEND: &str = "
+LOAD   = Reflects whether the unit definition was properly loaded.
+ACTIVE = The high-level unit activation state, i.e. generalization of SUB.
+SUB    = The low-level unit activation state, values depend on unit type.
+";
+
+#[test]
+fn list_units_and_unit_files() {
+    let mut d = Unitd::new();
+    d.write_unit(
+        "web.service",
+        "[Unit]\nDescription=Web server\n[Service]\nExecStart=/bin/sleep 300\n[Install]\nWantedBy=multi-user.target\n",
+    );
+    d.write_unit(
+        "once.service",
+        "[Unit]\nDescription=Runs once\n[Service]\nType=oneshot\nExecStart=/bin/true\n",
+    );
+    d.write_unit(
+        "broken.service",
+        "[Unit]\nDescription=Always fails\n[Service]\nType=oneshot\nExecStart=/bin/false\n",
+    );
+    d.write_unit(
+        "spare.service",
+        "[Service]\nExecStart=/bin/sleep 300\n[Install]\nWantedBy=multi-user.target\n",
+    );
+    d.start();
+    d.ok(&["start", "web", "once"]);
+    assert_eq!(d.unitctl(&["start", "broken"]).code, 1);
+    d.ok(&["enable", "web"]);
+
+    // Default: loaded units that are not inactive (the failed one shows with a ●).
+    let out = d.ok(&["list-units"]);
+    let table = &out.stdout;
+    assert!(
+        table.starts_with("  UNIT ")
+            && table.lines().next().is_some_and(|h| {
+                h.split_whitespace().collect::<Vec<_>>()
+                    == ["UNIT", "LOAD", "ACTIVE", "SUB", "DESCRIPTION"]
+            }),
+        "{out}"
+    );
+    assert_aligned(table, &["UNIT", "LOAD", "ACTIVE", "SUB", "DESCRIPTION"]);
+    assert_eq!(
+        row(table, "web.service"),
+        Some(vec![
+            "web.service",
+            "loaded",
+            "active",
+            "running",
+            "Web",
+            "server"
+        ]),
+        "{out}"
+    );
+    assert!(
+        table.lines().any(|l| l.starts_with("● broken.service ")),
+        "{out}"
+    );
+    assert_eq!(
+        row(table, "broken.service"),
+        Some(vec![
+            "broken.service",
+            "loaded",
+            "failed",
+            "failed",
+            "Always",
+            "fails"
+        ]),
+        "{out}"
+    );
+    assert_eq!(
+        row(table, "once.service"),
+        None,
+        "inactive units are hidden:\n{out}"
+    );
+    assert!(
+        table.ends_with(&format!(
+            "{LEGEND}2 loaded units listed. Pass --all to see loaded but inactive units, too.\n\
+             To show all installed unit files use 'unitctl list-unit-files'.\n"
+        )),
+        "{out}"
+    );
+
+    // --all: inactive ones too (unitd loads every unit file it finds, unlike systemd, so also spare.service,
+    // which nothing referenced).
+    let out = d.ok(&["list-units", "--all"]);
+    assert_aligned(
+        &out.stdout,
+        &["UNIT", "LOAD", "ACTIVE", "SUB", "DESCRIPTION"],
+    );
+    assert_eq!(
+        row(&out.stdout, "once.service"),
+        Some(vec![
+            "once.service",
+            "loaded",
+            "inactive",
+            "dead",
+            "Runs",
+            "once"
+        ]),
+        "{out}"
+    );
+    assert_eq!(
+        row(&out.stdout, "spare.service"),
+        Some(vec![
+            "spare.service",
+            "loaded",
+            "inactive",
+            "dead",
+            "spare.service"
+        ]),
+        "{out}"
+    );
+    assert!(row(&out.stdout, "web.service").is_some(), "{out}");
+    assert!(
+        out.stdout.ends_with(&format!(
+            "{LEGEND}4 loaded units listed.\n\
+             To show all installed unit files use 'unitctl list-unit-files'.\n"
+        )),
+        "{out}"
+    );
+
+    // --state=failed: only the failed one.
+    let out = d.ok(&["list-units", "--state=failed"]);
+    assert_eq!(
+        out.stdout,
+        format!(
+            "  UNIT           LOAD   ACTIVE SUB    DESCRIPTION\n\
+             ● broken.service loaded failed failed Always fails\n\
+             {LEGEND}1 loaded units listed.\n"
+        ),
+        "{out}"
+    );
+    let out = d.ok(&["--no-legend", "list-units", "--state=running"]);
+    assert_eq!(
+        out.stdout, "  web.service loaded active running Web server\n",
+        "{out}"
+    );
+
+    // Unit files with their states, sorted by type then name.
+    let out = d.ok(&["list-unit-files"]);
+    assert_eq!(
+        out.stdout,
+        "UNIT FILE      STATE\n\
+         broken.service static\n\
+         once.service   static\n\
+         spare.service  disabled\n\
+         web.service    enabled\n\
+         \n4 unit files listed.\n",
+        "{out}"
+    );
+    let out = d.ok(&["list-unit-files", "--state=enabled,static", "--no-legend"]);
+    assert_eq!(
+        out.stdout, "broken.service static\nonce.service   static\nweb.service    enabled\n",
+        "{out}"
+    );
+}
+
+#[test]
+fn enable_and_disable() {
+    let mut d = Unitd::new();
+    let fragment = d.write_unit(
+        "svc.service",
+        "[Service]\nExecStart=/bin/sleep 300\n[Install]\nWantedBy=multi-user.target\n",
+    );
+    d.write_unit("helper.service", "[Service]\nExecStart=/bin/sleep 300\n");
+    d.start();
+    let link = d.units.join("multi-user.target.wants/svc.service");
+
+    let out = d.unitctl(&["is-enabled", "svc"]);
+    assert_eq!((out.code, out.stdout.as_str()), (1, "disabled\n"), "{out}");
+
+    let out = d.unitctl(&["enable", "svc"]);
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(out.stdout, "");
+    assert_eq!(
+        out.stderr,
+        format!(
+            "Created symlink {} → {}.\n",
+            link.display(),
+            fragment.display()
+        )
+    );
+    assert_eq!(std::fs::read_link(&link).ok(), Some(fragment.clone()));
+
+    let out = d.unitctl(&["is-enabled", "svc"]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, "enabled\n"), "{out}");
+    // Enabling again changes nothing and says nothing.
+    let out = d.unitctl(&["enable", "svc.service"]);
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""), "{out}");
+
+    let out = d.unitctl(&["disable", "svc"]);
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(out.stderr, format!("Removed \"{}\".\n", link.display()));
+    assert!(link.symlink_metadata().is_err(), "the link is still there");
+    let out = d.unitctl(&["is-enabled", "svc"]);
+    assert_eq!((out.code, out.stdout.as_str()), (1, "disabled\n"), "{out}");
+
+    // A unit without [Install] is static (counts as enabled) and can't be enabled.
+    let out = d.unitctl(&["is-enabled", "helper"]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, "static\n"), "{out}");
+    let out = d.unitctl(&["enable", "helper"]);
+    assert_eq!(out.code, 0, "{out}");
+    assert!(
+        out.stderr.starts_with(
+            "The unit files have no installation config (WantedBy=, RequiredBy=, Also=,\n"
+        ),
+        "{out}"
+    );
+
+    // enable --now starts it too.
+    d.ok(&["enable", "--now", "svc"]);
+    let out = d.unitctl(&["is-active", "svc"]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, "active\n"), "{out}");
+}
+
+#[test]
+fn cat_shows_fragment_and_drop_ins() {
+    let mut d = Unitd::new();
+    let fragment_text = "[Unit]\nDescription=Catted\n\n[Service]\nExecStart=/bin/sleep 300\n";
+    let fragment = d.write_unit("catted.service", fragment_text);
+    let dropin_text = "[Service]\nEnvironment=FOO=bar\n";
+    let dropin = d.write_unit("catted.service.d/override.conf", dropin_text);
+    d.start();
+
+    let out = d.ok(&["cat", "catted"]);
+    assert_eq!(
+        out.stdout,
+        format!(
+            "# {}\n{fragment_text}\n# {}\n{dropin_text}",
+            fragment.display(),
+            dropin.display()
+        )
+    );
+
+    // status lists the drop-in too.
+    let out = d.unitctl(&["status", "catted"]);
+    assert_eq!(out.code, 3, "{out}");
+    let page = lines(&out.stdout);
+    assert_eq!(
+        page[2..4],
+        [
+            format!(
+                "    Drop-In: {}",
+                d.units.join("catted.service.d").display()
+            ),
+            "             └─override.conf".to_string(),
+        ],
+        "{out}"
+    );
+}
+
+/// A service that logs `one`, `two`, `three` and then a line per poke (a file appearing in `dir`).
+fn chatty_unit(dir: &std::path::Path) -> String {
+    // The short sleep first: unitd attaches the main pid to a unit's log lines only once the spawn returned,
+    // so lines written before that are recorded without `_PID` (shown as `sh:` instead of `sh[PID]:`).
+    format!(
+        "[Service]\nExecStart=/bin/sh -c 'sleep 0.2; echo one; echo two; echo three; \
+         while :; do if [ -e {poke} ]; then rm {poke}; echo poked; fi; sleep 0.1; done'\n",
+        poke = dir.join("poke").display()
+    )
+}
+
+#[test]
+fn journal_lines_json_and_follow() {
+    let mut d = Unitd::new();
+    let poke_dir = d.root.path().to_path_buf();
+    d.write_unit("chatty.service", &chatty_unit(&poke_dir));
+    d.start();
+    d.ok(&["start", "chatty"]);
+    let pid = d.ok(&["show", "-p", "MainPID", "--value", "chatty"]).stdout;
+    let pid = pid.trim();
+    assert!(
+        wait_for(Duration::from_secs(5), || d
+            .ok(&["journal", "-u", "chatty", "-o", "cat"])
+            .stdout
+            .contains("three\n")),
+        "the unit's lines never reached the journal"
+    );
+
+    // -o json: one object per line with the message, unit, identifier and pid.
+    let out = d.ok(&["journal", "-u", "chatty", "-n", "2", "-o", "json"]);
+    let records: Vec<serde_json::Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+        .collect();
+    assert_eq!(records.len(), 2, "{out}");
+    for (record, message) in records.iter().zip(["two", "three"]) {
+        assert_eq!(record["MESSAGE"], message, "{record}");
+        assert_eq!(record["_SYSTEMD_UNIT"], "chatty.service", "{record}");
+        assert_eq!(record["SYSLOG_IDENTIFIER"], "sh", "{record}");
+        assert_eq!(record["_PID"], pid, "{record}");
+    }
+
+    // -n 2: the last two lines in short format, with the times the JSON gave.
+    let out = d.ok(&["journal", "-u", "chatty", "-n", "2"]);
+    let host = hostname();
+    let want: String = records
+        .iter()
+        .map(|r| {
+            let usec: i64 = r["__REALTIME_TIMESTAMP"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .expect("__REALTIME_TIMESTAMP");
+            let time = chrono::DateTime::from_timestamp_micros(usec).expect("time");
+            format!(
+                "{} {host} sh[{pid}]: {}\n",
+                time.format("%b %d %H:%M:%S"),
+                r["MESSAGE"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    assert_eq!(out.stdout, want);
+
+    // Other units' lines are not shown; a unit without any says so.
+    let out = d.ok(&["journal", "-u", "quiet.service"]);
+    assert_eq!(out.stdout, "-- No entries --\n");
+
+    // -f: the last lines, then what is written afterwards.
+    let mut follow = d
+        .command(&["journal", "-u", "chatty", "-f", "-o", "cat"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn journal -f");
+    let stdout = Captured::start(follow.stdout.take());
+    let stderr = Captured::start(follow.stderr.take());
+    let shown_old = wait_for(Duration::from_secs(5), || stdout.text().contains("three\n"));
+    std::fs::write(poke_dir.join("poke"), "").expect("poke");
+    let shown_new = wait_for(Duration::from_secs(5), || stdout.text().contains("poked\n"));
+    let exited = follow.try_wait().expect("try_wait");
+    let _ = follow.kill();
+    let _ = follow.wait();
+    let (text, errors) = (stdout.finish(), stderr.finish());
+    assert!(
+        exited.is_none(),
+        "journal -f exited: {exited:?}\n{text}{errors}"
+    );
+    assert!(
+        shown_old,
+        "journal -f did not show the last lines:\n{text}{errors}"
+    );
+    assert!(
+        shown_new,
+        "journal -f did not show a new line:\n{text}{errors}"
+    );
+    assert!(
+        text.starts_with("Starting chatty.service...\nStarted chatty.service.\none\ntwo\nthree\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn daemon_reload_and_kill() {
+    let mut d = Unitd::new();
+    d.write_unit("hello.service", HELLO);
+    d.start();
+    d.ok(&["start", "hello"]);
+
+    d.write_unit(
+        "hello.service",
+        &HELLO.replace("Hello World", "Hello Again"),
+    );
+    let out = d.ok(&["show", "-p", "Description", "--value", "hello"]);
+    assert_eq!(
+        out.stdout, "Hello World\n",
+        "nothing changes before daemon-reload"
+    );
+    let out = d.unitctl(&["daemon-reload"]);
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (0, "", ""),
+        "{out}"
+    );
+    let out = d.ok(&["show", "-p", "Description", "--value", "hello"]);
+    assert_eq!(out.stdout, "Hello Again\n");
+    // The running service kept running.
+    let out = d.ok(&["is-active", "hello"]);
+    assert_eq!(out.stdout, "active\n");
+    let out = d.ok(&["status", "hello"]);
+    assert!(
+        out.stdout.starts_with("● hello.service - Hello Again\n"),
+        "{out}"
+    );
+
+    let out = d.unitctl(&["kill", "-s", "SIGKILL", "hello"]);
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (0, "", ""),
+        "{out}"
+    );
+    assert!(
+        wait_for(Duration::from_secs(5), || d
+            .unitctl(&["is-failed", "hello"])
+            .code
+            == 0),
+        "hello did not fail after SIGKILL"
+    );
+    let out = d.ok(&["show", "-p", "Result", "--value", "hello"]);
+    assert_eq!(out.stdout, "signal\n");
+    let status = d.unitctl(&["status", "hello"]);
+    assert_eq!(status.code, 3, "{status}");
+    assert!(
+        lines(&status.stdout)[2].starts_with("     Active: failed (Result: signal) since "),
+        "{status}"
+    );
+    assert!(
+        status.stdout.contains(" (code=killed, signal=KILL)\n"),
+        "{status}"
+    );
+
+    // A bad signal name is refused before anything is sent.
+    let out = d.unitctl(&["kill", "-s", "SIGNOPE", "hello"]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (1, "Failed to parse signal string SIGNOPE.\n"),
+        "{out}"
+    );
+}
+
+/// File-name suffixes of unit files.
+const UNIT_SUFFIXES: [&str; 11] = [
+    ".service",
+    ".socket",
+    ".device",
+    ".mount",
+    ".automount",
+    ".swap",
+    ".target",
+    ".path",
+    ".timer",
+    ".slice",
+    ".scope",
+];
+
+#[test]
+fn verify_the_hosts_unit_files() {
+    let dir = std::path::Path::new("/lib/systemd/system");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        eprintln!("{} does not exist; nothing to verify", dir.display());
+        return;
+    };
+    let mut files: Vec<String> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| !p.is_dir())
+        .filter(|p| {
+            std::fs::read_link(p).ok().as_deref() != Some(std::path::Path::new("/dev/null"))
+        })
+        .filter_map(|p| p.to_str().map(str::to_string))
+        .filter(|p| UNIT_SUFFIXES.iter().any(|s| p.ends_with(s)))
+        .collect();
+    files.sort();
+    for batch in files.chunks(40) {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_unitctl"));
+        cmd.env_remove("UNITD_ADDRESS").arg("verify").args(batch);
+        let out = common::run_with_timeout(cmd, Duration::from_secs(30));
+        assert_eq!(out.code, 0, "{}: {out}", batch.join(" "));
+        // Only warnings (missing executables and the like), each about one of the files.
+        for line in out.stdout.lines() {
+            assert!(
+                batch.iter().any(|f| line.starts_with(&format!("{f}:"))),
+                "{line}"
+            );
+        }
+    }
+}
+
+#[test]
+fn verify_reports_a_bad_file() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let bad = tmp.path().join("bad.service");
+    std::fs::write(
+        &bad,
+        "[Unit]\nDescription=bad\n\n[Service]\nExecStart=/bin/sh -c \"echo unterminated\n",
+    )
+    .expect("write");
+    let good = tmp.path().join("good.service");
+    std::fs::write(&good, "[Service]\nExecStart=/bin/true\n").expect("write");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_unitctl"));
+    cmd.env_remove("UNITD_ADDRESS")
+        .arg("verify")
+        .arg(&good)
+        .arg(&bad);
+    let out = common::run_with_timeout(cmd, Duration::from_secs(30));
+    assert_eq!(out.code, 1, "{out}");
+    let prefix = format!("{}:5: ", bad.display());
+    assert!(
+        !out.stdout.is_empty() && out.stdout.lines().all(|l| l.starts_with(&prefix)),
+        "{out}"
+    );
+}
+
+#[test]
+fn daemon_reexec_returns_once_unitd_is_back() {
+    let mut d = Unitd::new();
+    d.write_unit("hello.service", HELLO);
+    d.start();
+    d.ok(&["start", "hello"]);
+    let pid = d.ok(&["show", "-p", "MainPID", "--value", "hello"]).stdout;
+    // Every command after daemon-reexec must find unitd (unitd execs itself shortly after its reply: a
+    // daemon-reexec that returned on the reply left the next commands to be reset or refused), with the
+    // service re-attached.
+    for _ in 0..3 {
+        let out = d.unitctl(&["daemon-reexec"]);
+        assert_eq!(
+            (out.code, out.stdout.as_str(), out.stderr.as_str()),
+            (0, "", ""),
+            "{out}"
+        );
+        let until = Instant::now() + Duration::from_millis(300);
+        while Instant::now() < until {
+            let out = d.unitctl(&["is-active", "hello"]);
+            assert_eq!((out.code, out.stdout.as_str()), (0, "active\n"), "{out}");
+        }
+        let out = d.ok(&["show", "-p", "MainPID", "--value", "hello"]);
+        assert_eq!(out.stdout, pid);
+    }
+}
+
+#[test]
+fn template_instances_load_on_demand() {
+    let mut d = Unitd::new();
+    let template = d.write_unit(
+        "web@.service",
+        "[Unit]\nDescription=Web %i\n[Service]\nExecStart=/bin/sleep 30%i\n",
+    );
+    d.start();
+
+    d.ok(&["start", "web@1"]);
+    let out = d.ok(&["status", "web@1"]);
+    let page = lines(&out.stdout);
+    assert_eq!(page[0], "● web@1.service - Web 1", "{out}");
+    assert_eq!(
+        page[1],
+        format!("     Loaded: loaded ({}; static)", template.display()),
+        "{out}"
+    );
+    assert!(out.stdout.contains(" /bin/sleep 301\n"), "{out}");
+
+    // Instances nobody loaded yet: each lookup loads one, and its properties are there at once (in unitd's
+    // order, as systemctl prints them in the order the manager sends them).
+    for n in 2..40 {
+        let unit = format!("web@{n}");
+        let out = d.ok(&["show", "-p", "Id,LoadState,ActiveState,Description", &unit]);
+        assert_eq!(
+            out.stdout,
+            format!(
+                "Id=web@{n}.service\nDescription=Web {n}\nLoadState=loaded\nActiveState=inactive\n"
+            ),
+            "{out}"
+        );
+    }
+    let out = d.unitctl(&["status", "web@40"]);
+    assert_eq!(out.code, 3, "{out}");
+    assert!(
+        out.stdout.starts_with("○ web@40.service - Web 40\n"),
+        "{out}"
+    );
+    let out = d.ok(&["cat", "web@41"]);
+    assert!(
+        out.stdout
+            .starts_with(&format!("# {}\n", template.display())),
+        "{out}"
+    );
+}
+
+#[test]
+fn over_a_message_bus() {
+    let mut d = Unitd::new();
+    let bus = common::DbusDaemon::start(d.root.path());
+    d.bus = Some(bus.address.clone());
+    d.write_unit("hello.service", HELLO);
+    d.start();
+    // unitctl at the bus address: a bus connection, where unitd is org.freedesktop.systemd1.
+    let on_bus = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_unitctl"));
+        cmd.env_remove("UNITD_ADDRESS")
+            .env("TZ", "UTC")
+            .arg("--address")
+            .arg(&bus.address)
+            .args(args);
+        common::run_with_timeout(cmd, Duration::from_secs(30))
+    };
+    assert!(
+        wait_for(Duration::from_secs(10), || on_bus(&["is-active", "hello"])
+            .stdout
+            == "inactive\n"),
+        "unitd never answered on the bus:\n{}",
+        d.log()
+    );
+
+    // Job waiting through the bus daemon (JobRemoved matched by sender).
+    let out = on_bus(&["start", "hello"]);
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (0, "", ""),
+        "{out}"
+    );
+    let out = on_bus(&["is-active", "hello"]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, "active\n"), "{out}");
+
+    // daemon-reexec returns once the new unitd owns the name again.
+    let out = on_bus(&["daemon-reexec"]);
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (0, "", ""),
+        "{out}"
+    );
+    let out = on_bus(&["is-active", "hello"]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, "active\n"), "{out}");
+    let out = on_bus(&["stop", "hello"]);
+    assert_eq!(out.code, 0, "{out}");
+}
