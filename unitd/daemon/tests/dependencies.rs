@@ -172,3 +172,46 @@ async fn targets_group_units_and_the_default_target_starts_at_boot() {
     );
     assert_eq!(active_state(&conn, "default.target").await, "active");
 }
+
+#[tokio::test]
+async fn part_of_follows_restarts_and_requisite_needs_an_active_unit() {
+    let mut d = Unitd::new();
+    d.write_unit("main.service", "[Service]\nExecStart=/bin/sleep 300\n");
+    d.write_unit(
+        "part.service",
+        "[Unit]\nPartOf=main.service\n[Service]\nExecStart=/bin/sleep 300\n",
+    );
+    d.write_unit(
+        "needy.service",
+        "[Unit]\nRequisite=main.service\n[Service]\nExecStart=/bin/sleep 300\n",
+    );
+    d.start();
+    let conn = d.conn().await;
+    let manager = unitd_client::proxies::manager(&conn).await.unwrap();
+    let err = manager
+        .start_unit("needy.service", "replace")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("main.service"), "{err}");
+    assert_eq!(start(&conn, "main.service").await, JobResult::Done);
+    assert_eq!(start(&conn, "needy.service").await, JobResult::Done);
+    assert_eq!(start(&conn, "part.service").await, JobResult::Done);
+    let part_pid = main_pid(&conn, "part.service").await;
+    assert_eq!(restart(&conn, "main.service").await, JobResult::Done);
+    assert!(
+        wait_for(Duration::from_secs(5), || async {
+            let pid = main_pid(&conn, "part.service").await;
+            pid != 0 && pid != part_pid
+        })
+        .await,
+        "part.service was not restarted with main.service"
+    );
+    assert_eq!(stop(&conn, "main.service").await, JobResult::Done);
+    assert!(
+        wait_for(Duration::from_secs(5), || async {
+            active_state(&conn, "part.service").await == "inactive"
+        })
+        .await
+    );
+}

@@ -55,3 +55,63 @@ async fn tasks_max_stops_a_fork_bomb() {
     assert_eq!(stop(&conn, "bomb.service").await, JobResult::Done);
     assert!(d.cgroup_pids("bomb.service").is_empty());
 }
+
+#[tokio::test]
+async fn cpu_quota_weight_and_allowed_cpus_are_written_to_the_cgroup() {
+    let mut d = Unitd::new();
+    d.write_unit(
+        "limited.service",
+        "[Service]\nCPUQuota=50%\nCPUWeight=200\nAllowedCPUs=0\nMemoryMax=64M\nExecStart=/bin/sleep 300\n",
+    );
+    d.start();
+    let conn = d.conn().await;
+    assert_eq!(start(&conn, "limited.service").await, JobResult::Done);
+    let read = |path: std::path::PathBuf| {
+        std::fs::read_to_string(&path)
+            .map(|s| s.trim().to_string())
+            .ok()
+    };
+    let v1 = |controller: &str, file: &str| {
+        read(
+            std::path::Path::new("/sys/fs/cgroup")
+                .join(controller)
+                .join(&d.slice)
+                .join("limited.service")
+                .join(file),
+        )
+    };
+    let v2 = |file: &str| {
+        read(
+            std::path::Path::new("/sys/fs/cgroup")
+                .join(&d.slice)
+                .join("limited.service")
+                .join(file),
+        )
+    };
+    if let Some(quota) = v1("cpu", "cpu.cfs_quota_us") {
+        assert_eq!(quota, "50000");
+        assert_eq!(v1("cpu", "cpu.cfs_period_us").as_deref(), Some("100000"));
+        assert_eq!(v1("cpu", "cpu.shares").as_deref(), Some("2048"));
+        assert_eq!(v1("cpuset", "cpuset.cpus").as_deref(), Some("0"));
+        assert_eq!(
+            v1("memory", "memory.limit_in_bytes").as_deref(),
+            Some("67108864")
+        );
+    } else {
+        assert_eq!(v2("cpu.max").as_deref(), Some("50000 100000"));
+        assert_eq!(v2("cpu.weight").as_deref(), Some("200"));
+        assert_eq!(v2("cpuset.cpus").as_deref(), Some("0"));
+        assert_eq!(v2("memory.max").as_deref(), Some("67108864"));
+    }
+    let pid = main_pid(&conn, "limited.service").await;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let allowed = status
+        .lines()
+        .find(|l| l.starts_with("Cpus_allowed_list:"))
+        .unwrap();
+    assert_eq!(
+        allowed.split_whitespace().nth(1),
+        Some("0"),
+        "AllowedCPUs=0 is enforced on the process"
+    );
+}

@@ -374,3 +374,56 @@ async fn standard_output_to_a_file_and_environment_files() {
         "hi from file\nhi-braced\n"
     );
 }
+
+#[tokio::test]
+async fn every_exec_phase_runs_in_order_with_user_umask_and_directory() {
+    let mut d = Unitd::new();
+    let log = d.root.path().join("phases");
+    let work = d.root.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    // `nobody` must reach the working directory and append to the log.
+    std::fs::set_permissions(
+        d.root.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::write(&log, "").unwrap();
+    std::fs::set_permissions(&log, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+    let rec = |phase: &str| {
+        format!(
+            "/bin/sh -c 'echo {phase} $(id -un) $(umask) $(pwd) >> {}'",
+            log.display()
+        )
+    };
+    d.write_unit(
+        "phases.service",
+        &format!(
+            "[Service]\nUser=nobody\nUMask=0077\nWorkingDirectory={}\nExecStartPre={}\nExecStartPre=+{}\nExecStart=/bin/sh -c 'echo main $(id -un) >> {}; exec sleep 300'\nExecStartPost={}\nExecReload={}\nExecStop={}\nExecStopPost={}\n",
+            work.display(),
+            rec("pre"),
+            rec("pre-privileged"),
+            log.display(),
+            rec("post"),
+            rec("reload"),
+            rec("stop"),
+            rec("stop-post"),
+        ),
+    );
+    d.start();
+    let conn = d.conn().await;
+    assert_eq!(start(&conn, "phases.service").await, JobResult::Done);
+    assert_eq!(
+        unitd_client::reload_and_wait(&conn, "phases.service", unitd_client::JobMode::Replace)
+            .await
+            .unwrap(),
+        JobResult::Done
+    );
+    assert_eq!(stop(&conn, "phases.service").await, JobResult::Done);
+    let w = work.display();
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        format!(
+            "pre nobody 0077 {w}\npre-privileged root 0077 {w}\nmain nobody\npost nobody 0077 {w}\nreload nobody 0077 {w}\nstop nobody 0077 {w}\nstop-post nobody 0077 {w}\n"
+        )
+    );
+}

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{wait_for, Captured, Unitd};
+use common::{wait_for, Captured, Unitd, UnitdExt};
 
 /// A long-running service that logs one line.
 const HELLO: &str = "[Unit]
