@@ -28,6 +28,14 @@ pub(crate) trait Group {
 pub(crate) fn kill_loop(group: &dyn Group, signal: i32) -> Result<usize> {
     let mut signalled: HashSet<i32> = HashSet::new();
     for _ in 0..MAX_ROUNDS {
+        // Nothing new to signal (an empty group, or every process already signalled): no need to freeze.
+        if group
+            .pids()?
+            .iter()
+            .all(|pid| *pid <= 0 || signalled.contains(pid))
+        {
+            return Ok(signalled.len());
+        }
         let frozen = group.set_frozen(true)?;
         let round = if frozen { wait_frozen(group) } else { Ok(()) }
             .and_then(|()| signal_new(group, signal, &mut signalled));
@@ -48,7 +56,8 @@ pub(crate) fn kill_loop(group: &dyn Group, signal: i32) -> Result<usize> {
 
 fn wait_frozen(group: &dyn Group) -> Result<()> {
     let deadline = Instant::now() + FREEZE_TIMEOUT;
-    let mut pause = Duration::from_millis(1);
+    // Freezing usually completes within tens of microseconds: poll finely first, back off later.
+    let mut pause = Duration::from_micros(50);
     while !group.is_frozen()? {
         if Instant::now() >= deadline {
             tracing::warn!("cgroup did not freeze within {FREEZE_TIMEOUT:?}; signalling anyway");
@@ -83,7 +92,8 @@ mod tests {
     use super::*;
     use std::cell::RefCell;
 
-    /// A group whose pid list changes per round: pids that don't exist, so kill(2) only returns ESRCH.
+    /// A group whose pid list changes at every thaw (what forked meanwhile shows up): pids that don't exist,
+    /// so kill(2) only returns ESRCH.
     struct Scripted {
         rounds: RefCell<Vec<Vec<i32>>>,
         freezes: RefCell<Vec<bool>>,
@@ -91,15 +101,14 @@ mod tests {
 
     impl Group for Scripted {
         fn pids(&self) -> Result<Vec<i32>> {
-            let mut rounds = self.rounds.borrow_mut();
-            Ok(if rounds.len() > 1 {
-                rounds.remove(0)
-            } else {
-                rounds.first().cloned().unwrap_or_default()
-            })
+            Ok(self.rounds.borrow().first().cloned().unwrap_or_default())
         }
         fn set_frozen(&self, frozen: bool) -> Result<bool> {
             self.freezes.borrow_mut().push(frozen);
+            let mut rounds = self.rounds.borrow_mut();
+            if !frozen && rounds.len() > 1 {
+                rounds.remove(0);
+            }
             Ok(true)
         }
         fn is_frozen(&self) -> Result<bool> {
@@ -119,7 +128,19 @@ mod tests {
             freezes: RefCell::new(Vec::new()),
         };
         assert_eq!(kill_loop(&g, 0)?, 3);
-        assert_eq!(*g.freezes.borrow(), [true, false, true, false, true, false]);
+        // Two rounds found new pids; the third saw only signalled ones and did not freeze at all.
+        assert_eq!(*g.freezes.borrow(), [true, false, true, false]);
+        Ok(())
+    }
+
+    #[test]
+    fn an_empty_group_is_never_frozen() -> Result<()> {
+        let g = Scripted {
+            rounds: RefCell::new(vec![vec![]]),
+            freezes: RefCell::new(Vec::new()),
+        };
+        assert_eq!(kill_loop(&g, libc::SIGTERM)?, 0);
+        assert!(g.freezes.borrow().is_empty());
         Ok(())
     }
 }

@@ -148,6 +148,17 @@ impl Ctx<'_> {
         }
     }
 
+    /// Sends `signal` to the processes in the unit's cgroup without freezing it: for SIGCONT after a stop
+    /// signal, where a process forked meanwhile doesn't matter.
+    pub fn signal_cgroup_unfrozen(&self, signal: i32) {
+        if let Some(cg) = &self.rt.cgroups {
+            for pid in cg.pids(self.unit).unwrap_or_default() {
+                // SAFETY: kill(2) of a process in this unit's cgroup.
+                unsafe { libc::kill(pid, signal) };
+            }
+        }
+    }
+
     pub fn cgroup_empty(&self) -> bool {
         match &self.rt.cgroups {
             Some(cg) => cg.is_empty(self.unit).unwrap_or(true),

@@ -415,7 +415,7 @@ impl Service {
         if !sigkill && self.cfg.kill_signal != libc::SIGKILL && mode != KillMode::None {
             // systemd follows a SIGTERM with SIGCONT so that stopped processes can act on it.
             match mode {
-                KillMode::ControlGroup => ctx.signal_cgroup(libc::SIGCONT),
+                KillMode::ControlGroup => ctx.signal_cgroup_unfrozen(libc::SIGCONT),
                 _ => {
                     if let Some(pid) = self.main_pid {
                         ctx.signal_pid(pid, libc::SIGCONT);
