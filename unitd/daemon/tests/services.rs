@@ -387,8 +387,11 @@ async fn every_exec_phase_runs_in_order_with_user_umask_and_directory() {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
-    std::fs::write(&log, "").unwrap();
-    std::fs::set_permissions(&log, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+    for file in [log.clone(), log.with_extension("main")] {
+        std::fs::write(&file, "").unwrap();
+        std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o666))
+            .unwrap();
+    }
     let rec = |phase: &str| {
         format!(
             "/bin/sh -c 'echo {phase} $(id -un) $(umask) $(pwd) >> {}'",
@@ -398,7 +401,7 @@ async fn every_exec_phase_runs_in_order_with_user_umask_and_directory() {
     d.write_unit(
         "phases.service",
         &format!(
-            "[Service]\nUser=nobody\nUMask=0077\nWorkingDirectory={}\nExecStartPre={}\nExecStartPre=+{}\nExecStart=/bin/sh -c 'echo main $(id -un) >> {}; exec sleep 300'\nExecStartPost={}\nExecReload={}\nExecStop={}\nExecStopPost={}\n",
+            "[Service]\nUser=nobody\nUMask=0077\nWorkingDirectory={}\nExecStartPre={}\nExecStartPre=+{}\nExecStart=/bin/sh -c 'echo main $(id -un) > {}.main; exec sleep 300'\nExecStartPost={}\nExecReload={}\nExecStop={}\nExecStopPost={}\n",
             work.display(),
             rec("pre"),
             rec("pre-privileged"),
@@ -420,10 +423,15 @@ async fn every_exec_phase_runs_in_order_with_user_umask_and_directory() {
     );
     assert_eq!(stop(&conn, "phases.service").await, JobResult::Done);
     let w = work.display();
+    // The main process runs beside ExecStartPost= (Type=simple), so it has a file of its own.
+    assert_eq!(
+        std::fs::read_to_string(log.with_extension("main")).unwrap(),
+        "main nobody\n"
+    );
     assert_eq!(
         std::fs::read_to_string(&log).unwrap(),
         format!(
-            "pre nobody 0077 {w}\npre-privileged root 0077 {w}\nmain nobody\npost nobody 0077 {w}\nreload nobody 0077 {w}\nstop nobody 0077 {w}\nstop-post nobody 0077 {w}\n"
+            "pre nobody 0077 {w}\npre-privileged root 0077 {w}\npost nobody 0077 {w}\nreload nobody 0077 {w}\nstop nobody 0077 {w}\nstop-post nobody 0077 {w}\n"
         )
     );
 }

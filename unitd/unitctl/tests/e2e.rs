@@ -835,6 +835,34 @@ fn verify_reports_a_bad_file() {
         !out.stdout.is_empty() && out.stdout.lines().all(|l| l.starts_with(&prefix)),
         "{out}"
     );
+
+    // A dependency loop between two otherwise fine files: one error at the first After= of the loop.
+    let x = tmp.path().join("x.service");
+    let y = tmp.path().join("y.service");
+    std::fs::write(
+        &x,
+        "[Unit]\nAfter=y.service\n[Service]\nExecStart=/bin/true\n",
+    )
+    .expect("write");
+    std::fs::write(
+        &y,
+        "[Unit]\nAfter=x.service\n[Service]\nExecStart=/bin/true\n",
+    )
+    .expect("write");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_unitctl"));
+    cmd.env_remove("UNITD_ADDRESS")
+        .arg("verify")
+        .arg(&x)
+        .arg(&y);
+    let out = common::run_with_timeout(cmd, Duration::from_secs(30));
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stdout.starts_with(&format!(
+            "{}:2: Ordering cycle found: x.service is after y.service",
+            x.display()
+        )) && out.stdout.contains(&format!("({}:2)", y.display())),
+        "{out}"
+    );
 }
 
 #[test]

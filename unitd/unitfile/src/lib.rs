@@ -22,7 +22,8 @@
 //!   raw parse, with systemd's per-setting errors and warnings and its unit-level checks.
 //! - `loader` — [`Loader`]: search path, fragment, template fallback, aliases, masking, drop-ins,
 //!   `list_unit_files`, `.wants/`/`.requires/` directories.
-//! - `verify` — [`verify`], like `systemd-analyze verify`.
+//! - `verify` — [`verify`], like `systemd-analyze verify`, including ordering cycles among the files given.
+//! - `cycle` — [`find_cycle`], used by `verify` and by unitd's job ordering.
 //! - `tests/host_corpus.rs` — every unit file under /lib/systemd/system and /usr/lib/systemd/system must verify
 //!   without errors; `examples/verify.rs` — `verify` as a command, for comparing with `systemd-analyze verify`
 //!   (the messages and error/warning split were checked that way against systemd 252 on randomly generated
@@ -77,6 +78,7 @@
 //! - Values are those of the system manager (`%t` = `/run`, …); there is no user-manager mode.
 
 mod config;
+mod cycle;
 mod diag;
 mod exec;
 mod keys;
@@ -95,6 +97,7 @@ pub use config::{
     Dep, ExitStatusSet, InstallConfig, KillMode, NotifyAccess, Resources, RestartPolicy,
     ServiceConfig, ServiceType, StandardOutput, UnitConfig, WorkingDirectory,
 };
+pub use cycle::find_cycle;
 pub use diag::{Diagnostic, Severity};
 pub use exec::{parse_exec, ExecCommand, ExecError, ExecFlags, ExecParse, DEFAULT_EXEC_PATH};
 pub use keys::{is_known_key, sections_for};

@@ -169,7 +169,8 @@ fn verify_one(path: &Path, opts: &VerifyOptions) -> Vec<Diagnostic> {
     }
 }
 
-/// Verifies unit files and drop-ins; returns every diagnostic once, in order.
+/// Verifies unit files and drop-ins; returns every diagnostic once, in order. Ordering cycles among the units
+/// given (After=/Before= that loop back) are errors at the line of the first setting of the cycle.
 pub fn verify(paths: &[PathBuf], opts: &VerifyOptions) -> Vec<Diagnostic> {
     let mut out: Vec<Diagnostic> = Vec::new();
     for p in paths {
@@ -179,7 +180,73 @@ pub fn verify(paths: &[PathBuf], opts: &VerifyOptions) -> Vec<Diagnostic> {
             }
         }
     }
+    out.extend(ordering_cycle(paths, opts));
     out
+}
+
+/// The configurations of the unit files among `paths` (drop-ins and unreadable files left out).
+fn unit_configs(paths: &[PathBuf], opts: &VerifyOptions) -> Vec<UnitConfig> {
+    paths
+        .iter()
+        .filter_map(|path| {
+            let name = UnitName::parse(path.file_name()?.to_str()?).ok()?;
+            let dir = path.parent()?;
+            let mut search = vec![dir.to_path_buf()];
+            search.extend(opts.search_path.iter().cloned());
+            match Loader::new(search).load(&name, &opts.specifiers) {
+                Ok(lu) => Some(lu.config),
+                Err(LoadError::BadSetting(lu)) => Some(lu.config),
+                Err(_) => None,
+            }
+        })
+        .collect()
+}
+
+/// An ordering cycle among the units in `paths`, as one error naming every After=/Before= that forms it.
+fn ordering_cycle(paths: &[PathBuf], opts: &VerifyOptions) -> Option<Diagnostic> {
+    let configs = unit_configs(paths, opts);
+    let index: std::collections::HashMap<&str, usize> = configs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.name.as_str(), i))
+        .collect();
+    let mut edges: Vec<Vec<usize>> = vec![Vec::new(); configs.len()];
+    // (from, to) → (file, line, "a.service is after b.service")
+    let mut why: std::collections::HashMap<(usize, usize), (PathBuf, u32, String)> =
+        Default::default();
+    for (i, c) in configs.iter().enumerate() {
+        let settings = c
+            .after
+            .iter()
+            .map(|d| (d, true))
+            .chain(c.before.iter().map(|d| (d, false)));
+        for (dep, after) in settings {
+            let Some(&j) = index.get(dep.unit.as_str()) else {
+                continue;
+            };
+            let (from, to) = if after { (i, j) } else { (j, i) };
+            if !edges[from].contains(&to) {
+                edges[from].push(to);
+                let text = format!("{} is after {}", configs[from].name, configs[to].name);
+                why.insert((from, to), (dep.file.clone(), dep.line, text));
+            }
+        }
+    }
+    let cycle = crate::find_cycle(&edges)?;
+    let steps: Vec<&(PathBuf, u32, String)> = cycle
+        .windows(2)
+        .filter_map(|w| why.get(&(w[0], w[1])))
+        .collect();
+    let (file, line, _) = steps.first()?;
+    let described: Vec<String> = steps
+        .iter()
+        .map(|(f, l, text)| format!("{text} ({}:{l})", f.display()))
+        .collect();
+    Some(Diagnostic::error(
+        file,
+        *line,
+        format!("Ordering cycle found: {}.", described.join(", ")),
+    ))
 }
 
 #[cfg(test)]
@@ -207,6 +274,44 @@ mod tests {
                 format!("{} {rel}:{}: {}", d.severity, d.line, d.message)
             })
             .collect()
+    }
+
+    #[test]
+    fn ordering_cycles_among_the_files_are_errors_at_their_lines() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = tmp.path().join("a.service");
+        let b = tmp.path().join("b.service");
+        let c = tmp.path().join("c.service");
+        fs::write(
+            &a,
+            "[Unit]\nAfter=b.service\n[Service]\nExecStart=/bin/true\n",
+        )
+        .unwrap();
+        fs::write(
+            &b,
+            "[Unit]\nDescription=B\n[Service]\nExecStart=/bin/true\n",
+        )
+        .unwrap();
+        // c is before b and after a: that closes the loop a → b → c → a.
+        fs::write(
+            &c,
+            "[Unit]\nBefore=b.service\nAfter=a.service\n[Service]\nExecStart=/bin/true\n",
+        )
+        .unwrap();
+        let d = verify(&[a.clone(), b.clone(), c.clone()], &opts());
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].is_error());
+        assert_eq!((d[0].file.as_path(), d[0].line), (a.as_path(), 2));
+        for (file, line) in [(&a, 2), (&c, 2), (&c, 3)] {
+            assert!(
+                d[0].message
+                    .contains(&format!("({}:{line})", file.display())),
+                "{}",
+                d[0].message
+            );
+        }
+        // Without the closing edge there is nothing to report.
+        assert!(verify(&[a, b], &opts()).is_empty());
     }
 
     #[test]

@@ -69,7 +69,7 @@ pub fn order(jobs: &[(String, Direction)], edges: &[OrderEdge]) -> Result<Vec<Ve
             why.insert((waiter, first), edge);
         }
     }
-    if let Some(cycle) = find_cycle(&waits) {
+    if let Some(cycle) = unitfile::find_cycle(&waits) {
         let edges = cycle
             .windows(2)
             .filter_map(|w| why.get(&(w[0], w[1])).map(|e| (*e).clone()))
@@ -77,54 +77,6 @@ pub fn order(jobs: &[(String, Direction)], edges: &[OrderEdge]) -> Result<Vec<Ve
         return Err(Cycle(edges));
     }
     Ok(waits)
-}
-
-/// A cycle in the waits-for graph as a node path that starts and ends at the same node.
-fn find_cycle(waits: &[Vec<usize>]) -> Option<Vec<usize>> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Mark {
-        New,
-        OnStack,
-        Done,
-    }
-    let mut mark = vec![Mark::New; waits.len()];
-    let mut stack: Vec<usize> = Vec::new();
-    fn visit(
-        n: usize,
-        waits: &[Vec<usize>],
-        mark: &mut [Mark],
-        stack: &mut Vec<usize>,
-    ) -> Option<Vec<usize>> {
-        mark[n] = Mark::OnStack;
-        stack.push(n);
-        for &m in &waits[n] {
-            match mark[m] {
-                Mark::OnStack => {
-                    let start = stack.iter().position(|&x| x == m).unwrap_or(0);
-                    let mut cycle = stack[start..].to_vec();
-                    cycle.push(m);
-                    return Some(cycle);
-                }
-                Mark::New => {
-                    if let Some(c) = visit(m, waits, mark, stack) {
-                        return Some(c);
-                    }
-                }
-                Mark::Done => {}
-            }
-        }
-        stack.pop();
-        mark[n] = Mark::Done;
-        None
-    }
-    for n in 0..waits.len() {
-        if mark[n] == Mark::New {
-            if let Some(c) = visit(n, waits, &mut mark, &mut stack) {
-                return Some(c);
-            }
-        }
-    }
-    None
 }
 
 #[cfg(test)]
