@@ -31,20 +31,16 @@ impl ManagerIface {
     /// Puts `unit`'s objects on the caller's connection before its path is handed out. The signal pump does
     /// that on every connection too, but asynchronously: a client reading the properties of a path LoadUnit
     /// just returned (a unit loaded on demand, a template instance) could get UnknownObject. Whether it is a
-    /// service comes from the unit's snapshot, which the manager publishes right after replying.
+    /// service comes from the unit's snapshot, which the manager publishes before it replies.
     async fn serve_unit(&self, server: &ObjectServer, unit: &str) {
-        for _ in 0..100 {
-            let service = self
-                .ctx
-                .shared
-                .read()
-                .ok()
-                .and_then(|s| s.units.get(unit).map(|u| u.service.is_some()));
-            if let Some(service) = service {
-                super::serve_unit(server, &self.ctx, unit, service).await;
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        let service = self
+            .ctx
+            .shared
+            .read()
+            .ok()
+            .and_then(|s| s.units.get(unit).map(|u| u.service.is_some()));
+        if let Some(service) = service {
+            super::serve_unit(server, &self.ctx, unit, service).await;
         }
     }
 
@@ -419,38 +415,22 @@ impl ManagerIface {
 
     #[zbus(property(emits_changed_signal = "false"))]
     fn unit_path(&self) -> Vec<String> {
-        self.ctx
-            .shared
-            .read()
-            .map(|s| s.manager.unit_path.clone())
-            .unwrap_or_default()
+        self.ctx.manager(|m| m.unit_path.clone())
     }
 
     #[zbus(property(emits_changed_signal = "false"), name = "NNames")]
     fn n_names(&self) -> u32 {
-        self.ctx
-            .shared
-            .read()
-            .map(|s| s.manager.n_names)
-            .unwrap_or(0)
+        self.ctx.manager(|m| m.n_names)
     }
 
     #[zbus(property(emits_changed_signal = "false"), name = "NJobs")]
     fn n_jobs(&self) -> u32 {
-        self.ctx
-            .shared
-            .read()
-            .map(|s| s.manager.n_jobs)
-            .unwrap_or(0)
+        self.ctx.manager(|m| m.n_jobs)
     }
 
     #[zbus(property(emits_changed_signal = "false"), name = "NFailedUnits")]
     fn n_failed_units(&self) -> u32 {
-        self.ctx
-            .shared
-            .read()
-            .map(|s| s.manager.n_failed)
-            .unwrap_or(0)
+        self.ctx.manager(|m| m.n_failed)
     }
 
     #[zbus(property(emits_changed_signal = "false"))]
@@ -477,20 +457,12 @@ pub struct FlotillaIface {
 impl FlotillaIface {
     #[zbus(property(emits_changed_signal = "const"))]
     fn state_directory(&self) -> String {
-        self.ctx
-            .shared
-            .read()
-            .map(|s| s.manager.state_dir.clone())
-            .unwrap_or_default()
+        self.ctx.manager(|m| m.state_dir.clone())
     }
 
     #[zbus(property(emits_changed_signal = "const"))]
     fn runtime_directory(&self) -> String {
-        self.ctx
-            .shared
-            .read()
-            .map(|s| s.manager.runtime_dir.clone())
-            .unwrap_or_default()
+        self.ctx.manager(|m| m.runtime_dir.clone())
     }
 }
 

@@ -64,6 +64,14 @@ impl BusCtx {
             .map_err(BusError::from)
     }
 
+    /// Reads one manager-wide value from the snapshot.
+    pub fn manager<T: Default>(&self, f: impl FnOnce(&crate::manager::ManagerSnapshot) -> T) -> T {
+        self.shared
+            .read()
+            .map(|s| f(&s.manager))
+            .unwrap_or_default()
+    }
+
     pub fn stats(&self, unit: &str) -> Option<Stats> {
         self.cgroups.as_ref()?.stats(unit).ok()
     }
