@@ -582,7 +582,7 @@ impl Manager {
             }
         };
         match name {
-            Some(name) => self.with_service(&name, |svc, ctx| svc.on_notify(ctx, pid, &fields)),
+            Some(name) => self.with_service(&name, |svc, ctx| svc.on_notify(ctx, &fields)),
             None => tracing::debug!(
                 pid,
                 "notify message from a process of no unit (or not allowed), ignored"
@@ -759,8 +759,6 @@ impl Manager {
             if let Some(j) = self.jobs.get_mut(&id) {
                 j.acted = true;
             }
-        } else if kind == JobKind::Restart && !restart_stopped {
-            // (restart jobs mark acted only after their start half)
         }
         let Some(u) = self.units.get(&name) else {
             return true;

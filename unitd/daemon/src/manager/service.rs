@@ -273,7 +273,7 @@ impl Service {
             Err(e) => {
                 ctx.log(format!("Failed to run '{}' task: {e}", kind_name(kind)));
                 self.control = None;
-                self.on_control_failed(ctx, kind, index, &cmd, ServiceResult::Resources);
+                self.on_control_failed(ctx, kind, ServiceResult::Resources);
             }
         }
     }
@@ -562,14 +562,8 @@ impl Service {
                 self.fail(result);
                 // The reload's control process finishes first; enter_running then sees no main process.
             }
-            _ => {
-                if self.state != ServiceState::StopSigkill
-                    && self.state != ServiceState::FinalSigkill
-                {
-                    // A death during the stop signal is what we asked for: keep the earlier result.
-                }
-                self.check_stopped(ctx);
-            }
+            // A death while stopping is what was asked for: the earlier result stands.
+            _ => self.check_stopped(ctx),
         }
     }
 
@@ -582,9 +576,7 @@ impl Service {
         let ignore = cmd.as_ref().is_some_and(|c| c.flags.ignore_failure);
         if result != ServiceResult::Success && !ignore {
             ctx.log(format!("Control process exited, {}", exit.describe()));
-            if let Some(cmd) = cmd {
-                return self.on_control_failed(ctx, control.kind, control.index, &cmd, result);
-            }
+            return self.on_control_failed(ctx, control.kind, result);
         }
         match control.kind {
             ExecKind::Start => {
@@ -623,14 +615,7 @@ impl Service {
         }
     }
 
-    fn on_control_failed(
-        &mut self,
-        ctx: &mut Ctx,
-        kind: ExecKind,
-        _index: usize,
-        _cmd: &ExecCommand,
-        result: ServiceResult,
-    ) {
+    fn on_control_failed(&mut self, ctx: &mut Ctx, kind: ExecKind, result: ServiceResult) {
         match kind {
             ExecKind::StartPre | ExecKind::Start | ExecKind::StartPost => {
                 self.fail(result);
@@ -742,8 +727,9 @@ impl Service {
         }
     }
 
-    /// An sd_notify message from `pid` (already checked against NotifyAccess=).
-    pub fn on_notify(&mut self, ctx: &mut Ctx, pid: i32, fields: &[(String, String)]) {
+    /// An sd_notify message from a process allowed to send it (NotifyAccess=). MAINPID=/STATUS=/WATCHDOG= are
+    /// taken first, so that a READY=1 in the same message sees the new main pid.
+    pub fn on_notify(&mut self, ctx: &mut Ctx, fields: &[(String, String)]) {
         for (key, value) in fields {
             match key.as_str() {
                 "STATUS" => self.status_text = value.clone(),
@@ -767,7 +753,6 @@ impl Service {
                 _ => {}
             }
         }
-        let _ = pid;
         for (key, value) in fields {
             match (key.as_str(), value.as_str()) {
                 ("READY", "1") => match self.state {
