@@ -94,8 +94,9 @@ mod verify;
 mod words;
 
 pub use config::{
-    Dep, ExitStatusSet, InstallConfig, KillMode, NotifyAccess, Resources, RestartPolicy,
-    ServiceConfig, ServiceType, StandardOutput, UnitConfig, WorkingDirectory,
+    Dep, ExecContext, ExitStatusSet, InstallConfig, KillMode, KillSettings, NotifyAccess,
+    Resources, RestartPolicy, ServiceConfig, ServiceType, StandardOutput, UnitConfig,
+    WorkingDirectory,
 };
 pub use cycle::find_cycle;
 pub use diag::{Diagnostic, Severity};

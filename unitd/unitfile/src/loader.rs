@@ -594,7 +594,7 @@ mod tests {
         );
         let s = lu.config.service.as_ref().unwrap();
         assert_eq!(
-            s.environment,
+            s.exec_context.environment,
             vec![
                 ("A".to_string(), "etc-dropin".to_string()),
                 ("C".to_string(), "all".to_string()),
@@ -639,7 +639,16 @@ mod tests {
         assert!(lu.is_alias());
         assert_eq!(lu.config.name.as_str(), "real.service");
         assert_eq!(start_argv(&lu), vec!["/bin/real", "real.service"]);
-        assert_eq!(lu.config.service.as_ref().unwrap().environment.len(), 1);
+        assert_eq!(
+            lu.config
+                .service
+                .as_ref()
+                .unwrap()
+                .exec_context
+                .environment
+                .len(),
+            1
+        );
 
         // A symlink to a file that is not a unit name: same unit, target's contents.
         let other = t.write(

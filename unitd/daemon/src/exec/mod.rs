@@ -144,7 +144,7 @@ pub fn plan(input: PlanInput<'_>) -> Result<SpawnPlan, PlanError> {
     if let Ok(lang) = std::env::var("LANG") {
         env.push(("LANG".into(), lang));
     }
-    let user = match (&service.user, privileged) {
+    let user = match (&service.exec_context.user, privileged) {
         (Some(name), false) => Some(lookup_user(name)?),
         _ => None,
     };
@@ -155,10 +155,10 @@ pub fn plan(input: PlanInput<'_>) -> Result<SpawnPlan, PlanError> {
         set_env(&mut env, "SHELL", u.shell.display().to_string());
     }
     set_env(&mut env, "INVOCATION_ID", invocation_id());
-    for (k, v) in &service.environment {
+    for (k, v) in &service.exec_context.environment {
         set_env(&mut env, k, v.clone());
     }
-    for (path, optional) in &service.environment_files {
+    for (path, optional) in &service.exec_context.environment_files {
         match std::fs::read_to_string(path) {
             Ok(text) => {
                 for (k, v) in parse_env_file(&text) {
@@ -197,7 +197,7 @@ pub fn plan(input: PlanInput<'_>) -> Result<SpawnPlan, PlanError> {
         .resolve_path()
         .ok_or_else(|| PlanError::NotFound(cmd.path.clone()))?;
 
-    let (uid, gid, groups) = match (&user, &service.group, privileged) {
+    let (uid, gid, groups) = match (&user, &service.exec_context.group, privileged) {
         (_, _, true) => (None, None, Vec::new()),
         (user, group, false) => {
             let gid = match group {
@@ -212,7 +212,7 @@ pub fn plan(input: PlanInput<'_>) -> Result<SpawnPlan, PlanError> {
         }
     };
 
-    let cwd = match &service.working_directory {
+    let cwd = match &service.exec_context.working_directory {
         Some(WorkingDirectory::Home { .. }) => user
             .as_ref()
             .map(|u| u.dir.clone())
@@ -229,8 +229,13 @@ pub fn plan(input: PlanInput<'_>) -> Result<SpawnPlan, PlanError> {
     .unwrap_or_else(|| "/".into());
 
     let identifier = identifier(cmd);
-    let stdout = output_fd(&service.standard_output, unit, &identifier, logs)?;
-    let stderr = match &service.standard_error {
+    let stdout = output_fd(
+        &service.exec_context.standard_output,
+        unit,
+        &identifier,
+        logs,
+    )?;
+    let stderr = match &service.exec_context.standard_error {
         // StandardError=inherit: the same place as standard output.
         StandardOutput::Inherit => stdout
             .as_ref()
@@ -254,7 +259,7 @@ pub fn plan(input: PlanInput<'_>) -> Result<SpawnPlan, PlanError> {
         uid,
         gid,
         groups,
-        umask: service.umask,
+        umask: service.exec_context.umask,
         cgroup_procs,
         stdout,
         stderr,

@@ -385,9 +385,9 @@ impl Service {
         let signal = if sigkill {
             libc::SIGKILL
         } else {
-            self.cfg.kill_signal
+            self.cfg.kill.kill_signal
         };
-        let mode = self.cfg.kill_mode;
+        let mode = self.cfg.kill.kill_mode;
         if let Some(control) = self.control {
             if !final_phase || mode != KillMode::None {
                 ctx.signal_pid(control.pid, signal);
@@ -412,7 +412,7 @@ impl Service {
             }
             KillMode::None => {}
         }
-        if !sigkill && self.cfg.kill_signal != libc::SIGKILL && mode != KillMode::None {
+        if !sigkill && self.cfg.kill.kill_signal != libc::SIGKILL && mode != KillMode::None {
             // systemd follows a SIGTERM with SIGCONT so that stopped processes can act on it.
             match mode {
                 KillMode::ControlGroup => ctx.signal_cgroup_unfrozen(libc::SIGCONT),
@@ -438,7 +438,10 @@ impl Service {
         ) {
             return;
         }
-        let cgroup_matters = matches!(self.cfg.kill_mode, KillMode::ControlGroup | KillMode::Mixed);
+        let cgroup_matters = matches!(
+            self.cfg.kill.kill_mode,
+            KillMode::ControlGroup | KillMode::Mixed
+        );
         let gone = self.main_pid.is_none()
             && self.control.is_none()
             && (!cgroup_matters || ctx.cgroup_empty());
@@ -684,7 +687,7 @@ impl Service {
             }
             ServiceState::StopSigterm => {
                 self.fail(ServiceResult::Timeout);
-                if self.cfg.send_sigkill {
+                if self.cfg.kill.send_sigkill {
                     ctx.log("State 'stop-sigterm' timed out. Killing.".to_string());
                     self.enter_signal(ctx, ServiceState::StopSigkill);
                 } else {
@@ -703,7 +706,7 @@ impl Service {
                 self.enter_signal(ctx, ServiceState::FinalSigterm);
             }
             ServiceState::FinalSigterm => {
-                if self.cfg.send_sigkill {
+                if self.cfg.kill.send_sigkill {
                     self.enter_signal(ctx, ServiceState::FinalSigkill);
                 } else {
                     self.main_pid = None;

@@ -118,8 +118,8 @@ pub fn unit_snapshot(
                 timeout_start_usec: usec(c.timeout_start_sec),
                 timeout_stop_usec: usec(c.timeout_stop_sec),
                 watchdog_usec: c.watchdog_sec.map_or(0, |d| d.as_micros() as u64),
-                kill_mode: kill_mode_name(c.kill_mode).to_string(),
-                kill_signal: c.kill_signal,
+                kill_mode: kill_mode_name(c.kill.kill_mode).to_string(),
+                kill_signal: c.kill.kill_signal,
                 memory_max: c.resources.memory_max.unwrap_or(u64::MAX),
                 tasks_max: c.resources.tasks_max.unwrap_or(u64::MAX),
                 cpu_quota_per_sec_usec: c

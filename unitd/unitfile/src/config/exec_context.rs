@@ -65,16 +65,26 @@ impl WorkingDirectory {
     }
 }
 
-#[derive(Debug, Clone)]
-pub(crate) struct ExecContext {
+/// How a service's processes are set up (systemd.exec(5)): environment, user, directory, umask, output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecContext {
+    /// `Environment=` in order, later assignments of a name replacing earlier ones.
     pub environment: Vec<(String, String)>,
+    /// `EnvironmentFile=`: (path, optional); optional (`-` prefix) files may be missing.
     pub environment_files: Vec<(PathBuf, bool)>,
+    /// `WorkingDirectory=`.
     pub working_directory: Option<WorkingDirectory>,
+    /// `User=`.
     pub user: Option<String>,
+    /// `Group=`.
     pub group: Option<String>,
+    /// `UMask=` (default 0022).
     pub umask: u32,
+    /// `StandardOutput=` (default journal).
     pub standard_output: StandardOutput,
+    /// `StandardError=` (default inherit = same as stdout).
     pub standard_error: StandardOutput,
+    /// `PAMName=`.
     pub pam_name: Option<String>,
 }
 
@@ -147,7 +157,7 @@ pub(crate) fn env_replace(env: &mut Vec<(String, String)>, name: &str, value: &s
 }
 
 impl ExecContext {
-    pub fn apply(&mut self, e: &RawEntry, ctx: &mut Ctx) -> bool {
+    pub(crate) fn apply(&mut self, e: &RawEntry, ctx: &mut Ctx) -> bool {
         match e.key.as_str() {
             "Environment" => self.environment(e, ctx),
             "EnvironmentFile" => self.environment_file(e, ctx),

@@ -32,14 +32,22 @@ impl KillMode {
     }
 }
 
-#[derive(Debug, Clone)]
-pub(crate) struct KillSettings {
+/// How a service's processes are stopped (systemd.kill(5)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KillSettings {
+    /// `KillMode=`.
     pub kill_mode: KillMode,
+    /// `KillSignal=` (default SIGTERM).
     pub kill_signal: i32,
+    /// `FinalKillSignal=` (default SIGKILL), sent after `TimeoutStopSec=` when `send_sigkill`.
     pub final_kill_signal: i32,
+    /// `RestartKillSignal=` (defaults to `kill_signal`).
     pub restart_kill_signal: Option<i32>,
+    /// `WatchdogSignal=` (default SIGABRT).
     pub watchdog_signal: i32,
+    /// `SendSIGKILL=` (default yes).
     pub send_sigkill: bool,
+    /// `SendSIGHUP=` (default no): SIGHUP right after the kill signal.
     pub send_sighup: bool,
 }
 
@@ -58,7 +66,7 @@ impl Default for KillSettings {
 }
 
 impl KillSettings {
-    pub fn apply(&mut self, e: &RawEntry, ctx: &mut Ctx) -> bool {
+    pub(crate) fn apply(&mut self, e: &RawEntry, ctx: &mut Ctx) -> bool {
         let signal = |ctx: &mut Ctx| -> Option<i32> {
             let s = signal_from_string(&e.value);
             if s.is_none() {

@@ -22,8 +22,8 @@ mod unit;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use exec_context::{StandardOutput, WorkingDirectory};
-pub use kill::KillMode;
+pub use exec_context::{ExecContext, StandardOutput, WorkingDirectory};
+pub use kill::{KillMode, KillSettings};
 pub use resources::Resources;
 pub use service::{ExitStatusSet, NotifyAccess, RestartPolicy, ServiceConfig, ServiceType};
 

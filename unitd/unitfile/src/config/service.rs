@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::ctx::{section_loc, Ctx};
-use super::exec_context::{ExecContext, StandardOutput, WorkingDirectory};
+use super::exec_context::ExecContext;
 use super::kill::{KillMode, KillSettings};
 use super::resources::{Resources, ResourcesBuilder};
 use super::unit::UnitBuilder;
@@ -174,44 +174,16 @@ pub struct ServiceConfig {
     pub watchdog_sec: Option<Duration>,
     /// `RuntimeMaxSec=`; `None` = unlimited.
     pub runtime_max_sec: Option<Duration>,
-    /// `KillMode=`.
-    pub kill_mode: KillMode,
-    /// `KillSignal=` (default SIGTERM).
-    pub kill_signal: i32,
-    /// `FinalKillSignal=` (default SIGKILL), sent after `TimeoutStopSec=` when `send_sigkill`.
-    pub final_kill_signal: i32,
-    /// `RestartKillSignal=` (defaults to `kill_signal`).
-    pub restart_kill_signal: Option<i32>,
-    /// `WatchdogSignal=` (default SIGABRT).
-    pub watchdog_signal: i32,
-    /// `SendSIGKILL=` (default yes).
-    pub send_sigkill: bool,
-    /// `SendSIGHUP=` (default no): SIGHUP right after the kill signal.
-    pub send_sighup: bool,
+    /// KillMode=, KillSignal=, SendSIGKILL=, …
+    pub kill: KillSettings,
     /// `SuccessExitStatus=`: extra statuses and signals counted as success.
     pub success_exit_status: ExitStatusSet,
     /// `RestartPreventExitStatus=`: statuses and signals that never restart.
     pub restart_prevent_exit_status: ExitStatusSet,
     /// `RestartForceExitStatus=`: statuses and signals that always restart.
     pub restart_force_exit_status: ExitStatusSet,
-    /// `Environment=` in order, later assignments of a name replacing earlier ones.
-    pub environment: Vec<(String, String)>,
-    /// `EnvironmentFile=`: (path, optional); optional (`-` prefix) files may be missing.
-    pub environment_files: Vec<(PathBuf, bool)>,
-    /// `WorkingDirectory=`.
-    pub working_directory: Option<WorkingDirectory>,
-    /// `User=`.
-    pub user: Option<String>,
-    /// `Group=`.
-    pub group: Option<String>,
-    /// `UMask=` (default 0022).
-    pub umask: u32,
-    /// `StandardOutput=` (default journal).
-    pub standard_output: StandardOutput,
-    /// `StandardError=` (default inherit = same as stdout).
-    pub standard_error: StandardOutput,
-    /// `PAMName=`.
-    pub pam_name: Option<String>,
+    /// Environment=, User=, WorkingDirectory=, UMask=, StandardOutput=, …
+    pub exec_context: ExecContext,
     /// `NotifyAccess=`.
     pub notify_access: NotifyAccess,
     /// Resource limits.
@@ -487,7 +459,6 @@ impl ServiceBuilder {
                 NotifyAccess::None
             },
         );
-        let c = self.exec_ctx;
         let cfg = ServiceConfig {
             service_type,
             remain_after_exit: self.remain_after_exit,
@@ -507,25 +478,11 @@ impl ServiceBuilder {
             timeout_stop_sec: self.timeout_stop,
             watchdog_sec: self.watchdog_sec,
             runtime_max_sec: self.runtime_max_sec,
-            kill_mode: self.kill.kill_mode,
-            kill_signal: self.kill.kill_signal,
-            final_kill_signal: self.kill.final_kill_signal,
-            restart_kill_signal: self.kill.restart_kill_signal,
-            watchdog_signal: self.kill.watchdog_signal,
-            send_sigkill: self.kill.send_sigkill,
-            send_sighup: self.kill.send_sighup,
+            kill: self.kill,
             success_exit_status: self.success_exit_status,
             restart_prevent_exit_status: self.restart_prevent_exit_status,
             restart_force_exit_status: self.restart_force_exit_status,
-            environment: c.environment,
-            environment_files: c.environment_files,
-            working_directory: c.working_directory,
-            user: c.user,
-            group: c.group,
-            umask: c.umask,
-            standard_output: c.standard_output,
-            standard_error: c.standard_error,
-            pam_name: c.pam_name,
+            exec_context: self.exec_ctx,
             notify_access,
             resources: self.res.finish(),
         };
@@ -580,7 +537,9 @@ pub(crate) fn verify(s: &ServiceConfig, unit: &UnitBuilder, loc: (PathBuf, u32),
         refuse("Service is of type D-Bus but no D-Bus service name has been specified. Refusing.");
         return;
     }
-    if s.pam_name.is_some() && !matches!(s.kill_mode, KillMode::ControlGroup | KillMode::Mixed) {
+    if s.exec_context.pam_name.is_some()
+        && !matches!(s.kill.kill_mode, KillMode::ControlGroup | KillMode::Mixed)
+    {
         refuse("Service has PAM enabled. Kill mode must be set to 'control-group' or 'mixed'. Refusing.");
     }
 }

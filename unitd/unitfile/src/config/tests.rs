@@ -61,19 +61,19 @@ fn service_settings_are_typed() {
     assert_eq!(s.timeout_start_sec, Some(Duration::from_millis(1500)));
     assert_eq!(s.timeout_stop_sec, None);
     assert_eq!(s.watchdog_sec, Some(Duration::from_secs(30)));
-    assert_eq!(s.kill_mode, KillMode::Mixed);
-    assert_eq!(s.kill_signal, 2);
-    assert_eq!(s.final_kill_signal, SIGTERM);
-    assert!(!s.send_sigkill);
-    assert!(s.send_sighup);
+    assert_eq!(s.kill.kill_mode, KillMode::Mixed);
+    assert_eq!(s.kill.kill_signal, 2);
+    assert_eq!(s.kill.final_kill_signal, SIGTERM);
+    assert!(!s.kill.send_sigkill);
+    assert!(s.kill.send_sighup);
     assert_eq!(s.success_exit_status.statuses, vec![3, 5]);
     assert_eq!(s.success_exit_status.signals, vec![10]);
     assert_eq!(s.restart_prevent_exit_status.statuses, vec![255]);
-    assert_eq!(s.user.as_deref(), Some("www"));
-    assert_eq!(s.group.as_deref(), Some("1000"));
-    assert_eq!(s.umask, 0o077);
+    assert_eq!(s.exec_context.user.as_deref(), Some("www"));
+    assert_eq!(s.exec_context.group.as_deref(), Some("1000"));
+    assert_eq!(s.exec_context.umask, 0o077);
     assert_eq!(
-        s.working_directory,
+        s.exec_context.working_directory,
         Some(WorkingDirectory::Path {
             path: PathBuf::from("/srv/web"),
             missing_ok: true
@@ -93,13 +93,13 @@ fn service_defaults_follow_systemd() {
     assert_eq!(s.restart_sec, Duration::from_millis(100));
     assert_eq!(s.timeout_start_sec, Some(Duration::from_secs(90)));
     assert_eq!(s.timeout_stop_sec, Some(Duration::from_secs(90)));
-    assert_eq!(s.kill_mode, KillMode::ControlGroup);
-    assert_eq!(s.kill_signal, SIGTERM);
-    assert_eq!(s.final_kill_signal, SIGKILL);
-    assert!(s.send_sigkill);
-    assert_eq!(s.umask, 0o022);
-    assert_eq!(s.standard_output, StandardOutput::Journal);
-    assert_eq!(s.standard_error, StandardOutput::Inherit);
+    assert_eq!(s.kill.kill_mode, KillMode::ControlGroup);
+    assert_eq!(s.kill.kill_signal, SIGTERM);
+    assert_eq!(s.kill.final_kill_signal, SIGKILL);
+    assert!(s.kill.send_sigkill);
+    assert_eq!(s.exec_context.umask, 0o022);
+    assert_eq!(s.exec_context.standard_output, StandardOutput::Journal);
+    assert_eq!(s.exec_context.standard_error, StandardOutput::Inherit);
     assert_eq!(s.notify_access, NotifyAccess::None);
     assert!(s.guess_main_pid);
     assert_eq!(s.resources, Resources::default());
@@ -207,7 +207,12 @@ fn list_resets_table() {
             .map(|c| c.argv[0].as_str())
             .collect();
         assert_eq!(&got_pre, pre, "{settings}");
-        let got_env: Vec<&str> = s.environment.iter().map(|(n, _)| n.as_str()).collect();
+        let got_env: Vec<&str> = s
+            .exec_context
+            .environment
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
         assert_eq!(&got_env, env, "{settings}");
         let got_after: Vec<&str> = u.after.iter().map(|d| d.unit.as_str()).collect();
         assert_eq!(&got_after, after, "{settings}");
@@ -235,7 +240,7 @@ fn dropin_resets_exec_start_of_fragment() {
     );
     assert_eq!(s.exec_start[0].line, 3);
     assert_eq!(
-        s.environment,
+        s.exec_context.environment,
         vec![("A".into(), "2".into()), ("B".into(), "3".into())]
     );
     assert_eq!(
@@ -446,7 +451,7 @@ fn environment_quoting() {
         "[Service]\nExecStart=/bin/a\nEnvironment=\"A=1 2\" B=3 'C=x\\ty' D=%n\nEnvironment=B=4\n",
     );
     assert_eq!(
-        s.environment,
+        s.exec_context.environment,
         vec![
             ("A".to_string(), "1 2".to_string()),
             ("B".to_string(), "4".to_string()),
@@ -456,7 +461,7 @@ fn environment_quoting() {
     );
     let s = svc("[Service]\nExecStart=/bin/a\nEnvironmentFile=-/etc/default/web\nEnvironmentFile=/etc/web.env\n");
     assert_eq!(
-        s.environment_files,
+        s.exec_context.environment_files,
         vec![
             (PathBuf::from("/etc/default/web"), true),
             (PathBuf::from("/etc/web.env"), false)
@@ -492,8 +497,8 @@ fn outputs_table() {
         let s = svc(&format!(
             "[Service]\nExecStart=/bin/a\nStandardOutput={v}\nStandardError={v}\n"
         ));
-        assert_eq!(&s.standard_output, want, "{v}");
-        assert_eq!(&s.standard_error, want, "{v}");
+        assert_eq!(&s.exec_context.standard_output, want, "{v}");
+        assert_eq!(&s.exec_context.standard_error, want, "{v}");
     }
 }
 
@@ -658,7 +663,7 @@ fn dollar_escapes_survive_to_the_shell() {
                  ExecStart=/bin/sh -c 'test \"$$A\" = \"x y\" && test \"$$B\" = \"\\\\$$w 1\"'\n\
                  Environment=\"A=x y\" \"B=$w 1\"\nEnvironment=\"C=keep\"\n");
     assert_eq!(
-        s.environment,
+        s.exec_context.environment,
         vec![
             ("A".into(), "x y".into()),
             ("B".into(), "$w 1".into()),
@@ -666,7 +671,8 @@ fn dollar_escapes_survive_to_the_shell() {
         ]
     );
     let env = |k: &str| {
-        s.environment
+        s.exec_context
+            .environment
             .iter()
             .find(|(n, _)| n == k)
             .map(|(_, v)| v.clone())
