@@ -16,6 +16,8 @@
 //! - `glob` — `path.Match` shell globs, which fleet uses for `Conflicts=` and `Replaces=`.
 //! - `machine` — [`MachineState`] (presence record), metadata strings and [`has_metadata`].
 //! - `state` — [`TargetState`] (inactive|loaded|launched) and [`UnitState`] (what agents publish).
+//! - `schema` — fleet's HTTP API v1 entities (units as options, states, machines, pages and page tokens, error
+//!   bodies), shared by fleetd's API and fleetctl's API driver.
 //! - `keys` — [`Keys`]: the layout of fleet's data under its KV prefix.
 //! - `scheduler` — [`reconcile`]: the engine's decisions over a [`ClusterSnapshot`] (unschedule what can no
 //!   longer run where it is, place the rest on the least-loaded eligible machine), and [`agent_units`]: what
@@ -37,12 +39,15 @@ mod machine;
 mod name;
 mod requirements;
 mod scheduler;
+pub mod schema;
 mod state;
 mod unit;
 
 pub use glob::glob_match;
 pub use keys::Keys;
-pub use machine::{format_metadata, has_metadata, parse_metadata, MachineState, MetadataError};
+pub use machine::{
+    format_metadata, has_metadata, parse_metadata, short_id, MachineState, MetadataError,
+};
 pub use name::{default_unit_type, validate_name, NameError, NameInfo};
 pub use requirements::{is_truthy, validate_unit, Requirements, RequirementsError};
 pub use scheduler::{agent_units, reconcile, ClusterSnapshot, Decision, Job, Plan};

@@ -1,0 +1,35 @@
+//! # fleet-registry — fleet's state in the KV store
+//!
+//! fleet reaches the KV store only through the etcd v3 API, with the `etcd-client` crate (the maintained Rust
+//! client of that API; the same one kvstore's tests use), so it runs unchanged against Flotilla's kvstore or a
+//! real etcd 3.4. This crate is the only place that knows how fleet's model ([`fleet_model::Keys`]) is laid out
+//! in keys, and the only one that writes them.
+//!
+//! ## Layout
+//! - `registry` — [`Registry`]: connect, and the user-facing operations (create, replace, set target state,
+//!   destroy, machine metadata) — each a single transaction guarded by a compare, so racing clients never
+//!   overwrite each other's units.
+//! - `cluster` — [`Cluster`]: every fleet key read at one revision (paged, so 10,000 units never exceed a gRPC
+//!   message), decoded into units, machines (dynamic metadata applied), unit states and the engine leader;
+//!   [`Cluster::snapshot`] turns it into the scheduler's input.
+//! - `schedule` — [`ScheduleChange`] and [`Registry::apply_schedule`]: the engine's decisions written in
+//!   transactions of up to [`MAX_UNITS_PER_TXN`] units, fenced by the engine's leader key and each unit's target
+//!   mod revision, several in flight at once.
+//! - `presence` — leases, machine presence, unit states, engine leadership and watches: what fleetd's agent and
+//!   engine keep alive.
+//! - `error` — [`RegistryError`].
+
+mod cluster;
+mod error;
+mod presence;
+mod registry;
+mod schedule;
+
+pub use cluster::{Cluster, Unit};
+pub use error::RegistryError;
+pub use presence::{ChangeStream, Lease};
+pub use registry::Registry;
+pub use schedule::{ScheduleChange, ScheduleStats, MAX_UNITS_PER_TXN};
+
+/// Re-exported so users of the registry can name the client type it wraps.
+pub use etcd_client;
