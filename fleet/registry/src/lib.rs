@@ -19,6 +19,7 @@
 //!   engine keep alive.
 //! - `error` — [`RegistryError`].
 
+mod api_reads;
 mod cluster;
 mod error;
 mod presence;

@@ -1,0 +1,576 @@
+//! fleet on three hosts: real kvstore, three unitd and three fleetd processes, driven with fleetctl, checked
+//! through fleet's HTTP API and the hosts' cgroups.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use flotilla_tests::{stderr, stdout, wait_for, FleetSettings, Host, Kv};
+use serde_json::Value;
+
+/// A KV store and `n` hosts with the given metadata, every fleetd started.
+struct Cluster {
+    hosts: Vec<Host>,
+    kv: Kv,
+    units_dir: tempfile::TempDir,
+    ttl: Duration,
+}
+
+impl Cluster {
+    fn start(metadata: &[&str], ttl_secs: u64) -> Cluster {
+        let kv = Kv::start();
+        let settings = FleetSettings {
+            etcd: kv.url(),
+            agent_ttl: format!("{ttl_secs}s"),
+            reconcile_interval: "1".into(),
+        };
+        let mut hosts: Vec<Host> = metadata.iter().map(|m| Host::new(&settings, m)).collect();
+        for h in &mut hosts {
+            h.start_fleetd();
+        }
+        let c = Cluster {
+            hosts,
+            kv,
+            units_dir: tempfile::tempdir().expect("tempdir"),
+            ttl: Duration::from_secs(ttl_secs),
+        };
+        let n = c.hosts.len();
+        assert!(
+            wait_for(Duration::from_secs(20), || c.machines().len() == n),
+            "all machines registered: {:?}",
+            c.machines()
+        );
+        c
+    }
+
+    fn host(&self, machine: &str) -> &Host {
+        self.hosts
+            .iter()
+            .find(|h| h.machine_id == machine)
+            .expect("a host of this cluster")
+    }
+
+    /// Writes a unit file for fleetctl to submit; returns its path.
+    fn unit_file(&self, name: &str, body: &str) -> PathBuf {
+        let path = self.units_dir.path().join(name);
+        std::fs::write(&path, body).expect("write unit");
+        path
+    }
+
+    fn fleetctl(&self, args: &[&str]) -> std::process::Output {
+        self.hosts[0].fleetctl(args)
+    }
+
+    fn fleetctl_ok(&self, args: &[&str]) -> String {
+        let out = self.fleetctl(args);
+        assert!(
+            out.status.success(),
+            "fleetctl {args:?} failed: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        stdout(&out)
+    }
+
+    fn get(&self, path: &str) -> Value {
+        api_get(&self.hosts[0], path)
+    }
+
+    fn machines(&self) -> Vec<String> {
+        let v = self.get("/fleet/v1/machines");
+        v["machines"].as_array().map_or(vec![], |ms| {
+            ms.iter()
+                .filter_map(|m| m["id"].as_str().map(str::to_string))
+                .collect()
+        })
+    }
+
+    /// unit → (desiredState, machineID).
+    fn units(&self) -> BTreeMap<String, (String, Option<String>)> {
+        let v = self.get("/fleet/v1/units");
+        v["units"]
+            .as_array()
+            .map_or(vec![], Clone::clone)
+            .into_iter()
+            .map(|u| {
+                (
+                    u["name"].as_str().unwrap_or_default().to_string(),
+                    (
+                        u["desiredState"].as_str().unwrap_or_default().to_string(),
+                        u["machineID"].as_str().map(str::to_string),
+                    ),
+                )
+            })
+            .collect()
+    }
+
+    fn unit(&self, name: &str) -> Value {
+        self.get(&format!("/fleet/v1/units/{name}"))
+    }
+
+    /// (machine, active state) of every published state of `unit`.
+    fn states(&self, unit: &str) -> Vec<(String, String)> {
+        let v = self.get(&format!("/fleet/v1/state?unitName={unit}"));
+        v["states"].as_array().map_or(vec![], |ss| {
+            ss.iter()
+                .map(|s| {
+                    (
+                        s["machineID"].as_str().unwrap_or_default().to_string(),
+                        s["systemdActiveState"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
+                    )
+                })
+                .collect()
+        })
+    }
+
+    /// The machines where `unit` is active (by published state and by processes in its cgroup).
+    fn running_on(&self, unit: &str) -> Vec<String> {
+        self.states(unit)
+            .into_iter()
+            .filter(|(m, active)| {
+                active == "active"
+                    && self
+                        .hosts
+                        .iter()
+                        .any(|h| &h.machine_id == m && !h.unit_pids(unit).is_empty())
+            })
+            .map(|(m, _)| m)
+            .collect()
+    }
+
+    fn wait_running(&self, unit: &str, timeout: Duration) -> String {
+        let mut on = Vec::new();
+        let ok = wait_for(timeout, || {
+            on = self.running_on(unit);
+            on.len() == 1
+        });
+        assert!(
+            ok,
+            "{unit} running on exactly one machine: {on:?}; states {:?}",
+            self.states(unit)
+        );
+        on.remove(0)
+    }
+}
+
+/// GET on a host's API over TCP; the JSON body.
+fn api_get(host: &Host, path: &str) -> Value {
+    let mut s =
+        TcpStream::connect((host.ip.as_str(), host.api_port)).expect("connect to the fleet API");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: fleet\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).expect("read");
+    let body = raw.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    // Chunked or not, the JSON object is the part between the outer braces.
+    let start = body.find('{').unwrap_or(0);
+    let end = body.rfind('}').map_or(body.len(), |e| e + 1);
+    serde_json::from_str(&body[start..end]).unwrap_or(Value::Null)
+}
+
+const SLEEPER: &str = "[Service]\nExecStart=/bin/sh -c 'while true; do sleep 1; done'\n";
+
+fn with_xfleet(xfleet: &str) -> String {
+    format!("{SLEEPER}\n[X-Fleet]\n{xfleet}\n")
+}
+
+#[test]
+fn lifecycle_submit_load_start_stop_unload_destroy() {
+    let c = Cluster::start(&["", "", ""], 5);
+    let path = c.unit_file("hello.service", "[Unit]\nDescription=Hello\n\n[Service]\nExecStart=/bin/sh -c 'echo hello from fleet; while true; do sleep 1; done'\n");
+    let p = path.to_str().expect("utf-8 path");
+
+    c.fleetctl_ok(&["submit", p]);
+    assert_eq!(c.units()["hello.service"], ("inactive".to_string(), None));
+    let files = c.fleetctl_ok(&["list-unit-files", "--no-legend"]);
+    assert!(
+        files.contains("hello.service") && files.contains("inactive"),
+        "{files}"
+    );
+
+    c.fleetctl_ok(&["load", "hello.service"]);
+    let machine = {
+        let mut m = None;
+        assert!(wait_for(Duration::from_secs(10), || {
+            m = c.units()["hello.service"].1.clone();
+            m.is_some()
+                && c.states("hello.service")
+                    .iter()
+                    .any(|(_, a)| a == "inactive")
+        }));
+        m.expect("scheduled")
+    };
+    let host = c.host(&machine);
+    assert!(
+        host.unitd.runtime.join("system/hello.service").exists(),
+        "the unit file is in unitd's runtime dir"
+    );
+    assert!(
+        host.unit_pids("hello.service").is_empty(),
+        "loaded, not started"
+    );
+    assert_eq!(c.unit("hello.service")["currentState"], "loaded");
+
+    c.fleetctl_ok(&["start", "hello.service"]);
+    assert_eq!(
+        c.wait_running("hello.service", Duration::from_secs(10)),
+        machine
+    );
+    assert_eq!(c.unit("hello.service")["currentState"], "launched");
+    let listed = c.fleetctl_ok(&["list-units", "--no-legend"]);
+    assert!(
+        listed.contains("hello.service") && listed.contains("active") && listed.contains("running"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains(&format!("{}.../{}", &machine[..8], host.ip)),
+        "{listed}"
+    );
+
+    let journal = c.fleetctl_ok(&["journal", "--lines", "5", "hello.service"]);
+    assert!(
+        journal.contains("hello from fleet"),
+        "journal through the unit's host: {journal}"
+    );
+
+    c.fleetctl_ok(&["stop", "hello.service"]);
+    assert!(wait_for(Duration::from_secs(10), || host
+        .unit_pids("hello.service")
+        .is_empty()
+        && c.states("hello.service")
+            .iter()
+            .any(|(_, a)| a == "inactive")));
+    assert_eq!(c.units()["hello.service"].0, "loaded");
+
+    c.fleetctl_ok(&["unload", "hello.service"]);
+    assert!(wait_for(Duration::from_secs(10), || !host
+        .unitd
+        .runtime
+        .join("system/hello.service")
+        .exists()
+        && c.states("hello.service").is_empty()));
+    assert_eq!(c.units()["hello.service"], ("inactive".to_string(), None));
+
+    c.fleetctl_ok(&["destroy", "hello.service"]);
+    assert!(!c.units().contains_key("hello.service"));
+}
+
+#[test]
+fn five_conflicting_units_on_three_machines() {
+    let c = Cluster::start(&["", "", ""], 5);
+    let template = c.unit_file("web@.service", &with_xfleet("Conflicts=web@*.service"));
+    let _ = template;
+    let dir = c.units_dir.path().to_str().expect("utf-8").to_string();
+    let out = c.fleetctl(&[
+        "start",
+        "--block-attempts=40",
+        &format!("{dir}/web@{{1..5}}.service"),
+    ]);
+    // Two of the five cannot be placed: start says why and fails.
+    assert!(!out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot be scheduled"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("found conflict with locally-scheduled Unit(web@"),
+        "{}",
+        stderr(&out)
+    );
+
+    let units = c.units();
+    let placed: Vec<_> = units.values().filter_map(|(_, m)| m.clone()).collect();
+    assert_eq!(placed.len(), 3, "{units:?}");
+    let distinct: std::collections::BTreeSet<_> = placed.iter().collect();
+    assert_eq!(distinct.len(), 3, "on distinct machines: {units:?}");
+    for (name, (_, m)) in &units {
+        if m.is_some() {
+            c.wait_running(name, Duration::from_secs(10));
+        } else {
+            let reason = c.unit(name)["unschedulableReason"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            assert!(
+                reason.contains("no machine can run it (3 machines)"),
+                "{name}: {reason}"
+            );
+        }
+    }
+}
+
+#[test]
+fn machine_of_pairs_are_colocated_and_move_together() {
+    let mut c = Cluster::start(&["", "", ""], 3);
+    let dir = c.units_dir.path().to_path_buf();
+    std::fs::write(dir.join("db.service"), SLEEPER).expect("write");
+    std::fs::write(
+        dir.join("db-side.service"),
+        with_xfleet("MachineOf=db.service"),
+    )
+    .expect("write");
+    std::fs::write(dir.join("filler.service"), SLEEPER).expect("write");
+    let p = |n: &str| dir.join(n).display().to_string();
+    c.fleetctl_ok(&[
+        "start",
+        "--block-attempts=40",
+        &p("db-side.service"),
+        &p("db.service"),
+        &p("filler.service"),
+    ]);
+    let db = c.wait_running("db.service", Duration::from_secs(10));
+    assert_eq!(
+        c.wait_running("db-side.service", Duration::from_secs(10)),
+        db
+    );
+
+    // The pair's host dies: both run elsewhere, on one machine, within agent_ttl + 2 s.
+    let i = c
+        .hosts
+        .iter()
+        .position(|h| h.machine_id == db)
+        .expect("host");
+    let crashed = Instant::now();
+    c.hosts[i].crash();
+    let deadline = c.ttl + Duration::from_secs(2);
+    let mut moved = (Vec::new(), Vec::new());
+    let ok = wait_for(deadline + Duration::from_secs(5), || {
+        moved = (c.running_on("db.service"), c.running_on("db-side.service"));
+        moved.0.len() == 1 && moved.0 == moved.1 && moved.0[0] != db
+    });
+    let took = crashed.elapsed();
+    assert!(ok, "moved together: {moved:?}");
+    assert!(took <= deadline, "moved in {took:?}, allowed {deadline:?}");
+}
+
+#[test]
+fn metadata_constraints_and_global_units() {
+    let c = Cluster::start(
+        &[
+            "region=east,disk=ssd",
+            "region=west",
+            "region=west,disk=ssd",
+        ],
+        5,
+    );
+    let dir = c.units_dir.path().to_path_buf();
+    std::fs::write(
+        dir.join("west-ssd.service"),
+        with_xfleet("MachineMetadata=region=west\nMachineMetadata=disk=ssd"),
+    )
+    .expect("w");
+    std::fs::write(
+        dir.join("either.service"),
+        with_xfleet("MachineMetadata=\"region=north\" \"region=east\""),
+    )
+    .expect("w");
+    std::fs::write(
+        dir.join("mars.service"),
+        with_xfleet("MachineMetadata=region=mars"),
+    )
+    .expect("w");
+    std::fs::write(dir.join("everywhere.service"), with_xfleet("Global=true")).expect("w");
+    std::fs::write(
+        dir.join("west-global.service"),
+        with_xfleet("Global=yes\nMachineMetadata=region=west"),
+    )
+    .expect("w");
+    let p = |n: &str| dir.join(n).display().to_string();
+    c.fleetctl_ok(&[
+        "start",
+        "--block-attempts=40",
+        &p("west-ssd.service"),
+        &p("either.service"),
+    ]);
+    assert_eq!(
+        c.wait_running("west-ssd.service", Duration::from_secs(10)),
+        c.hosts[2].machine_id
+    );
+    assert_eq!(
+        c.wait_running("either.service", Duration::from_secs(10)),
+        c.hosts[0].machine_id
+    );
+
+    let out = c.fleetctl(&["start", "--block-attempts=8", &p("mars.service")]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("local Machine metadata insufficient"),
+        "{}",
+        stderr(&out)
+    );
+
+    c.fleetctl_ok(&["start", &p("everywhere.service"), &p("west-global.service")]);
+    let all: Vec<String> = c.hosts.iter().map(|h| h.machine_id.clone()).collect();
+    let mut on = Vec::new();
+    assert!(
+        wait_for(Duration::from_secs(15), || {
+            on = c.running_on("everywhere.service");
+            on.len() == 3
+        }),
+        "{on:?}"
+    );
+    on.sort();
+    let mut want = all.clone();
+    want.sort();
+    assert_eq!(on, want);
+    let mut west = Vec::new();
+    assert!(
+        wait_for(Duration::from_secs(15), || {
+            west = c.running_on("west-global.service");
+            west.len() == 2
+        }),
+        "{west:?}"
+    );
+    assert!(!west.contains(&c.hosts[0].machine_id));
+}
+
+#[test]
+fn replace_restarts_the_unit_with_its_new_content() {
+    let c = Cluster::start(&["", ""], 5);
+    let path = c.unit_file("app.service", "[Service]\nEnvironment=V=one\nExecStart=/bin/sh -c 'while true; do sleep 1; done' app-$V\n");
+    let p = path.display().to_string();
+    c.fleetctl_ok(&["start", &p]);
+    let m = c.wait_running("app.service", Duration::from_secs(10));
+    let host = c.host(&m);
+    let before = host.unit_pids("app.service");
+    let hash_before = c.fleetctl_ok(&["list-unit-files", "--no-legend", "--fields=unit,hash"]);
+
+    std::fs::write(&path, "[Service]\nEnvironment=V=two\nExecStart=/bin/sh -c 'while true; do sleep 1; done' app-$V\n").expect("w");
+    c.fleetctl_ok(&["start", "--replace", &p]);
+    let cmdline =
+        |pid: i32| std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    assert!(
+        wait_for(Duration::from_secs(15), || host
+            .unit_pids("app.service")
+            .iter()
+            .any(|pid| cmdline(*pid).contains("app-two"))),
+        "the new content runs"
+    );
+    let after = host.unit_pids("app.service");
+    assert!(
+        before.iter().all(|p| !after.contains(p)),
+        "restarted: {before:?} → {after:?}"
+    );
+    let hash_after = c.fleetctl_ok(&["list-unit-files", "--no-legend", "--fields=unit,hash"]);
+    assert_ne!(hash_before, hash_after);
+}
+
+#[test]
+fn a_crashed_hosts_units_run_elsewhere_within_agent_ttl_plus_two_seconds() {
+    let mut c = Cluster::start(&["", "", ""], 3);
+    let dir = c.units_dir.path().to_path_buf();
+    for i in 1..=6 {
+        std::fs::write(dir.join(format!("svc{i}.service")), SLEEPER).expect("w");
+    }
+    let paths: Vec<String> = (1..=6)
+        .map(|i| dir.join(format!("svc{i}.service")).display().to_string())
+        .collect();
+    let mut args = vec!["start", "--block-attempts=40"];
+    args.extend(paths.iter().map(String::as_str));
+    c.fleetctl_ok(&args);
+    let mut placement = BTreeMap::new();
+    for i in 1..=6 {
+        let name = format!("svc{i}.service");
+        placement.insert(name.clone(), c.wait_running(&name, Duration::from_secs(10)));
+    }
+    // Crash the host that leads the engine, the harder case: the engine must fail over too.
+    let leader_gone = c.hosts[0].machine_id.clone();
+    let victim = c
+        .hosts
+        .iter()
+        .position(|h| h.machine_id == leader_gone)
+        .expect("host");
+    let moved: Vec<String> = placement
+        .iter()
+        .filter(|(_, m)| **m == leader_gone)
+        .map(|(u, _)| u.clone())
+        .collect();
+    assert!(
+        !moved.is_empty(),
+        "least-loaded spread put units on every host: {placement:?}"
+    );
+    let crashed = Instant::now();
+    c.hosts[victim].crash();
+    let deadline = c.ttl + Duration::from_secs(2);
+    let ok = wait_for(deadline + Duration::from_secs(10), || {
+        moved.iter().all(|u| {
+            let on = c
+                .hosts
+                .iter()
+                .filter(|h| h.machine_id != leader_gone)
+                .flat_map(|h| {
+                    let pids = h.unit_pids(u);
+                    (!pids.is_empty()).then(|| h.machine_id.clone())
+                });
+            on.count() == 1
+        })
+    });
+    let took = crashed.elapsed();
+    assert!(ok, "units of the crashed host run elsewhere");
+    assert!(
+        took <= deadline,
+        "moved in {took:?}; allowed agent_ttl + 2 s = {deadline:?}"
+    );
+    // Units of the surviving hosts were not touched.
+    for (u, m) in &placement {
+        if *m != leader_gone {
+            assert_eq!(c.running_on(u), vec![m.clone()], "{u} stays");
+        }
+    }
+}
+
+#[test]
+fn a_kv_outage_restarts_no_local_unit() {
+    let mut c = Cluster::start(&["", "", ""], 5);
+    let dir = c.units_dir.path().to_path_buf();
+    for i in 1..=3 {
+        std::fs::write(dir.join(format!("keep{i}.service")), SLEEPER).expect("w");
+    }
+    let paths: Vec<String> = (1..=3)
+        .map(|i| dir.join(format!("keep{i}.service")).display().to_string())
+        .collect();
+    let mut args = vec!["start", "--block-attempts=40"];
+    args.extend(paths.iter().map(String::as_str));
+    c.fleetctl_ok(&args);
+    let mut pids = BTreeMap::new();
+    for i in 1..=3 {
+        let name = format!("keep{i}.service");
+        let m = c.wait_running(&name, Duration::from_secs(10));
+        pids.insert(name.clone(), (m.clone(), c.host(&m).unit_pids(&name)));
+    }
+
+    c.kv.kill9();
+    std::thread::sleep(Duration::from_secs(20));
+    for (name, (m, before)) in &pids {
+        assert_eq!(
+            &c.host(m).unit_pids(name),
+            before,
+            "{name} untouched during the outage"
+        );
+    }
+    c.kv.restart();
+    // Give the agents and the engine several reconcile rounds against the returned store.
+    std::thread::sleep(c.ttl + Duration::from_secs(5));
+    for (name, (m, before)) in &pids {
+        assert_eq!(
+            &c.host(m).unit_pids(name),
+            before,
+            "{name} not restarted after the outage"
+        );
+        assert_eq!(
+            c.running_on(name),
+            vec![m.clone()],
+            "{name} still scheduled where it runs"
+        );
+    }
+    let _ = Path::new("");
+}

@@ -1,0 +1,364 @@
+//! # flotilla-tests — the harness for cross-component tests
+//!
+//! Starts the real binaries of one build: a single-member `kvstore` on loopback ports, and "hosts" — each a
+//! `unitd` (its own unit, state and runtime directories and cgroup slice, via `unitd-testkit`) with a `fleetd`
+//! beside it (its own machine ID, a loopback public IP `127.0.0.N`, its API on a unix socket and a TCP port)
+//! — plus `fleetctl` pointed at any host. The binaries are found next to the test executable
+//! (`target/<profile>/`), where `cargo build --workspace --bins` (run by `scripts/test.sh`) puts them.
+//!
+//! Everything is torn down on drop: fleetd first (SIGKILL: a test that wants the graceful path calls
+//! [`Host::stop_fleetd`]), then unitd and the processes left in its slice, then the KV store.
+#![allow(clippy::unwrap_used)] // test harness: a failed unwrap is a failed test
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+pub use unitd_testkit::{wait_for, Unitd};
+
+static HOSTS: AtomicUsize = AtomicUsize::new(0);
+
+/// A binary of this build: `target/<profile>/<name>`.
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test>-HASH → target/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test executable lives in target/<profile>/deps");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build it first (`cargo build --release --workspace --bins`, as scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// A free TCP port on `ip`.
+pub fn free_port(ip: &str) -> u16 {
+    TcpListener::bind((ip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A single-member KV store: Flotilla's `kvstore`, or the reference etcd 3.4 (same flags).
+pub struct Kv {
+    binary: PathBuf,
+    child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub client_port: u16,
+    peer_port: u16,
+    metrics_port: u16,
+}
+
+impl Kv {
+    /// Flotilla's kvstore.
+    pub fn start() -> Kv {
+        Kv::start_binary(binary("kvstore"))
+    }
+
+    /// Debian's etcd 3.4 (`/usr/bin/etcd`, installed by scripts/test.sh).
+    pub fn start_etcd() -> Kv {
+        Kv::start_binary(PathBuf::from("/usr/bin/etcd"))
+    }
+
+    fn start_binary(binary: PathBuf) -> Kv {
+        let mut kv = Kv {
+            binary,
+            child: None,
+            dir: tempfile::tempdir().unwrap(),
+            client_port: free_port("127.0.0.1"),
+            peer_port: free_port("127.0.0.1"),
+            metrics_port: free_port("127.0.0.1"),
+        };
+        kv.launch();
+        kv
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client_port)
+    }
+
+    fn launch(&mut self) {
+        let (c, p, m) = (self.client_port, self.peer_port, self.metrics_port);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("kvstore.log"))
+            .unwrap();
+        let child = Command::new(&self.binary)
+            .args(["--name", "kv", "--data-dir"])
+            .arg(self.dir.path().join("data"))
+            .arg(format!("--listen-client-urls=http://127.0.0.1:{c}"))
+            .arg(format!("--advertise-client-urls=http://127.0.0.1:{c}"))
+            .arg(format!("--listen-peer-urls=http://127.0.0.1:{p}"))
+            .arg(format!(
+                "--initial-advertise-peer-urls=http://127.0.0.1:{p}"
+            ))
+            .arg(format!("--initial-cluster=kv=http://127.0.0.1:{p}"))
+            .arg(format!("--listen-metrics-urls=http://127.0.0.1:{m}"))
+            .arg("--log-level=warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn kvstore");
+        self.child = Some(child);
+        assert!(
+            wait_for(Duration::from_secs(20), || TcpStream::connect((
+                "127.0.0.1",
+                c
+            ))
+            .is_ok()),
+            "kvstore did not come up"
+        );
+    }
+
+    /// SIGKILL (an outage).
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again on the same data and ports.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.launch();
+    }
+}
+
+impl Drop for Kv {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Settings shared by every fleetd of a test.
+#[derive(Debug, Clone)]
+pub struct FleetSettings {
+    /// `etcd_servers`.
+    pub etcd: String,
+    /// `agent_ttl`, e.g. `3s`.
+    pub agent_ttl: String,
+    /// `engine_reconcile_interval` in seconds.
+    pub reconcile_interval: String,
+}
+
+/// One machine: unitd + fleetd.
+pub struct Host {
+    pub index: usize,
+    pub machine_id: String,
+    /// `127.0.0.N`.
+    pub ip: String,
+    pub unitd: Unitd,
+    fleetd: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub api_port: u16,
+    pub metadata: String,
+    settings: FleetSettings,
+}
+
+impl Host {
+    /// A host with `metadata` (`k=v,…`), its unitd started, fleetd not yet.
+    pub fn new(settings: &FleetSettings, metadata: &str) -> Host {
+        let index = HOSTS.fetch_add(1, Ordering::SeqCst);
+        let n = std::process::id() as usize * 131 + index;
+        let machine_id = format!("{:08x}{:024x}", (n as u32).wrapping_mul(2654435761), n);
+        let ip = format!(
+            "127.0.{}.{}",
+            10 + (std::process::id() % 200),
+            10 + index % 200
+        );
+        let mut unitd = Unitd::with_binary(binary("unitd"));
+        unitd.start();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("machine-id"), format!("{machine_id}\n")).unwrap();
+        let api_port = free_port(&ip);
+        Host {
+            index,
+            machine_id,
+            ip,
+            unitd,
+            fleetd: None,
+            dir,
+            api_port,
+            metadata: metadata.to_string(),
+            settings: settings.clone(),
+        }
+    }
+
+    /// The API's unix socket.
+    pub fn api_socket(&self) -> PathBuf {
+        self.dir.path().join("fleet.sock")
+    }
+
+    /// `http://IP:PORT` of the API.
+    pub fn api_url(&self) -> String {
+        format!("http://{}:{}", self.ip, self.api_port)
+    }
+
+    pub fn fleetd_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("fleetd.log")).unwrap_or_default()
+    }
+
+    /// Starts fleetd with this host's config file.
+    pub fn start_fleetd(&mut self) {
+        let config = self.dir.path().join("fleet.conf");
+        let s = &self.settings;
+        std::fs::write(
+            &config,
+            format!(
+                "etcd_servers = {}\nagent_ttl = {}\nengine_reconcile_interval = {}\npublic_ip = {}\nmetadata = \"{}\"\n\
+                 machine_id_file = {}\nunitd_address = {}\napi_listen = unix://{},tcp://{}:{}\n",
+                s.etcd,
+                s.agent_ttl,
+                s.reconcile_interval,
+                self.ip,
+                self.metadata,
+                self.dir.path().join("machine-id").display(),
+                self.unitd.private_socket().display(),
+                self.api_socket().display(),
+                self.ip,
+                self.api_port,
+            ),
+        )
+        .unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("fleetd.log"))
+            .unwrap();
+        let child = Command::new(binary("fleetd"))
+            .arg("--config")
+            .arg(&config)
+            .env("FLEET_LOG", "debug")
+            .env_remove("NOTIFY_SOCKET")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn fleetd");
+        self.fleetd = Some(child);
+        let port = self.api_port;
+        let ip = self.ip.clone();
+        assert!(
+            wait_for(Duration::from_secs(20), || TcpStream::connect((
+                ip.as_str(),
+                port
+            ))
+            .is_ok()),
+            "fleetd API did not come up; log:\n{}",
+            self.fleetd_log()
+        );
+    }
+
+    /// SIGTERM and wait: fleetd unloads its units and leaves the cluster.
+    pub fn stop_fleetd(&mut self) {
+        if let Some(mut c) = self.fleetd.take() {
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// The host dies: SIGKILL to fleetd, unitd and every process of its units.
+    pub fn crash(&mut self) {
+        if let Some(mut c) = self.fleetd.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.unitd.kill9();
+        for cgroup_procs in slice_procs(&self.unitd.slice) {
+            if let Ok(text) = std::fs::read_to_string(&cgroup_procs) {
+                for pid in text
+                    .split_whitespace()
+                    .filter_map(|p| p.parse::<i32>().ok())
+                {
+                    // SAFETY: killing processes of this test's own cgroup slice.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+        }
+    }
+
+    /// Runs `fleetctl` against this host's API (TCP endpoint).
+    pub fn fleetctl(&self, args: &[&str]) -> Output {
+        Command::new(binary("fleetctl"))
+            .arg(format!("--endpoint={}", self.api_url()))
+            .args(args)
+            .env_remove("FLEETCTL_ENDPOINT")
+            .env_remove("FLEETCTL_DRIVER")
+            .output()
+            .expect("run fleetctl")
+    }
+
+    /// The MainPID unitd reports for `unit` (0 when not running), via the unit's cgroup.
+    pub fn unit_pids(&self, unit: &str) -> Vec<i32> {
+        self.unitd.cgroup_pids(unit)
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.fleetd.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!(
+                "---- fleetd log of host {} ({}) ----\n{}",
+                self.index,
+                self.machine_id,
+                self.fleetd_log()
+            );
+        }
+    }
+}
+
+/// `cgroup.procs` files of every cgroup under a slice, v1 and v2 layouts.
+fn slice_procs(slice: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for root in [
+        "/sys/fs/cgroup/pids",
+        "/sys/fs/cgroup/memory",
+        "/sys/fs/cgroup",
+        "/sys/fs/cgroup/unified",
+    ] {
+        let dir = Path::new(root).join(slice);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let procs = e.path().join("cgroup.procs");
+            if procs.exists() {
+                out.push(procs);
+            }
+        }
+    }
+    out
+}
+
+/// stdout as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
