@@ -9,5 +9,7 @@ ensure_python_etcd3
 cd "$ROOT"
 cargo fmt --all -- --check
 cargo clippy --release --workspace --all-targets -- -D warnings
+# The cross-component tests (tests/) start other packages' binaries: build them all first.
+cargo build --release --workspace --bins
 # Tests start servers and time lease expiry: two at a time keeps them honest on a 2-core machine.
 cargo test --release --workspace -- --test-threads=2

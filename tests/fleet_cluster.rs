@@ -574,3 +574,74 @@ fn a_kv_outage_restarts_no_local_unit() {
     }
     let _ = Path::new("");
 }
+
+/// A shipped unit file (`units/NAME`) with the host paths and the KV endpoint of this test in place of the
+/// installed ones (`/usr/local/bin/kvctl`, `127.0.0.1:2379`).
+fn shipped_unit(name: &str, kv: &Kv) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../units").join(name);
+    std::fs::read_to_string(&path)
+        .expect("shipped unit")
+        .replace("/usr/local/bin/kvctl", &flotilla_tests::binary("kvctl").display().to_string())
+        .replace("127.0.0.1:2379", &format!("127.0.0.1:{}", kv.client_port))
+}
+
+fn kv_get(kv: &Kv, key: &str) -> Option<String> {
+    let out = std::process::Command::new(flotilla_tests::binary("kvctl"))
+        .args(["--endpoints", &format!("127.0.0.1:{}", kv.client_port), "get", "--print-value-only", key])
+        .output()
+        .expect("kvctl");
+    let v = stdout(&out).trim().to_string();
+    (!v.is_empty()).then_some(v)
+}
+
+#[test]
+fn shipped_examples_web_its_discovery_sidekick_and_a_global_unit() {
+    let c = Cluster::start(&["", "", ""], 5);
+    let dir = c.units_dir.path().to_path_buf();
+    for name in ["web@.service", "web-discovery@.service", "announce-host.service"] {
+        std::fs::write(dir.join(name), shipped_unit(name, &c.kv)).expect("write");
+    }
+    let ports = [flotilla_tests::free_port("127.0.0.1"), flotilla_tests::free_port("127.0.0.1")];
+    let p = |n: String| dir.join(n).display().to_string();
+    let mut args = vec!["start".to_string(), "--block-attempts=60".to_string()];
+    for port in ports {
+        args.push(p(format!("web@{port}.service")));
+        args.push(p(format!("web-discovery@{port}.service")));
+    }
+    args.push(p("announce-host.service".into()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    c.fleetctl_ok(&args);
+
+    let mut web_machines = Vec::new();
+    for port in ports {
+        let web = c.wait_running(&format!("web@{port}.service"), Duration::from_secs(15));
+        assert_eq!(
+            c.wait_running(&format!("web-discovery@{port}.service"), Duration::from_secs(15)),
+            web,
+            "the sidekick runs beside its web server"
+        );
+        web_machines.push(web);
+        assert!(
+            wait_for(Duration::from_secs(10), || kv_get(&c.kv, &format!("/services/web/{port}"))
+                == Some(format!("127.0.0.1:{port}"))),
+            "web@{port} announced"
+        );
+        let mut s = TcpStream::connect(("127.0.0.1", port)).expect("the web server answers");
+        write!(s, "GET / HTTP/1.0\r\n\r\n").expect("send");
+        let mut reply = String::new();
+        s.read_to_string(&mut reply).expect("read");
+        assert!(reply.starts_with("HTTP/1.0 200"), "{}", &reply[..reply.len().min(80)]);
+    }
+    assert_ne!(web_machines[0], web_machines[1], "Conflicts=web@*.service spreads the instances");
+
+    // Every machine runs the global unit.
+    assert!(wait_for(Duration::from_secs(15), || c.running_on("announce-host.service").len() == 3));
+
+    // Stopping the sidekick withdraws the announcement.
+    c.fleetctl_ok(&["stop", &format!("web-discovery@{}.service", ports[0])]);
+    assert!(
+        wait_for(Duration::from_secs(10), || kv_get(&c.kv, &format!("/services/web/{}", ports[0])).is_none()),
+        "ExecStopPost removed the key"
+    );
+    assert!(kv_get(&c.kv, &format!("/services/web/{}", ports[1])).is_some());
+}

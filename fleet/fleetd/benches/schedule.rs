@@ -34,7 +34,8 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-struct Kv(Child, tempfile::TempDir, u16);
+/// The kvstore process, its data directory (removed on drop) and its client port.
+struct Kv(Child, #[allow(dead_code)] tempfile::TempDir, u16);
 
 impl Kv {
     fn start() -> Kv {

@@ -202,7 +202,7 @@ fn base64_url_decode(s: &str) -> Result<Vec<u8>, String> {
     let mut acc = 0u32;
     let mut bits = 0;
     let trimmed = s.trim_end_matches('=');
-    if s.len() % 4 != 0 {
+    if !s.len().is_multiple_of(4) {
         return Err(format!(
             "illegal base64 data at input byte {}",
             s.len() - s.len() % 4

@@ -3,9 +3,10 @@
 //! `PUT` runs fleet's checks in fleet's order — Content-Type (415), body (400), name in URL vs body (400),
 //! name (400), then, depending on what the registry holds: create (options required, 409; options validated,
 //! 400) → 201; different options → replace → 201; otherwise update the desired state (required, 409; no
-//! template activation, 400) → 204. Three of fleet's accidents are fixed on purpose: the desired state is
-//! validated everywhere (400 `invalid value "<s>" for JobState` instead of a 500 or a unit that no longer
-//! reads back), and a replacement's options are validated like a new unit's.
+//! template activation, 400) → 204. Two of fleet's accidents are fixed on purpose: the desired state is
+//! validated on every path (400 `invalid value "<s>" for JobState`, where fleet answered a create with a 500
+//! and wrote an update that then made the unit unreadable), and a replacement's options are validated like a
+//! new unit's. Like fleet, a template may be *created* with any desired state; only updates are refused.
 //!
 //! Unit → API mapping: `desiredState` is the target state; `machineID` is where the engine placed it;
 //! `currentState` is `inactive` unless the target machine published a state for the unit, `loaded` if it did,
@@ -105,10 +106,9 @@ impl From<HttpError> for PutError {
 
 async fn put(state: &ApiState, req: &Request, name: &str) -> Result<Response, HttpError> {
     check_content_type(&req.headers)?;
-    let mut body: ApiUnit = decode(&req.body)?;
-    if body.name.is_empty() {
-        body.name = name.to_string();
-    } else if body.name != name {
+    let body: ApiUnit = decode(&req.body)?;
+    // An empty body name means the URL's.
+    if !body.name.is_empty() && body.name != name {
         return Err(HttpError::bad_request(format!(
             "name in URL {name:?} differs from unit name in request body {:?}",
             body.name
