@@ -74,8 +74,12 @@ impl Cluster {
         stdout(&out)
     }
 
+    /// GET on the API of the first host that answers (a test may have crashed some).
     fn get(&self, path: &str) -> Value {
-        api_get(&self.hosts[0], path)
+        self.hosts
+            .iter()
+            .find_map(|h| api_get(h, path))
+            .expect("some host's fleet API answers")
     }
 
     fn machines(&self) -> Vec<String> {
@@ -158,25 +162,25 @@ impl Cluster {
     }
 }
 
-/// GET on a host's API over TCP; the JSON body.
-fn api_get(host: &Host, path: &str) -> Value {
-    let mut s =
-        TcpStream::connect((host.ip.as_str(), host.api_port)).expect("connect to the fleet API");
+/// GET on a host's API over TCP; the JSON body (`None` when the host does not answer).
+fn api_get(host: &Host, path: &str) -> Option<Value> {
+    let mut s = TcpStream::connect((host.ip.as_str(), host.api_port)).ok()?;
     write!(
         s,
         "GET {path} HTTP/1.1\r\nHost: fleet\r\nConnection: close\r\n\r\n"
     )
-    .expect("send");
+    .ok()?;
     let mut raw = String::new();
-    s.read_to_string(&mut raw).expect("read");
+    s.read_to_string(&mut raw).ok()?;
     let body = raw.split_once("\r\n\r\n").map_or("", |(_, b)| b);
     // Chunked or not, the JSON object is the part between the outer braces.
     let start = body.find('{').unwrap_or(0);
     let end = body.rfind('}').map_or(body.len(), |e| e + 1);
-    serde_json::from_str(&body[start..end]).unwrap_or(Value::Null)
+    Some(serde_json::from_str(&body[start..end]).unwrap_or(Value::Null))
 }
 
-const SLEEPER: &str = "[Service]\nExecStart=/bin/sh -c 'while true; do sleep 1; done'\n";
+/// A service whose one process keeps its PID for as long as it runs (so a restart is visible as a new PID).
+const SLEEPER: &str = "[Service]\nExecStart=/bin/sleep 1000000\n";
 
 fn with_xfleet(xfleet: &str) -> String {
     format!("{SLEEPER}\n[X-Fleet]\n{xfleet}\n")
@@ -400,7 +404,7 @@ fn metadata_constraints_and_global_units() {
         c.hosts[0].machine_id
     );
 
-    let out = c.fleetctl(&["start", "--block-attempts=8", &p("mars.service")]);
+    let out = c.fleetctl(&["start", "--block-attempts=3", &p("mars.service")]);
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("local Machine metadata insufficient"),
@@ -436,7 +440,7 @@ fn metadata_constraints_and_global_units() {
 #[test]
 fn replace_restarts_the_unit_with_its_new_content() {
     let c = Cluster::start(&["", ""], 5);
-    let path = c.unit_file("app.service", "[Service]\nEnvironment=V=one\nExecStart=/bin/sh -c 'while true; do sleep 1; done' app-$V\n");
+    let path = c.unit_file("app.service", "[Service]\nEnvironment=V=one\nExecStart=/bin/sh -c 'while true; do sleep 1; done' app-${V}\n");
     let p = path.display().to_string();
     c.fleetctl_ok(&["start", &p]);
     let m = c.wait_running("app.service", Duration::from_secs(10));
@@ -444,7 +448,7 @@ fn replace_restarts_the_unit_with_its_new_content() {
     let before = host.unit_pids("app.service");
     let hash_before = c.fleetctl_ok(&["list-unit-files", "--no-legend", "--fields=unit,hash"]);
 
-    std::fs::write(&path, "[Service]\nEnvironment=V=two\nExecStart=/bin/sh -c 'while true; do sleep 1; done' app-$V\n").expect("w");
+    std::fs::write(&path, "[Service]\nEnvironment=V=two\nExecStart=/bin/sh -c 'while true; do sleep 1; done' app-${V}\n").expect("w");
     c.fleetctl_ok(&["start", "--replace", &p]);
     let cmdline =
         |pid: i32| std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
@@ -483,7 +487,7 @@ fn a_crashed_hosts_units_run_elsewhere_within_agent_ttl_plus_two_seconds() {
         placement.insert(name.clone(), c.wait_running(&name, Duration::from_secs(10)));
     }
     // Crash the host that leads the engine, the harder case: the engine must fail over too.
-    let leader_gone = c.hosts[0].machine_id.clone();
+    let leader_gone = kv_get(&c.kv, "/_coreos.com/fleet/engine/leader").expect("an engine leads");
     let victim = c
         .hosts
         .iter()
@@ -578,16 +582,27 @@ fn a_kv_outage_restarts_no_local_unit() {
 /// A shipped unit file (`units/NAME`) with the host paths and the KV endpoint of this test in place of the
 /// installed ones (`/usr/local/bin/kvctl`, `127.0.0.1:2379`).
 fn shipped_unit(name: &str, kv: &Kv) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../units").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../units")
+        .join(name);
     std::fs::read_to_string(&path)
         .expect("shipped unit")
-        .replace("/usr/local/bin/kvctl", &flotilla_tests::binary("kvctl").display().to_string())
+        .replace(
+            "/usr/local/bin/kvctl",
+            &flotilla_tests::binary("kvctl").display().to_string(),
+        )
         .replace("127.0.0.1:2379", &format!("127.0.0.1:{}", kv.client_port))
 }
 
 fn kv_get(kv: &Kv, key: &str) -> Option<String> {
     let out = std::process::Command::new(flotilla_tests::binary("kvctl"))
-        .args(["--endpoints", &format!("127.0.0.1:{}", kv.client_port), "get", "--print-value-only", key])
+        .args([
+            "--endpoints",
+            &format!("127.0.0.1:{}", kv.client_port),
+            "get",
+            "--print-value-only",
+            key,
+        ])
         .output()
         .expect("kvctl");
     let v = stdout(&out).trim().to_string();
@@ -598,10 +613,17 @@ fn kv_get(kv: &Kv, key: &str) -> Option<String> {
 fn shipped_examples_web_its_discovery_sidekick_and_a_global_unit() {
     let c = Cluster::start(&["", "", ""], 5);
     let dir = c.units_dir.path().to_path_buf();
-    for name in ["web@.service", "web-discovery@.service", "announce-host.service"] {
+    for name in [
+        "web@.service",
+        "web-discovery@.service",
+        "announce-host.service",
+    ] {
         std::fs::write(dir.join(name), shipped_unit(name, &c.kv)).expect("write");
     }
-    let ports = [flotilla_tests::free_port("127.0.0.1"), flotilla_tests::free_port("127.0.0.1")];
+    let ports = [
+        flotilla_tests::free_port("127.0.0.1"),
+        flotilla_tests::free_port("127.0.0.1"),
+    ];
     let p = |n: String| dir.join(n).display().to_string();
     let mut args = vec!["start".to_string(), "--block-attempts=60".to_string()];
     for port in ports {
@@ -616,31 +638,52 @@ fn shipped_examples_web_its_discovery_sidekick_and_a_global_unit() {
     for port in ports {
         let web = c.wait_running(&format!("web@{port}.service"), Duration::from_secs(15));
         assert_eq!(
-            c.wait_running(&format!("web-discovery@{port}.service"), Duration::from_secs(15)),
+            c.wait_running(
+                &format!("web-discovery@{port}.service"),
+                Duration::from_secs(15)
+            ),
             web,
             "the sidekick runs beside its web server"
         );
         web_machines.push(web);
         assert!(
-            wait_for(Duration::from_secs(10), || kv_get(&c.kv, &format!("/services/web/{port}"))
-                == Some(format!("127.0.0.1:{port}"))),
+            wait_for(Duration::from_secs(10), || kv_get(
+                &c.kv,
+                &format!("/services/web/{port}")
+            ) == Some(format!(
+                "127.0.0.1:{port}"
+            ))),
             "web@{port} announced"
         );
         let mut s = TcpStream::connect(("127.0.0.1", port)).expect("the web server answers");
         write!(s, "GET / HTTP/1.0\r\n\r\n").expect("send");
         let mut reply = String::new();
         s.read_to_string(&mut reply).expect("read");
-        assert!(reply.starts_with("HTTP/1.0 200"), "{}", &reply[..reply.len().min(80)]);
+        assert!(
+            reply.starts_with("HTTP/1.0 200"),
+            "{}",
+            &reply[..reply.len().min(80)]
+        );
     }
-    assert_ne!(web_machines[0], web_machines[1], "Conflicts=web@*.service spreads the instances");
+    assert_ne!(
+        web_machines[0], web_machines[1],
+        "Conflicts=web@*.service spreads the instances"
+    );
 
     // Every machine runs the global unit.
-    assert!(wait_for(Duration::from_secs(15), || c.running_on("announce-host.service").len() == 3));
+    assert!(wait_for(Duration::from_secs(15), || c
+        .running_on("announce-host.service")
+        .len()
+        == 3));
 
     // Stopping the sidekick withdraws the announcement.
     c.fleetctl_ok(&["stop", &format!("web-discovery@{}.service", ports[0])]);
     assert!(
-        wait_for(Duration::from_secs(10), || kv_get(&c.kv, &format!("/services/web/{}", ports[0])).is_none()),
+        wait_for(Duration::from_secs(10), || kv_get(
+            &c.kv,
+            &format!("/services/web/{}", ports[0])
+        )
+        .is_none()),
         "ExecStopPost removed the key"
     );
     assert!(kv_get(&c.kv, &format!("/services/web/{}", ports[1])).is_some());

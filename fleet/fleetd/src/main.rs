@@ -1,5 +1,6 @@
 //! `fleetd [--config FILE]`: fleet's daemon (engine, agent and HTTP API) for this machine. See the library docs.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -32,9 +33,12 @@ fn main() -> anyhow::Result<()> {
     let filter =
         EnvFilter::try_from_env("FLEET_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
     let under_manager = std::env::var_os("INVOCATION_ID").is_some();
+    // Logs go to stderr (the journal under unitd), with colours only on a terminal.
     let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     if under_manager {
         fmt.without_time().init();
     } else {
