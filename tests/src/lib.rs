@@ -16,6 +16,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+pub mod cluster;
+
 pub use unitd_testkit::{wait_for, Unitd};
 
 static HOSTS: AtomicUsize = AtomicUsize::new(0);
