@@ -7,8 +7,10 @@ use flotilla_tests::{stderr, stdout, wait_for, FleetSettings, Host, Kv};
 #[test]
 fn fleet_schedules_and_runs_units_on_a_real_etcd() {
     let kv = Kv::start_etcd();
+    // Like fleet's default (`:2379,:4001`), the first endpoint listed is dead: fleetd must move to the live one.
+    let dead = flotilla_tests::free_port("127.0.0.1");
     let settings = FleetSettings {
-        etcd: kv.url(),
+        etcd: format!("http://127.0.0.1:{dead},{}", kv.url()),
         agent_ttl: "5s".into(),
         reconcile_interval: "1".into(),
     };

@@ -1,41 +1,34 @@
 //! The registry handle and the user-facing operations on units and machines.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use etcd_client::{
-    Client, Compare, CompareOp, ConnectOptions, DeleteOptions, KvClient, Txn, TxnOp,
-};
+use etcd_client::{Client, Compare, CompareOp, DeleteOptions, KvClient, Txn, TxnOp};
 use fleet_model::{Keys, TargetState, UnitFile};
 
 use crate::cluster::JobObject;
+use crate::endpoints::Endpoints;
 use crate::error::RegistryError;
 
 /// fleet's state in a KV store reached through the etcd v3 API.
 #[derive(Clone)]
 pub struct Registry {
-    client: Client,
+    endpoints: Arc<Endpoints>,
     keys: Keys,
 }
 
 impl Registry {
-    /// Connects to `endpoints` (`http://host:port`; the client balances over them), fleet's keys under `prefix`.
-    /// Each request gives up after `request_timeout`. Connecting does not wait for the KV store to be up.
+    /// Connects to `endpoints` (`http://host:port`; one is used at a time, the next that answers when it stops
+    /// answering), fleet's keys under `prefix`. Each request gives up after `request_timeout`. Connecting does
+    /// not wait for the KV store to be up.
     pub async fn connect(
         endpoints: &[String],
         prefix: &str,
         request_timeout: Duration,
     ) -> Result<Registry, RegistryError> {
-        let options = ConnectOptions::new()
-            .with_timeout(request_timeout)
-            .with_connect_timeout(request_timeout)
-            .with_keep_alive(
-                Duration::from_secs(2),
-                request_timeout.max(Duration::from_secs(1)),
-            );
-        let client = Client::connect(endpoints, Some(options)).await?;
         Ok(Registry {
-            client,
+            endpoints: Endpoints::connect(endpoints, request_timeout).await?,
             keys: Keys::new(prefix),
         })
     }
@@ -44,13 +37,13 @@ impl Registry {
         &self.keys
     }
 
-    /// The underlying client (leases and watches are cheap clones of its channel).
+    /// The client of the endpoint in use (leases and watches are cheap clones of its channel).
     pub fn client(&self) -> Client {
-        self.client.clone()
+        self.endpoints.client()
     }
 
     pub(crate) fn kv(&self) -> KvClient {
-        self.client.kv_client()
+        self.client().kv_client()
     }
 
     /// Adds `unit` as `name` with `target_state`. Refused with [`RegistryError::UnitExists`] when a unit of that
