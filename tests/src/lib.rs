@@ -111,13 +111,11 @@ impl Kv {
             .spawn()
             .expect("spawn kvstore");
         self.child = Some(child);
+        let up = || TcpStream::connect(("127.0.0.1", c)).is_ok() && healthy(m);
         assert!(
-            wait_for(Duration::from_secs(20), || TcpStream::connect((
-                "127.0.0.1",
-                c
-            ))
-            .is_ok()),
-            "kvstore did not come up"
+            wait_for(Duration::from_secs(20), up),
+            "{} did not come up",
+            self.binary.display()
         );
     }
 
@@ -140,6 +138,21 @@ impl Drop for Kv {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// Whether the KV store's `/health` (on its metrics port) answers 200.
+fn healthy(metrics_port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", metrics_port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    if write!(s, "GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut reply = String::new();
+    let _ = s.read_to_string(&mut reply);
+    reply.split_whitespace().nth(1) == Some("200")
 }
 
 /// Settings shared by every fleetd of a test.

@@ -4,8 +4,6 @@
 //! write acknowledged — the schedule is then read back to check every unit got a target. Sizes: 1,000 and
 //! 10,000 units (`FLEET_BENCH_MAX=100000` adds 100,000).
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,75 +11,18 @@ use fleet_model::{MachineState, TargetState, UnitFile};
 use fleet_registry::Registry;
 use fleetd::engine::Engine;
 use fleetd::metrics::Metrics;
+use flotilla_tests::Kv;
 use futures::stream::{self, StreamExt};
 
 #[path = "../../model/benches/common/mix.rs"]
 mod mix;
 
-fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("bench executable");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps");
-    dir.join(name)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// The kvstore process, its data directory (removed on drop) and its client port.
-struct Kv(Child, #[allow(dead_code)] tempfile::TempDir, u16);
-
-impl Kv {
-    fn start() -> Kv {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (c, p, m) = (free_port(), free_port(), free_port());
-        let child = Command::new(binary("kvstore"))
-            .args(["--name", "bench", "--data-dir"])
-            .arg(dir.path().join("data"))
-            .arg(format!("--listen-client-urls=http://127.0.0.1:{c}"))
-            .arg(format!("--advertise-client-urls=http://127.0.0.1:{c}"))
-            .arg(format!("--listen-peer-urls=http://127.0.0.1:{p}"))
-            .arg(format!(
-                "--initial-advertise-peer-urls=http://127.0.0.1:{p}"
-            ))
-            .arg(format!("--initial-cluster=bench=http://127.0.0.1:{p}"))
-            .arg(format!("--listen-metrics-urls=http://127.0.0.1:{m}"))
-            .arg("--log-level=warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("spawn kvstore (build it: cargo build --release -p kvstore)");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", c)).is_err() {
-            assert!(Instant::now() < deadline, "kvstore did not come up");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Kv(child, dir, c)
-    }
-}
-
-impl Drop for Kv {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 async fn run(n_units: usize) {
     let n_machines = n_units / 10;
     let kv = Kv::start();
-    let registry = Registry::connect(
-        &[format!("http://127.0.0.1:{}", kv.2)],
-        "/_coreos.com/fleet/",
-        Duration::from_secs(30),
-    )
-    .await
-    .expect("connect");
+    let registry = Registry::connect(&[kv.url()], "/_coreos.com/fleet/", Duration::from_secs(30))
+        .await
+        .expect("connect");
     let lease = registry
         .grant_lease(Duration::from_secs(600))
         .await

@@ -829,7 +829,7 @@ async fn health_and_errors_follow_the_kv_store() {
     let r = api.get("/health").await;
     assert_eq!((r.status, r.json()), (200, json!({"health": "true"})));
 
-    api.kv.kill();
+    api.kv.kill9();
     let r = api.get("/health").await;
     assert_eq!((r.status, r.json()), (503, json!({"health": "false"})));
     let r = api.get(UNITS).await;

@@ -17,10 +17,12 @@
 //!   mod revision, several in flight at once.
 //! - `presence` — leases, machine presence, unit states, engine leadership and watches: what fleetd's agent and
 //!   engine keep alive.
+//! - `api_view` — records as fleet's HTTP API shows them (shared by fleetd's API and fleetctl's etcd driver).
 //! - `endpoints` — one client per KV endpoint, one in use, failing over to the next that answers.
 //! - `error` — [`RegistryError`].
 
 mod api_reads;
+pub mod api_view;
 mod cluster;
 mod endpoints;
 mod error;

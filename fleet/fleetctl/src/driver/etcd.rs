@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use fleet_model::schema::{ApiMachine, ApiUnit, ApiUnitState};
-use fleet_model::{MachineState, TargetState, UnitFile, UnitState};
-use fleet_registry::{Registry, Unit};
+use fleet_model::{TargetState, UnitFile};
+use fleet_registry::api_view::{api_machine, api_unit, api_unit_state};
+use fleet_registry::Registry;
 
 use super::{Driver, DriverError};
 use crate::names::is_template;
@@ -32,73 +33,13 @@ impl EtcdDriver {
     }
 }
 
-/// fleet's `currentState` of a non-global unit, derived exactly as fleetd's API derives it (so both drivers
-/// show the same): `inactive` unless its machine published a state for it; `launched` if that state is
-/// active, activating or reloading; `loaded` otherwise.
-pub fn current_state(target: Option<&str>, states: &BTreeMap<String, UnitState>) -> TargetState {
-    match target.and_then(|m| states.get(m)) {
-        None => TargetState::Inactive,
-        Some(s)
-            if matches!(
-                s.active_state.as_str(),
-                "active" | "activating" | "reloading"
-            ) =>
-        {
-            TargetState::Launched
-        }
-        Some(_) => TargetState::Loaded,
-    }
-}
-
-/// A registry unit as fleet's API shows it (global units have no machine and no current state).
-fn api_unit(unit: &Unit, states: &BTreeMap<String, UnitState>) -> ApiUnit {
-    let global = unit.requirements().global;
-    let (current_state, machine_id) = if global {
-        (String::new(), String::new())
-    } else {
-        (
-            current_state(unit.target.as_deref(), states).to_string(),
-            unit.target.clone().unwrap_or_default(),
-        )
-    };
-    ApiUnit {
-        name: unit.name.clone(),
-        options: unit.file.options().to_vec(),
-        desired_state: unit.target_state.to_string(),
-        current_state,
-        machine_id,
-        unschedulable_reason: unit.unschedulable.clone().unwrap_or_default(),
-    }
-}
-
-fn api_state(s: &UnitState, name: &str, machine: &str) -> ApiUnitState {
-    ApiUnitState {
-        name: name.to_string(),
-        hash: s.hash.clone(),
-        machine_id: machine.to_string(),
-        load_state: s.load_state.clone(),
-        active_state: s.active_state.clone(),
-        sub_state: s.sub_state.clone(),
-    }
-}
-
-fn api_machine(m: &MachineState) -> ApiMachine {
-    ApiMachine {
-        id: m.id.clone(),
-        primary_ip: m.public_ip.clone(),
-        metadata: m.metadata.clone(),
-        api: m.api.clone(),
-    }
-}
-
 impl Driver for EtcdDriver {
     async fn units(&self) -> Result<Vec<ApiUnit>, DriverError> {
         let cluster = self.registry.cluster().await?;
-        let none = BTreeMap::new();
         Ok(cluster
             .units
             .values()
-            .map(|u| api_unit(u, cluster.states.get(&u.name).unwrap_or(&none)))
+            .map(|u| api_unit(u, cluster.states.get(&u.name)))
             .collect())
     }
 
@@ -107,7 +48,7 @@ impl Driver for EtcdDriver {
             .registry
             .unit(name)
             .await?
-            .map(|(unit, states)| api_unit(&unit, &states)))
+            .map(|(unit, states)| api_unit(&unit, Some(&states))))
     }
 
     async fn unit_states(&self, unit: Option<&str>) -> Result<Vec<ApiUnitState>, DriverError> {
@@ -128,7 +69,7 @@ impl Driver for EtcdDriver {
             .flat_map(|(name, per_machine)| {
                 per_machine
                     .iter()
-                    .map(move |(machine, s)| api_state(s, name, machine))
+                    .map(move |(machine, s)| api_unit_state(name, machine, s))
             })
             .collect())
     }
@@ -176,45 +117,5 @@ impl Driver for EtcdDriver {
 
     async fn destroy_unit(&self, name: &str) -> Result<(), DriverError> {
         Ok(self.registry.destroy_unit(name).await?)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn states(machine: &str, active: &str) -> BTreeMap<String, UnitState> {
-        BTreeMap::from([(
-            machine.to_string(),
-            UnitState {
-                name: "a.service".into(),
-                load_state: "loaded".into(),
-                active_state: active.into(),
-                sub_state: "x".into(),
-                hash: String::new(),
-                machine_id: machine.into(),
-            },
-        )])
-    }
-
-    #[test]
-    fn current_state_follows_the_schedule_and_the_published_state() {
-        use TargetState::*;
-        let none = BTreeMap::new();
-        let table = [
-            (None, none.clone(), Inactive),
-            (Some("m1"), none.clone(), Inactive),
-            (Some("m1"), states("m2", "active"), Inactive),
-            (Some("m1"), states("m1", "inactive"), Loaded),
-            (Some("m1"), states("m1", "failed"), Loaded),
-            (Some("m1"), states("m1", "deactivating"), Loaded),
-            (Some("m1"), states("m1", "activating"), Launched),
-            (Some("m1"), states("m1", "reloading"), Launched),
-            (Some("m1"), states("m1", "active"), Launched),
-            (None, states("m1", "active"), Inactive),
-        ];
-        for (target, s, want) in table {
-            assert_eq!(current_state(target, &s), want, "{target:?} {s:?}");
-        }
     }
 }

@@ -17,7 +17,7 @@ use fleet_model::{Requirements, TargetState, UnitFile};
 use fleet_registry::RegistryError;
 
 pub use api::ApiDriver;
-pub use etcd::{current_state, EtcdDriver};
+pub use etcd::EtcdDriver;
 
 use crate::http::HttpError;
 

@@ -13,7 +13,8 @@
 
 use std::collections::BTreeMap;
 
-use fleet_model::schema::{ApiMachine, MachinePage, MachinePatchOp, MachinePatchValue};
+use fleet_model::schema::{MachinePage, MachinePatchOp, MachinePatchValue};
+use fleet_registry::api_view::api_machine;
 use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 
@@ -81,12 +82,7 @@ async fn list(state: &ApiState, req: &Request) -> Result<Response, HttpError> {
         .iter()
         .skip(range.start)
         .take(range.len())
-        .map(|(id, m)| ApiMachine {
-            id: id.clone(),
-            primary_ip: m.public_ip.clone(),
-            metadata: m.metadata.clone(),
-            api: m.api.clone(),
-        })
+        .map(|(_, m)| api_machine(m))
         .collect();
     reply::json(
         StatusCode::OK,

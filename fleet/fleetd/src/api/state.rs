@@ -5,8 +5,9 @@
 //! applied before paging. The item answers the first state of the unit (by machine ID), or fleet's intended
 //! 404 `unit state does not exist` (fleet itself dereferenced nil there and dropped the connection).
 
-use fleet_model::schema::{ApiUnitState, UnitStatePage};
+use fleet_model::schema::UnitStatePage;
 use fleet_model::UnitState;
+use fleet_registry::api_view::api_unit_state;
 use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 
@@ -46,7 +47,7 @@ pub(crate) async fn collection(state: &ApiState, req: &Request) -> Result<Respon
         &UnitStatePage {
             states: matching[range]
                 .iter()
-                .map(|(name, id, s)| api_state(name, id, s))
+                .map(|(name, id, s)| api_unit_state(name, id, s))
                 .collect(),
             next_page_token,
         },
@@ -68,20 +69,7 @@ pub(crate) async fn item(
         .await
         .map_err(|e| HttpError::registry(state, "unit_states", e))?;
     match states.iter().next() {
-        Some((id, s)) => reply::json(StatusCode::OK, &api_state(name, id, s)),
+        Some((id, s)) => reply::json(StatusCode::OK, &api_unit_state(name, id, s)),
         None => Err(HttpError::not_found("unit state does not exist")),
-    }
-}
-
-/// A published state as the API shows it; the unit and machine come from its key (`state/<name>/<machine>`),
-/// which is what the registry files it under.
-fn api_state(name: &str, machine: &str, s: &UnitState) -> ApiUnitState {
-    ApiUnitState {
-        name: name.to_string(),
-        hash: s.hash.clone(),
-        machine_id: machine.to_string(),
-        load_state: s.load_state.clone(),
-        active_state: s.active_state.clone(),
-        sub_state: s.sub_state.clone(),
     }
 }

@@ -13,11 +13,10 @@
 //! `launched` if that state is active, activating or reloading. Global units run wherever they match, so they
 //! have neither `machineID` nor `currentState`.
 
-use std::collections::BTreeMap;
-
 use fleet_model::schema::{ApiUnit, UnitPage};
-use fleet_model::{validate_name, validate_unit, NameInfo, TargetState, UnitFile, UnitState};
-use fleet_registry::{RegistryError, Unit};
+use fleet_model::{validate_name, validate_unit, NameInfo, TargetState, UnitFile};
+use fleet_registry::api_view::api_unit;
+use fleet_registry::RegistryError;
 use warp::http::header::CONTENT_TYPE;
 use warp::http::{HeaderMap, Method, StatusCode};
 use warp::reply::Response;
@@ -246,42 +245,12 @@ fn desired_state(s: &str) -> Result<Option<TargetState>, HttpError> {
         .map_err(|e: fleet_model::TargetStateError| HttpError::bad_request(e.to_string()))
 }
 
-/// A registry unit as the API shows it; `states` are the unit's published states by machine.
-pub(crate) fn api_unit(unit: &Unit, states: Option<&BTreeMap<String, UnitState>>) -> ApiUnit {
-    let (machine_id, current_state) = if unit.requirements().global {
-        (String::new(), String::new())
-    } else {
-        let reported = unit.target.as_ref().and_then(|target| states?.get(target));
-        let current = match reported {
-            None => TargetState::Inactive,
-            Some(s)
-                if matches!(
-                    s.active_state.as_str(),
-                    "active" | "activating" | "reloading"
-                ) =>
-            {
-                TargetState::Launched
-            }
-            Some(_) => TargetState::Loaded,
-        };
-        (
-            unit.target.clone().unwrap_or_default(),
-            current.as_str().to_string(),
-        )
-    };
-    ApiUnit {
-        name: unit.name.clone(),
-        options: unit.file.options().to_vec(),
-        desired_state: unit.target_state.as_str().to_string(),
-        current_state,
-        machine_id,
-        unschedulable_reason: unit.unschedulable.clone().unwrap_or_default(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fleet_model::UnitState;
+    use fleet_registry::Unit;
+    use std::collections::BTreeMap;
     use std::sync::Arc;
     use warp::http::HeaderValue;
 

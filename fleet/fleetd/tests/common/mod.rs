@@ -1,11 +1,10 @@
-//! fleetd API test harness: a real kvstore process ([`kvstore::KvStore`]), a [`Registry`] connected to it, and
+//! fleetd API test harness: a real kvstore process ([`flotilla_tests::Kv`]), a [`Registry`] connected to it, and
 //! fleetd's API served in-process by [`fleetd::api::serve`] on a loopback TCP port; requests go over real
 //! sockets with the small client in [`http`]. [`FleetApi`] also writes what agents and the engine would
 //! (machines, unit states, schedules), so tests can set up a cluster without running them.
 #![allow(dead_code)]
 
 pub mod http;
-pub mod kvstore;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -22,7 +21,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use self::http::{Request, Response, Streaming};
-use self::kvstore::KvStore;
+use flotilla_tests::Kv as KvStore;
 
 /// The version the API under test reports in `Server:`.
 pub const VERSION: &str = "9.8.7-test";
@@ -58,7 +57,7 @@ impl FleetApi {
             .await
             .expect("kvstore start");
         let registry = Registry::connect(
-            &[kv.endpoint()],
+            &[kv.url()],
             fleet_model::Keys::DEFAULT_PREFIX,
             Duration::from_secs(2),
         )
