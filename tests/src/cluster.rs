@@ -216,3 +216,52 @@ pub fn kv_get(kv: &Kv, key: &str) -> Option<String> {
     let v = stdout(&out).trim().to_string();
     (!v.is_empty()).then_some(v)
 }
+
+/// Runs `fleetctl` with exactly `args` (no `--endpoint` added) and, on top of a clean `FLEETCTL_*`
+/// environment, the variables `env`.
+pub fn fleetctl_raw(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(crate::binary("fleetctl"));
+    cmd.args(args);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("FLEETCTL_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.envs(env.iter().copied());
+    cmd.output().expect("run fleetctl")
+}
+
+/// SHA-1 of `text` in hex, by coreutils' `sha1sum` (an oracle independent of fleet's code).
+pub fn sha1_hex(text: &str) -> String {
+    let mut child = std::process::Command::new("sha1sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn sha1sum");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write to sha1sum");
+    let out = child.wait_with_output().expect("sha1sum");
+    let hex = stdout(&out)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(hex.len(), 40, "sha1sum output: {}", stdout(&out));
+    hex
+}
+
+/// The command lines (`/proc/PID/cmdline`, NULs as spaces) of the processes in `unit`'s cgroup on `host`.
+pub fn cmdlines(host: &Host, unit: &str) -> Vec<String> {
+    host.unit_pids(unit)
+        .into_iter()
+        .map(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+                .unwrap_or_default()
+        })
+        .collect()
+}
