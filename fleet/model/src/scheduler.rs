@@ -78,8 +78,10 @@ pub struct Plan {
 /// A machine and the units scheduled on it, while a pass runs.
 struct Agent<'a> {
     state: &'a MachineState,
-    /// Units that count as here: scheduled non-inactive units and the global units this machine runs.
-    units: HashMap<&'a str, &'a Requirements>,
+    /// Units that count as here: scheduled non-inactive units and the global units this machine runs. Sorted,
+    /// so the unit a refusal names is the same on every pass (reasons are stored and shown; they must not
+    /// flap).
+    units: BTreeMap<&'a str, &'a Requirements>,
 }
 
 impl<'a> Agent<'a> {
@@ -157,7 +159,7 @@ impl<'a> Cluster<'a> {
             .iter()
             .map(|state| Agent {
                 state,
-                units: HashMap::new(),
+                units: BTreeMap::new(),
             })
             .collect();
         let by_id: HashMap<&str, usize> = agents
@@ -430,7 +432,7 @@ pub fn agent_units<'a>(
     };
     let mut agent = Agent {
         state,
-        units: HashMap::new(),
+        units: BTreeMap::new(),
     };
     for job in snapshot.jobs.iter().filter(|j| {
         !j.requirements.global

@@ -115,7 +115,7 @@ fn eligibility_checks_run_in_fleets_order_with_its_messages() {
     for (name, xfleet, want) in table {
         let mut agent = Agent {
             state: &m,
-            units: HashMap::new(),
+            units: BTreeMap::new(),
         };
         agent.units.insert("here.service", &here.requirements);
         agent.units.insert("new.service", &replacer.requirements);
@@ -392,4 +392,26 @@ fn conflicting_units_already_together_are_split() {
     let placed = placement(&s, &plan);
     assert_ne!(placed["a.service"], placed["b.service"]);
     assert!(placed.values().all(Option::is_some));
+}
+
+#[test]
+fn a_refusal_names_the_same_unit_on_every_pass() {
+    // Reasons are stored and shown, so they must not change from pass to pass: with several units on the one
+    // machine that conflict with the candidate, the first by name is the one named.
+    let jobs = vec![
+        job("b.service", "", Some("m1")),
+        job("a.service", "", Some("m1")),
+        job("c.service", "", Some("m1")),
+        job("x.service", "Conflicts=*.service", None),
+    ];
+    let s = snapshot(&[("m1", "")], jobs);
+    for _ in 0..20 {
+        let plan = reconcile(&s);
+        assert!(
+            plan.unschedulable["x.service"]
+                .contains("found conflict with locally-scheduled Unit(a.service)"),
+            "{:?}",
+            plan.unschedulable
+        );
+    }
 }
