@@ -369,6 +369,21 @@ mod tests {
     use crate::driver::fake::{self, FakeDriver};
     use crate::testutil::{cluster, ctx, UNIT};
 
+    /// `start`'s wait for `a.service`.
+    async fn start_a(ctx: &Ctx<FakeDriver>, attempts: i64) -> Result<(), WaitError> {
+        let names = ["a.service".to_string()];
+        try_wait_for_unit_states(ctx, &names, "start", TargetState::Launched, attempts).await
+    }
+
+    /// A converging cluster where `a.service` is wanted launched but cannot be scheduled, for `reason`.
+    fn unschedulable(reason: &str) -> FakeDriver {
+        let mut c = cluster(&[("a.service", UNIT, TargetState::Launched)]);
+        if let Some(u) = c.units.get_mut("a.service") {
+            u.unschedulable_reason = reason.into();
+        }
+        FakeDriver::converging(c)
+    }
+
     #[test]
     fn block_attempts_are_fleets() {
         assert_eq!(block_attempts(0, false), 0);
@@ -382,9 +397,7 @@ mod tests {
         let d = FakeDriver::converging(cluster(&[("a.service", UNIT, TargetState::Launched)]));
         let (ctx, cap) = ctx(d);
         let names = vec!["a.service".to_string()];
-        try_wait_for_unit_states(&ctx, &names, "start", TargetState::Launched, 0)
-            .await
-            .expect("launched");
+        start_a(&ctx, 0).await.expect("launched");
         try_wait_for_active(&ctx, &names, 0).await.expect("active");
         assert_eq!(
             cap.out(),
@@ -417,9 +430,7 @@ mod tests {
         let d = FakeDriver::new(cluster(&[("a.service", UNIT, TargetState::Launched)]));
         let (ctx, cap) = ctx(d);
         let names = vec!["a.service".to_string()];
-        try_wait_for_unit_states(&ctx, &names, "start", TargetState::Launched, -1)
-            .await
-            .expect("no wait");
+        start_a(&ctx, -1).await.expect("no wait");
         try_wait_for_active(&ctx, &names, -1)
             .await
             .expect("no wait");
@@ -433,15 +444,7 @@ mod tests {
         let d = FakeDriver::new(cluster(&[("a.service", UNIT, TargetState::Launched)]));
         let (ctx, cap) = ctx(d);
         let started = Instant::now();
-        let err = try_wait_for_unit_states(
-            &ctx,
-            &["a.service".to_string()],
-            "start",
-            TargetState::Launched,
-            3,
-        )
-        .await
-        .expect_err("times out");
+        let err = start_a(&ctx, 3).await.expect_err("times out");
         assert!(started.elapsed() >= Duration::from_millis(30));
         assert_eq!(
             err.to_string(),
@@ -456,20 +459,8 @@ mod tests {
 
     #[tokio::test]
     async fn an_unschedulable_unit_says_why_when_attempts_run_out() {
-        let mut c = cluster(&[("a.service", UNIT, TargetState::Launched)]);
-        if let Some(u) = c.units.get_mut("a.service") {
-            u.unschedulable_reason = "no machine has metadata region=mars".into();
-        }
-        let (ctx, cap) = ctx(FakeDriver::converging(c));
-        let err = try_wait_for_unit_states(
-            &ctx,
-            &["a.service".to_string()],
-            "start",
-            TargetState::Launched,
-            2,
-        )
-        .await
-        .expect_err("gives up");
+        let (ctx, cap) = ctx(unschedulable("no machine has metadata region=mars"));
+        let err = start_a(&ctx, 2).await.expect_err("gives up");
         assert!(matches!(err, WaitError::TimedOut { .. }));
         assert_eq!(
             cap.err(),
@@ -480,21 +471,10 @@ mod tests {
 
     #[tokio::test]
     async fn without_a_limit_a_stable_unschedulable_reason_ends_the_wait() {
-        let mut c = cluster(&[("a.service", UNIT, TargetState::Launched)]);
-        if let Some(u) = c.units.get_mut("a.service") {
-            u.unschedulable_reason =
-                "found conflict with locally-scheduled Unit([b.service])".into();
-        }
-        let (ctx, cap) = ctx(FakeDriver::converging(c));
-        let err = try_wait_for_unit_states(
-            &ctx,
-            &["a.service".to_string()],
-            "start",
-            TargetState::Launched,
-            0,
-        )
-        .await
-        .expect_err("gives up");
+        let (ctx, cap) = ctx(unschedulable(
+            "found conflict with locally-scheduled Unit([b.service])",
+        ));
+        let err = start_a(&ctx, 0).await.expect_err("gives up");
         assert!(matches!(err, WaitError::GaveUp { .. }), "{err:?}");
         assert!(cap.err().starts_with(
             "Unit a.service cannot be scheduled: found conflict with locally-scheduled Unit([b.service])\n\
@@ -549,15 +529,13 @@ mod tests {
 
     #[tokio::test]
     async fn the_active_check_fails_with_the_last_reason() {
-        let c = cluster(&[("a.service", UNIT, TargetState::Launched)]);
-        let d = FakeDriver::new(c);
-        d.set_tick(Box::new(|c| {
-            fake::converge(c);
-            for s in &mut c.states {
+        let d = FakeDriver::converging_with(
+            cluster(&[("a.service", UNIT, TargetState::Launched)]),
+            |s| {
                 s.active_state = "activating".into();
                 s.sub_state = "start".into();
-            }
-        }));
+            },
+        );
         let (ctx, cap) = ctx(d);
         let err = try_wait_for_active(&ctx, &["a.service".to_string()], 2)
             .await
@@ -577,14 +555,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_unit_ends_an_unlimited_active_check() {
-        let d = FakeDriver::new(cluster(&[("a.service", UNIT, TargetState::Launched)]));
-        d.set_tick(Box::new(|c| {
-            fake::converge(c);
-            for s in &mut c.states {
-                s.active_state = "failed".into();
-                s.sub_state = "failed".into();
-            }
-        }));
+        let d = FakeDriver::converging_with(
+            cluster(&[("a.service", UNIT, TargetState::Launched)]),
+            fake::fail,
+        );
         let (ctx, _cap) = ctx(d);
         let err = try_wait_for_active(&ctx, &["a.service".to_string()], 0)
             .await
@@ -606,10 +580,7 @@ mod tests {
             for u in c.units.values_mut() {
                 u.current_state = "loaded".into();
             }
-            for s in &mut c.states {
-                s.active_state = "failed".into();
-                s.sub_state = "failed".into();
-            }
+            c.states.iter_mut().for_each(fake::fail);
         }));
         let (ctx, cap) = ctx(d);
         let err = wait_unit_state(&ctx, "a.service", TargetState::Launched, 0)
@@ -624,13 +595,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_state_for_old_contents_is_not_active() {
-        let d = FakeDriver::new(cluster(&[("a.service", UNIT, TargetState::Launched)]));
-        d.set_tick(Box::new(|c| {
-            fake::converge(c);
-            for s in &mut c.states {
-                s.hash = "0000000000000000000000000000000000000000".into();
-            }
-        }));
+        let d = FakeDriver::converging_with(
+            cluster(&[("a.service", UNIT, TargetState::Launched)]),
+            |s| s.hash = "0000000000000000000000000000000000000000".into(),
+        );
         let (ctx, _cap) = ctx(d);
         assert!(try_wait_for_active(&ctx, &["a.service".to_string()], 1)
             .await

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use clap::parser::ValueSource;
-use clap::{ArgMatches, Args, ColorChoice, Parser, Subcommand};
+use clap::{Arg, ArgMatches, Args, ColorChoice, Parser, Subcommand};
 
 use fleet_model::Keys;
 
@@ -38,6 +38,23 @@ pub struct Cli {
     pub version: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// pflag's bool flags on a [`clap::Arg`]: `--flag` is true, `--flag=VALUE` takes any of Go's spellings
+/// ([`parse_go_bool`]), and the default is false. On a `bool` field: `#[arg(long, go_bool())]`.
+pub trait GoBool {
+    fn go_bool(self) -> Self;
+}
+
+impl GoBool for Arg {
+    fn go_bool(self) -> Self {
+        self.num_args(0..=1)
+            .require_equals(true)
+            .default_missing_value("true")
+            .default_value("false")
+            .value_parser(parse_go_bool)
+            .value_name("BOOL")
+    }
 }
 
 /// Parses Go's `strconv.ParseBool` spellings.
@@ -415,8 +432,7 @@ pub struct BlockArgs {
     )]
     pub block_attempts: i64,
     /// Do not wait until the units have reached the state before exiting. Always the case for global units.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          default_value = "false", value_parser = parse_go_bool, value_name = "BOOL")]
+    #[arg(long, go_bool())]
     pub no_block: bool,
     #[arg(value_name = "UNIT")]
     pub units: Vec<String>,
@@ -426,8 +442,7 @@ pub struct BlockArgs {
 #[derive(Debug, Clone, Args)]
 pub struct StartArgs {
     /// DEPRECATED - this option cannot be used
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          default_value = "false", value_parser = parse_go_bool, value_name = "BOOL")]
+    #[arg(long, go_bool())]
     pub sign: bool,
     /// Wait until the units are launched, performing up to N attempts before giving up. A value of 0 indicates no limit. Does not apply to global units.
     #[arg(
@@ -438,12 +453,10 @@ pub struct StartArgs {
     )]
     pub block_attempts: i64,
     /// Do not wait until the units have launched before exiting. Always the case for global units.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          default_value = "false", value_parser = parse_go_bool, value_name = "BOOL")]
+    #[arg(long, go_bool())]
     pub no_block: bool,
     /// Replace the already started units in the cluster with new versions.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          default_value = "false", value_parser = parse_go_bool, value_name = "BOOL")]
+    #[arg(long, go_bool())]
     pub replace: bool,
     #[arg(value_name = "UNIT")]
     pub units: Vec<String>,
@@ -452,12 +465,10 @@ pub struct StartArgs {
 #[derive(Debug, Clone, Args)]
 pub struct SubmitArgs {
     /// DEPRECATED - this option cannot be used
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          default_value = "false", value_parser = parse_go_bool, value_name = "BOOL")]
+    #[arg(long, go_bool())]
     pub sign: bool,
     /// Replace the old submitted units in the cluster with new versions.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          default_value = "false", value_parser = parse_go_bool, value_name = "BOOL")]
+    #[arg(long, go_bool())]
     pub replace: bool,
     #[arg(value_name = "UNIT")]
     pub units: Vec<String>,
@@ -499,9 +510,7 @@ pub struct JournalArgs {
     )]
     pub lines: i64,
     /// Continuously print new entries as they are appended to the journal.
-    #[arg(long, short = 'f', alias = "f", num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", default_value = "false", value_parser = parse_go_bool,
-          value_name = "BOOL")]
+    #[arg(long, short = 'f', alias = "f", go_bool())]
     pub follow: bool,
     /// Output mode. This will be passed unaltered to the host's journal, and hence supports the same modes as journalctl.
     #[arg(long, default_value = "short", value_name = "STRING")]
@@ -510,8 +519,7 @@ pub struct JournalArgs {
     #[arg(long, default_value_t = 22, value_name = "N")]
     pub ssh_port: i64,
     /// Execute journal command with sudo (Ignored.)
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          default_value = "false", value_parser = parse_go_bool, value_name = "BOOL")]
+    #[arg(long, go_bool())]
     pub sudo: bool,
     #[arg(value_name = "UNIT")]
     pub units: Vec<String>,
@@ -520,13 +528,10 @@ pub struct JournalArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ListUnitsArgs {
     /// Do not ellipsize fields on output
-    #[arg(long, short = 'l', alias = "l", num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", default_value = "false", value_parser = parse_go_bool,
-          value_name = "BOOL")]
+    #[arg(long, short = 'l', alias = "l", go_bool())]
     pub full: bool,
     /// Do not print a legend (column headers)
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          default_value = "false", value_parser = parse_go_bool, value_name = "BOOL")]
+    #[arg(long, go_bool())]
     pub no_legend: bool,
     /// Columns to print for each Unit. Valid fields are "active,hash,load,machine,sub,unit"
     #[arg(long, default_value = "unit,machine,active,sub")]
@@ -536,12 +541,10 @@ pub struct ListUnitsArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ListUnitFilesArgs {
     /// Do not ellipsize fields on output
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          default_value = "false", value_parser = parse_go_bool, value_name = "BOOL")]
+    #[arg(long, go_bool())]
     pub full: bool,
     /// Do not print a legend (column headers)
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          default_value = "false", value_parser = parse_go_bool, value_name = "BOOL")]
+    #[arg(long, go_bool())]
     pub no_legend: bool,
     /// Columns to print for each Unit file. Valid fields are "desc,dstate,global,hash,state,target,tmachine,unit"
     #[arg(long, default_value = "unit,hash,dstate,state,target")]
@@ -551,13 +554,10 @@ pub struct ListUnitFilesArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ListMachinesArgs {
     /// Do not ellipsize fields on output
-    #[arg(long, short = 'l', alias = "l", num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", default_value = "false", value_parser = parse_go_bool,
-          value_name = "BOOL")]
+    #[arg(long, short = 'l', alias = "l", go_bool())]
     pub full: bool,
     /// Do not print a legend (column headers)
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          default_value = "false", value_parser = parse_go_bool, value_name = "BOOL")]
+    #[arg(long, go_bool())]
     pub no_legend: bool,
     /// Columns to print for each Machine. Valid fields are "ip,machine,metadata"
     #[arg(long, default_value = "machine,ip,metadata")]

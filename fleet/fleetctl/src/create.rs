@@ -4,8 +4,11 @@
 //! For each argument: a unit already in the registry wins (a differing local file only earns a WARNING)
 //! unless `--replace` is given; otherwise the unit comes from the file named by the argument or, for an
 //! instance (`web@1.service`), from its template — the registry's `web@.service` first, then a file
-//! `web@.service` next to the argument. Names and contents are validated before anything is written. Each
-//! created unit is then waited on until it reports `inactive` (even with `--no-block`, as in fleet).
+//! `web@.service` next to the argument. Every unit is found, read and validated — its name, its file (a syntax
+//! error with its line number) and its `[X-Fleet]` options — before the first one is written, so a command that
+//! is refused writes nothing: `start a.service broken.service` does not leave `a.service` behind (fleet created
+//! each unit as it went). Each created unit is then waited on until it reports `inactive` (even with
+//! `--no-block`, as in fleet).
 //!
 //! `--replace` replaces a unit's contents *in place*: the new contents are written with the unit's current
 //! desired state, so the unit keeps its machine, which reloads it and (if it runs) restarts it with the new
@@ -18,6 +21,7 @@
 //! *template* it was compared against (fleet compared against the local template, then re-read the registry's
 //! template and so "replaced" the unit with its old contents).
 
+use std::collections::BTreeMap;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
@@ -28,7 +32,7 @@ use fleet_model::{
 
 use crate::block::wait_all;
 use crate::ctx::Ctx;
-use crate::driver::{desired, unit_file, Driver};
+use crate::driver::{desired, unit_file, Driver, DriverError};
 use crate::io::go_reason;
 use crate::names::{base, mangle};
 
@@ -73,22 +77,117 @@ pub struct CreateOptions {
 #[error("{0}")]
 pub struct CreateError(pub String);
 
-/// Runs the create phase over `args` (already brace-expanded). Returns the units replaced in place with a
-/// desired state other than `inactive` (as they were before the replace).
+/// Runs the create phase over `args` (already brace-expanded): plans every write, then makes them. Returns the
+/// units replaced in place with a desired state other than `inactive` (as they were before the replace).
 pub async fn lazy_create_units<D: Driver>(
     ctx: &Ctx<D>,
     args: &[String],
     opts: CreateOptions,
 ) -> Result<Vec<ApiUnit>, CreateError> {
+    let writes = plan(ctx, args, opts).await?;
     let mut created = Vec::new();
     let mut replaced = Vec::new();
+    for write in writes {
+        let result = match &write {
+            Write::Create { name, file } => {
+                ctx.driver
+                    .create_unit(name, file, TargetState::Inactive)
+                    .await
+            }
+            Write::Replace { unit, file, state } => {
+                ctx.driver.replace_unit(&unit.name, file, *state).await
+            }
+        };
+        result.map_err(|e| CreateError(format!("failed creating unit {}: {e}", write.name())))?;
+        match write {
+            Write::Replace { unit, state, .. } if state != TargetState::Inactive => {
+                replaced.push(unit)
+            }
+            _ => created.push(write.name().to_string()),
+        }
+    }
+    let errors = wait_all(ctx, &created, TargetState::Inactive, opts.block_attempts).await;
+    for e in &errors {
+        ctx.io
+            .stderr(format!("Error waiting on unit creation: {e}"));
+    }
+    if errors.is_empty() {
+        Ok(replaced)
+    } else {
+        Err(CreateError("One or more errors creating units".into()))
+    }
+}
+
+/// One write of the create phase.
+enum Write {
+    /// A new unit, created `inactive`.
+    Create { name: String, file: UnitFile },
+    /// New contents for `unit` (as it is in the registry), written with its desired state `state`.
+    Replace {
+        unit: ApiUnit,
+        file: UnitFile,
+        state: TargetState,
+    },
+}
+
+impl Write {
+    fn name(&self) -> &str {
+        match self {
+            Write::Create { name, .. } => name,
+            Write::Replace { unit, .. } => &unit.name,
+        }
+    }
+
+    /// The unit as the registry will hold it after this write.
+    fn after(&self) -> ApiUnit {
+        match self {
+            Write::Create { name, file } => ApiUnit {
+                name: name.clone(),
+                options: file.options().to_vec(),
+                desired_state: TargetState::Inactive.to_string(),
+                ..ApiUnit::default()
+            },
+            Write::Replace { unit, file, state } => ApiUnit {
+                options: file.options().to_vec(),
+                desired_state: state.to_string(),
+                ..unit.clone()
+            },
+        }
+    }
+}
+
+/// The units as the registry holds them once the writes planned so far are made: a unit named twice, or an
+/// instance after its template, is planned as it was found when fleet wrote each unit as it went.
+type Planned = BTreeMap<String, ApiUnit>;
+
+/// A unit from the registry, or as a planned write leaves it.
+async fn registered<D: Driver>(
+    ctx: &Ctx<D>,
+    planned: &Planned,
+    name: &str,
+) -> Result<Option<ApiUnit>, DriverError> {
+    match planned.get(name) {
+        Some(u) => Ok(Some(u.clone())),
+        None => ctx.driver.unit(name).await,
+    }
+}
+
+/// The create phase's reads and checks, in argument order (fleet's messages and warnings included), with
+/// nothing written: the writes to make.
+async fn plan<D: Driver>(
+    ctx: &Ctx<D>,
+    args: &[String],
+    opts: CreateOptions,
+) -> Result<Vec<Write>, CreateError> {
+    let mut planned = Planned::new();
+    let mut writes = Vec::new();
     for arg in args {
         let arg = default_unit_type(arg);
         let name = mangle(&arg);
-        let existing = ctx.driver.unit(&name).await.map_err(|e| {
+        let existing = registered(ctx, &planned, &name).await.map_err(|e| {
             CreateError(format!("error retrieving Unit({name}) from Registry: {e}"))
         })?;
-        match existing {
+        let write = match existing {
             Some(unit) => {
                 let compared = local_differs(ctx, &arg, &unit, opts.replace);
                 if !opts.replace {
@@ -111,36 +210,22 @@ pub async fn lazy_create_units<D: Driver>(
                 }
                 validate(&name, &local)?;
                 let state = desired(&unit).unwrap_or(TargetState::Inactive);
-                ctx.driver
-                    .replace_unit(&name, &local, state)
-                    .await
-                    .map_err(|e| CreateError(format!("failed creating unit {name}: {e}")))?;
-                if state != TargetState::Inactive {
-                    replaced.push(unit);
-                    continue;
+                Write::Replace {
+                    unit,
+                    file: local,
+                    state,
                 }
             }
             None => {
-                let file = get_unit_file(ctx, &arg, &name, opts.replace).await?;
+                let file = get_unit_file(ctx, &planned, &arg, &name, opts.replace).await?;
                 validate(&name, &file)?;
-                ctx.driver
-                    .create_unit(&name, &file, TargetState::Inactive)
-                    .await
-                    .map_err(|e| CreateError(format!("failed creating unit {name}: {e}")))?;
+                Write::Create { name, file }
             }
-        }
-        created.push(name);
+        };
+        planned.insert(write.name().to_string(), write.after());
+        writes.push(write);
     }
-    let errors = wait_all(ctx, &created, TargetState::Inactive, opts.block_attempts).await;
-    for e in &errors {
-        ctx.io
-            .stderr(format!("Error waiting on unit creation: {e}"));
-    }
-    if errors.is_empty() {
-        Ok(replaced)
-    } else {
-        Err(CreateError("One or more errors creating units".into()))
-    }
+    Ok(writes)
 }
 
 /// fleet's `createUnit` checks: the name, then the contents.
@@ -191,9 +276,11 @@ fn local_differs<D>(
     Ok((differs, local))
 }
 
-/// fleet's `getUnitFile`: the file `arg`, or for an instance its template (registry first, then disk).
+/// fleet's `getUnitFile`: the file `arg`, or for an instance its template (registry — or planned — first,
+/// then disk).
 async fn get_unit_file<D: Driver>(
     ctx: &Ctx<D>,
+    planned: &Planned,
     arg: &str,
     name: &str,
     replace: bool,
@@ -217,12 +304,12 @@ async fn get_unit_file<D: Driver>(
     };
     let from_template =
         |e: String| CreateError(format!("failed getting Unit({arg}) from template: {e}"));
-    let registered = ctx.driver.unit(&template).await.map_err(|e| {
+    let template_unit = registered(ctx, planned, &template).await.map_err(|e| {
         from_template(format!(
             "error retrieving template Unit({template}) from Registry: {e}"
         ))
     })?;
-    if let Some(t) = registered {
+    if let Some(t) = template_unit {
         // Only for fleet's WARNING about a differing local template.
         let _ = local_differs(ctx, arg, &t, replace);
         return Ok(unit_file(&t));
@@ -241,7 +328,7 @@ async fn get_unit_file<D: Driver>(
 }
 
 /// `path.Join(path.Dir(arg), file)`.
-fn beside(arg: &str, file: &str) -> PathBuf {
+pub fn beside(arg: &str, file: &str) -> PathBuf {
     Path::new(arg)
         .parent()
         .map_or_else(|| PathBuf::from(file), |dir| dir.join(file))
@@ -406,6 +493,65 @@ mod tests {
             .expect_err("bad options");
         assert_eq!(err.to_string(), "MachineID cannot be used with Global");
         assert!(ctx.driver.log().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_bad_unit_after_good_ones_stops_the_phase_before_any_write() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let good = write(dir.path(), "a.service", UNIT);
+        let template = write(dir.path(), "web@.service", UNIT);
+        let instance = dir.path().join("web@1.service").display().to_string();
+        let bad_combo = write(
+            dir.path(),
+            "b.service",
+            "[Service]\nExecStart=/bin/true\n[X-Fleet]\nConflicts=a.service\nReplaces=c.service\n",
+        );
+        let (ctx, _cap) = ctx(FakeDriver::converging(cluster(&[])));
+        let err = lazy_create_units(
+            &ctx,
+            &[good, template, instance, bad_combo],
+            opts(Verb::Start, false),
+        )
+        .await
+        .expect_err("refused");
+        assert_eq!(err.to_string(), "Conflicts cannot be used with Replaces");
+        assert!(ctx.driver.log().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_unit_named_twice_or_after_its_template_is_planned_as_if_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let template = write(
+            dir.path(),
+            "web@.service",
+            "[Service]\nExecStart=/bin/web %i\n",
+        );
+        let instance = dir.path().join("web@1.service").display().to_string();
+        let (ctx, cap) = ctx(FakeDriver::converging(cluster(&[])));
+        // The instance comes from the template created before it; the second template is already there.
+        lazy_create_units(
+            &ctx,
+            &[template.clone(), instance, template],
+            opts(Verb::Submit, false),
+        )
+        .await
+        .expect("created");
+        assert_eq!(
+            ctx.driver.log(),
+            [
+                "create web@.service inactive",
+                "create web@1.service inactive"
+            ]
+        );
+        let created = ctx.driver.with(|c| c.units["web@1.service"].clone());
+        assert_eq!(
+            unit_file(&created).hash(),
+            UnitFile::parse("[Service]\nExecStart=/bin/web %i\n")
+                .expect("valid")
+                .hash()
+        );
+        assert_eq!(cap.err(), "");
+        assert_eq!(cap.out().lines().count(), 2);
     }
 
     #[tokio::test]

@@ -7,28 +7,12 @@ use fleet_model::schema::ApiUnit;
 
 use crate::block::{block_attempts, poll, Check, GaveUp};
 use crate::cli::BlockArgs;
-use crate::cmd::find_units;
+use crate::cmd::{or_exit, registered_units};
 use crate::ctx::Ctx;
 use crate::driver::Driver;
-use crate::names::expand_all;
 
 pub async fn run<D: Driver>(ctx: &Ctx<D>, args: &BlockArgs) -> i32 {
-    let names = expand_all(&args.units);
-    if names.is_empty() {
-        ctx.io.stderr("No units given");
-        return 0;
-    }
-    let units = match find_units(ctx, &names).await {
-        Ok(u) => u,
-        Err(e) => {
-            ctx.io.stderr(e.to_string());
-            return 1;
-        }
-    };
-    if units.is_empty() {
-        ctx.io.stderr("Units not found in registry");
-        return 0;
-    }
+    let units = or_exit!(registered_units(ctx, &args.units).await);
     let attempts = block_attempts(args.block_attempts, args.no_block);
     let mut exit = 0;
     for u in &units {

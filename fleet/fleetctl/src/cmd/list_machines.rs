@@ -4,21 +4,14 @@ use fleet_model::format_metadata;
 use fleet_model::schema::ApiMachine;
 
 use crate::cli::ListMachinesArgs;
-use crate::cmd::list_units::parse_fields;
+use crate::cmd::{columns, or_exit, print_table};
 use crate::ctx::{id_legend, Ctx};
 use crate::driver::Driver;
-use crate::table::render_with_legend;
 
 pub const FIELDS: &[&str] = &["ip", "machine", "metadata"];
 
 pub async fn run<D: Driver>(ctx: &Ctx<D>, args: &ListMachinesArgs) -> i32 {
-    let cols = match parse_fields(&args.fields, FIELDS) {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.io.stderr(e);
-            return 1;
-        }
-    };
+    let cols = or_exit!(columns(ctx, &args.fields, FIELDS));
     let machines = match ctx.driver.machines().await {
         Ok(m) => m,
         Err(e) => {
@@ -32,13 +25,10 @@ pub async fn run<D: Driver>(ctx: &Ctx<D>, args: &ListMachinesArgs) -> i32 {
             return 1;
         }
     };
-    let rows = machines
-        .iter()
-        .map(|m| cols.iter().map(|c| field(m, c, args.full)).collect())
-        .collect();
-    let _ = ctx
-        .io
-        .write_out(render_with_legend(&cols, rows, !args.no_legend).as_bytes());
+    print_table(ctx, &cols, &machines, args.no_legend, async |m, c| {
+        field(m, c, args.full)
+    })
+    .await;
     0
 }
 

@@ -3,10 +3,9 @@
 use fleet_model::schema::ApiUnit;
 
 use crate::cli::ListUnitFilesArgs;
-use crate::cmd::list_units::parse_fields;
+use crate::cmd::{columns, or_exit, print_table};
 use crate::ctx::Ctx;
 use crate::driver::{is_global, unit_file, Driver};
-use crate::table::render_with_legend;
 
 /// The valid fields, as fleet's help lists them.
 pub const FIELDS: &[&str] = &[
@@ -28,13 +27,7 @@ pub async fn run<D: Driver>(ctx: &Ctx<D>, args: &ListUnitFilesArgs) -> i32 {
                 .stderr("WARNING: The \"tmachine\" field is deprecated. Use \"target\" instead");
         }
     }
-    let cols = match parse_fields(&args.fields, FIELDS) {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.io.stderr(e);
-            return 1;
-        }
-    };
+    let cols = or_exit!(columns(ctx, &args.fields, FIELDS));
     let units = match ctx.driver.units().await {
         Ok(u) => u,
         Err(e) => {
@@ -44,17 +37,10 @@ pub async fn run<D: Driver>(ctx: &Ctx<D>, args: &ListUnitFilesArgs) -> i32 {
             return 1;
         }
     };
-    let mut rows = Vec::with_capacity(units.len());
-    for u in &units {
-        let mut row = Vec::with_capacity(cols.len());
-        for c in &cols {
-            row.push(field(ctx, u, c, args.full).await);
-        }
-        rows.push(row);
-    }
-    let _ = ctx
-        .io
-        .write_out(render_with_legend(&cols, rows, !args.no_legend).as_bytes());
+    print_table(ctx, &cols, &units, args.no_legend, async |u, c| {
+        field(ctx, u, c, args.full).await
+    })
+    .await;
     0
 }
 

@@ -4,33 +4,15 @@
 use fleet_model::schema::ApiUnitState;
 
 use crate::cli::ListUnitsArgs;
+use crate::cmd::{columns, or_exit, print_table};
 use crate::ctx::Ctx;
 use crate::driver::Driver;
-use crate::table::render_with_legend;
 
 /// The valid fields, as fleet's help lists them.
 pub const FIELDS: &[&str] = &["active", "hash", "load", "machine", "sub", "unit"];
 
-/// Checks `--fields` as fleet does; the error is what fleet prints.
-pub fn parse_fields<'a>(fields: &'a str, valid: &[&str]) -> Result<Vec<&'a str>, String> {
-    if fields.is_empty() {
-        return Err("Must define output format".to_string());
-    }
-    let cols: Vec<&str> = fields.split(',').collect();
-    match cols.iter().find(|c| !valid.contains(c)) {
-        Some(bad) => Err(format!("Invalid key in output format: {bad:?}")),
-        None => Ok(cols),
-    }
-}
-
 pub async fn run<D: Driver>(ctx: &Ctx<D>, args: &ListUnitsArgs) -> i32 {
-    let cols = match parse_fields(&args.fields, FIELDS) {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.io.stderr(e);
-            return 1;
-        }
-    };
+    let cols = or_exit!(columns(ctx, &args.fields, FIELDS));
     let states = match ctx.driver.unit_states(None).await {
         Ok(s) => s,
         Err(e) => {
@@ -40,17 +22,10 @@ pub async fn run<D: Driver>(ctx: &Ctx<D>, args: &ListUnitsArgs) -> i32 {
             return 1;
         }
     };
-    let mut rows = Vec::with_capacity(states.len());
-    for s in &states {
-        let mut row = Vec::with_capacity(cols.len());
-        for c in &cols {
-            row.push(field(ctx, s, c, args.full).await);
-        }
-        rows.push(row);
-    }
-    let _ = ctx
-        .io
-        .write_out(render_with_legend(&cols, rows, !args.no_legend).as_bytes());
+    print_table(ctx, &cols, &states, args.no_legend, async |s, c| {
+        field(ctx, s, c, args.full).await
+    })
+    .await;
     0
 }
 

@@ -3,67 +3,21 @@
 
 use fleet_model::TargetState;
 
-use crate::block::{block_attempts, try_wait_for_unit_states};
 use crate::cli::StartArgs;
-use crate::cmd::{set_target_state_of_units, SIGN_WARNING};
-use crate::create::{lazy_create_units, CreateOptions, Verb};
+use crate::cmd::{or_exit, schedule, Schedule};
+use crate::create::Verb;
 use crate::ctx::Ctx;
-use crate::driver::{is_global, Driver};
-use crate::names::{expand_all, mangle};
+use crate::driver::Driver;
+
+const LOAD: Schedule = Schedule {
+    verb: Verb::Load,
+    goal: TargetState::Loaded,
+    word: "load",
+    failure: "Error loading units",
+};
 
 pub async fn run<D: Driver>(ctx: &Ctx<D>, args: &StartArgs) -> i32 {
-    if args.sign {
-        ctx.io.stderr(SIGN_WARNING);
-        return 2;
-    }
-    let units = expand_all(&args.units);
-    if units.is_empty() {
-        ctx.io.stderr("No units given");
-        return 0;
-    }
-    let opts = CreateOptions {
-        verb: Verb::Load,
-        replace: args.replace,
-        block_attempts: args.block_attempts,
-    };
-    let replaced = match lazy_create_units(ctx, &units, opts).await {
-        Ok(r) => r,
-        Err(e) => {
-            ctx.io.stderr(format!("Error creating units: {e}"));
-            return 1;
-        }
-    };
-    let names: Vec<String> = units.iter().map(|a| mangle(a)).collect();
-    let triggered = match set_target_state_of_units(ctx, &names, TargetState::Loaded).await {
-        Ok(t) => t,
-        Err(e) => {
-            ctx.io.stderr(format!("Error loading units: {e}"));
-            return 1;
-        }
-    };
-    let mut loading = Vec::new();
-    for u in triggered {
-        if is_global(&u) {
-            ctx.io
-                .stdout(format!("Triggered global unit {} load", u.name));
-        } else {
-            loading.push(u.name);
-        }
-    }
-    // Units replaced in place keep their desired state: wait for them to run the new contents too.
-    for u in replaced {
-        if !is_global(&u) && u.desired_state == "loaded" && !loading.contains(&u.name) {
-            loading.push(u.name);
-        }
-    }
-    let attempts = block_attempts(args.block_attempts, args.no_block);
-    if let Err(e) =
-        try_wait_for_unit_states(ctx, &loading, "load", TargetState::Loaded, attempts).await
-    {
-        ctx.io
-            .stderr(format!("Error waiting for unit states, exit status: {e}"));
-        return 1;
-    }
+    or_exit!(schedule(ctx, args, &LOAD).await);
     0
 }
 

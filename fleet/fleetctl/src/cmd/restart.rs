@@ -8,34 +8,20 @@ use fleet_model::TargetState;
 
 use crate::block::{block_attempts, poll, try_wait_for_unit_states, Check, GaveUp};
 use crate::cli::RestartArgs;
-use crate::cmd::find_units;
-use crate::create::{lazy_create_units, CreateOptions, Verb};
+use crate::cmd::{create_units, find_units, given_units, or_exit};
+use crate::create::{CreateOptions, Verb};
 use crate::ctx::Ctx;
 use crate::driver::{is_global, Driver};
-use crate::names::expand_all;
 
 pub async fn run<D: Driver>(ctx: &Ctx<D>, args: &RestartArgs) -> i32 {
-    let names = expand_all(&args.units);
-    if names.is_empty() {
-        ctx.io.stderr("No units given");
-        return 0;
-    }
-    let units = match find_units(ctx, &names).await {
-        Ok(u) => u,
-        Err(e) => {
-            ctx.io.stderr(e.to_string());
-            return 1;
-        }
-    };
+    let names = or_exit!(given_units(ctx, &args.units));
+    let units = or_exit!(find_units(ctx, &names).await);
     let opts = CreateOptions {
         verb: Verb::Restart,
         replace: false,
         block_attempts: args.block_attempts,
     };
-    if let Err(e) = lazy_create_units(ctx, &names, opts).await {
-        ctx.io.stderr(format!("Error creating units: {e}"));
-        return 1;
-    }
+    or_exit!(create_units(ctx, &names, opts).await);
     let attempts = block_attempts(args.block_attempts, false);
     let mut globals = Vec::new();
     for unit in units {

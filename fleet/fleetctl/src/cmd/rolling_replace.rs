@@ -20,11 +20,11 @@ use fleet_model::{
 
 use crate::block::{block_attempts, poll, Check, GaveUp};
 use crate::cli::RestartArgs;
-use crate::cmd::go_list;
-use crate::create::read_unit_file;
+use crate::cmd::{given_units, go_list, or_exit};
+use crate::create::{beside, read_unit_file};
 use crate::ctx::{full_legend, go_duration, Ctx};
 use crate::driver::{desired, is_global, unit_file, Driver};
-use crate::names::{expand_all, instance_order, is_template, mangle, template_of};
+use crate::names::{instance_order, is_template, mangle, template_of};
 
 /// One unit to replace and its new contents.
 struct Step {
@@ -33,11 +33,7 @@ struct Step {
 }
 
 pub async fn run<D: Driver>(ctx: &Ctx<D>, args: &RestartArgs) -> i32 {
-    let names = expand_all(&args.units);
-    if names.is_empty() {
-        ctx.io.stderr("No units given");
-        return 0;
-    }
+    let names = or_exit!(given_units(ctx, &args.units));
     let plan = match plan(ctx, &names).await {
         Ok(p) => p,
         Err(e) => {
@@ -114,10 +110,7 @@ async fn plan<D: Driver>(ctx: &Ctx<D>, args: &[String]) -> Result<Vec<Step>, Str
                     .filter(NameInfo::is_instance)
                     .and_then(|i| i.template)
                     .ok_or_else(|| format!("failed getting Unit({path}) from file: {own}"))?;
-                let beside = std::path::Path::new(&path)
-                    .parent()
-                    .map_or_else(|| template.clone().into(), |d| d.join(&template));
-                read_unit_file(&beside).map_err(|e| {
+                read_unit_file(&beside(&path, &template)).map_err(|e| {
                     format!("unable to load template Unit({template}) from file: {e}")
                 })?
             }
@@ -327,16 +320,11 @@ mod tests {
     #[tokio::test]
     async fn the_first_failure_stops_the_roll() {
         let dir = template_dir();
-        let d = FakeDriver::converging(web_cluster());
-        d.set_tick(Box::new(|c| {
-            fake::converge(c);
-            for s in &mut c.states {
-                if s.name == "web@2.service" {
-                    s.active_state = "failed".into();
-                    s.sub_state = "failed".into();
-                }
+        let d = FakeDriver::converging_with(web_cluster(), |s| {
+            if s.name == "web@2.service" {
+                fake::fail(s);
             }
-        }));
+        });
         let (ctx, cap) = ctx(d);
         let code = run(&ctx, &args(&[arg(dir.path(), "web@.service")], 0)).await;
         assert_eq!(code, 1);

@@ -3,67 +3,22 @@
 
 use fleet_model::TargetState;
 
-use crate::block::{block_attempts, try_wait_for_active, try_wait_for_unit_states};
+use crate::block::try_wait_for_active;
 use crate::cli::StartArgs;
-use crate::cmd::{set_target_state_of_units, SIGN_WARNING};
-use crate::create::{lazy_create_units, CreateOptions, Verb};
+use crate::cmd::{or_exit, schedule, Schedule};
+use crate::create::Verb;
 use crate::ctx::Ctx;
-use crate::driver::{is_global, Driver};
-use crate::names::{expand_all, mangle};
+use crate::driver::Driver;
+
+const START: Schedule = Schedule {
+    verb: Verb::Start,
+    goal: TargetState::Launched,
+    word: "start",
+    failure: "Error starting units",
+};
 
 pub async fn run<D: Driver>(ctx: &Ctx<D>, args: &StartArgs) -> i32 {
-    if args.sign {
-        ctx.io.stderr(SIGN_WARNING);
-        return 2;
-    }
-    let units = expand_all(&args.units);
-    if units.is_empty() {
-        ctx.io.stderr("No units given");
-        return 0;
-    }
-    let opts = CreateOptions {
-        verb: Verb::Start,
-        replace: args.replace,
-        block_attempts: args.block_attempts,
-    };
-    let replaced = match lazy_create_units(ctx, &units, opts).await {
-        Ok(r) => r,
-        Err(e) => {
-            ctx.io.stderr(format!("Error creating units: {e}"));
-            return 1;
-        }
-    };
-    let names: Vec<String> = units.iter().map(|a| mangle(a)).collect();
-    let triggered = match set_target_state_of_units(ctx, &names, TargetState::Launched).await {
-        Ok(t) => t,
-        Err(e) => {
-            ctx.io.stderr(format!("Error starting units: {e}"));
-            return 1;
-        }
-    };
-    let mut starting = Vec::new();
-    for u in triggered {
-        if is_global(&u) {
-            ctx.io
-                .stdout(format!("Triggered global unit {} start", u.name));
-        } else {
-            starting.push(u.name);
-        }
-    }
-    // Units replaced in place keep their desired state: wait for them to run the new contents too.
-    for u in replaced {
-        if !is_global(&u) && u.desired_state == "launched" && !starting.contains(&u.name) {
-            starting.push(u.name);
-        }
-    }
-    let attempts = block_attempts(args.block_attempts, args.no_block);
-    if let Err(e) =
-        try_wait_for_unit_states(ctx, &starting, "start", TargetState::Launched, attempts).await
-    {
-        ctx.io
-            .stderr(format!("Error waiting for unit states, exit status: {e}"));
-        return 1;
-    }
+    let (starting, attempts) = or_exit!(schedule(ctx, args, &START).await);
     if let Err(e) = try_wait_for_active(ctx, &starting, attempts).await {
         ctx.io
             .stderr(format!("Error waiting for systemd unit states, err: {e}"));
@@ -128,6 +83,30 @@ mod tests {
             assert!(out.lines().any(|l| l == line), "{line} in {out}");
         }
         assert_eq!(out.lines().count(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_refused_unit_means_no_unit_is_created() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("a.service"), UNIT).expect("write");
+        std::fs::write(
+            dir.path().join("broken.service"),
+            "[Unit]\nDescription=broken\n\n[Service\nExecStart=/bin/true\n",
+        )
+        .expect("write");
+        let (ctx, cap) = ctx(FakeDriver::converging(cluster(&[])));
+        let (a, broken) = (
+            in_dir(dir.path(), "a.service"),
+            in_dir(dir.path(), "broken.service"),
+        );
+        assert_eq!(run(&ctx, &args(&[&a, &broken], |_| {})).await, 1);
+        assert_eq!(
+            cap.err(),
+            format!("Error creating units: failed getting Unit({broken}) from file: line 4: Invalid section header '[Service'\n")
+        );
+        assert_eq!(cap.out(), "");
+        assert!(ctx.driver.log().is_empty(), "{:?}", ctx.driver.log());
+        assert!(ctx.driver.with(|c| c.units.is_empty()));
     }
 
     #[tokio::test]

@@ -1,79 +1,33 @@
 //! `fleetctl stop UNIT...`: bring launched units down to `loaded` and wait. A unit that was never loaded is an
 //! error; an already stopped one is skipped; global units are only triggered.
 
+use fleet_model::schema::ApiUnit;
 use fleet_model::TargetState;
 
-use crate::block::{block_attempts, try_wait_for_unit_states};
 use crate::cli::BlockArgs;
-use crate::cmd::{find_units, go_list};
+use crate::cmd::{bring_down, BringDown};
 use crate::ctx::Ctx;
-use crate::driver::{is_global, Driver};
-use crate::names::expand_all;
+use crate::driver::Driver;
+
+const STOP: BringDown = BringDown {
+    goal: TargetState::Loaded,
+    word: "stop",
+    done: "stopped",
+    source: "stop.rs",
+    needed,
+};
+
+/// An inactive unit cannot be stopped; a loaded one already is.
+fn needed(u: &ApiUnit) -> Result<bool, String> {
+    match u.current_state.as_str() {
+        "inactive" => Err(format!("Unable to stop unit {} in state inactive", u.name)),
+        "loaded" => Ok(false),
+        _ => Ok(true),
+    }
+}
 
 pub async fn run<D: Driver>(ctx: &Ctx<D>, args: &BlockArgs) -> i32 {
-    let names = expand_all(&args.units);
-    if names.is_empty() {
-        ctx.io.stderr("No units given");
-        return 0;
-    }
-    let units = match find_units(ctx, &names).await {
-        Ok(u) => u,
-        Err(e) => {
-            ctx.io.stderr(e.to_string());
-            return 1;
-        }
-    };
-    if units.is_empty() {
-        ctx.io.stderr("Units not found in registry");
-        return 0;
-    }
-    let mut stopping = Vec::new();
-    for u in units {
-        let global = is_global(&u);
-        if !global {
-            match u.current_state.as_str() {
-                "inactive" => {
-                    ctx.io
-                        .stderr(format!("Unable to stop unit {} in state inactive", u.name));
-                    return 1;
-                }
-                "loaded" => continue,
-                _ => {}
-            }
-        }
-        // fleet ignores this error; the wait below then reports the unit that did not stop.
-        if let Err(e) = ctx
-            .driver
-            .set_desired_state(&u.name, TargetState::Loaded)
-            .await
-        {
-            ctx.io.debug(
-                "stop.rs",
-                format!("Setting target state of Unit({}) failed: {e}", u.name),
-            );
-        }
-        if global {
-            ctx.io
-                .stdout(format!("Triggered global unit {} stop", u.name));
-        } else {
-            stopping.push(u.name);
-        }
-    }
-    let attempts = block_attempts(args.block_attempts, args.no_block);
-    if let Err(e) =
-        try_wait_for_unit_states(ctx, &stopping, "stop", TargetState::Loaded, attempts).await
-    {
-        ctx.io.stderr(format!(
-            "Failed to stop units {}. err: {e}",
-            go_list(&stopping)
-        ));
-        return 1;
-    }
-    ctx.io.stderr(format!(
-        "Successfully stopped units {}.",
-        go_list(&stopping)
-    ));
-    0
+    bring_down(ctx, args, &STOP).await
 }
 
 #[cfg(test)]

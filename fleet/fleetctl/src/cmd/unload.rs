@@ -1,67 +1,28 @@
 //! `fleetctl unload UNIT...`: set units' desired state to `inactive` (unscheduling them) and wait.
 
+use fleet_model::schema::ApiUnit;
 use fleet_model::TargetState;
 
-use crate::block::{block_attempts, try_wait_for_unit_states};
 use crate::cli::BlockArgs;
-use crate::cmd::{find_units, go_list};
+use crate::cmd::{bring_down, BringDown};
 use crate::ctx::Ctx;
-use crate::driver::{is_global, Driver};
-use crate::names::expand_all;
+use crate::driver::Driver;
+
+const UNLOAD: BringDown = BringDown {
+    goal: TargetState::Inactive,
+    word: "unload",
+    done: "unloaded",
+    source: "unload.rs",
+    needed,
+};
+
+/// An inactive unit is already unloaded.
+fn needed(u: &ApiUnit) -> Result<bool, String> {
+    Ok(u.current_state != "inactive")
+}
 
 pub async fn run<D: Driver>(ctx: &Ctx<D>, args: &BlockArgs) -> i32 {
-    let names = expand_all(&args.units);
-    if names.is_empty() {
-        ctx.io.stderr("No units given");
-        return 0;
-    }
-    let units = match find_units(ctx, &names).await {
-        Ok(u) => u,
-        Err(e) => {
-            ctx.io.stderr(e.to_string());
-            return 1;
-        }
-    };
-    if units.is_empty() {
-        ctx.io.stderr("Units not found in registry");
-        return 0;
-    }
-    let mut wait = Vec::new();
-    for u in units {
-        let global = is_global(&u);
-        if !global && u.current_state == "inactive" {
-            continue;
-        }
-        if let Err(e) = ctx
-            .driver
-            .set_desired_state(&u.name, TargetState::Inactive)
-            .await
-        {
-            ctx.io.debug(
-                "unload.rs",
-                format!("Setting target state of Unit({}) failed: {e}", u.name),
-            );
-        }
-        if global {
-            ctx.io
-                .stdout(format!("Triggered global unit {} unload", u.name));
-        } else {
-            wait.push(u.name);
-        }
-    }
-    let attempts = block_attempts(args.block_attempts, args.no_block);
-    if let Err(e) =
-        try_wait_for_unit_states(ctx, &wait, "unload", TargetState::Inactive, attempts).await
-    {
-        ctx.io.stderr(format!(
-            "Failed to unload units {}. err: {e}",
-            go_list(&wait)
-        ));
-        return 1;
-    }
-    ctx.io
-        .stderr(format!("Successfully unloaded units {}.", go_list(&wait)));
-    0
+    bring_down(ctx, args, &UNLOAD).await
 }
 
 #[cfg(test)]

@@ -48,6 +48,20 @@ impl FakeDriver {
         d
     }
 
+    /// A converging fake whose agents then publish every state changed by `edit` (a unit that fails, that
+    /// stays activating, that runs other contents).
+    pub fn converging_with(
+        cluster: Cluster,
+        edit: impl Fn(&mut ApiUnitState) + Send + 'static,
+    ) -> FakeDriver {
+        let d = FakeDriver::new(cluster);
+        d.set_tick(Box::new(move |c| {
+            converge(c);
+            c.states.iter_mut().for_each(&edit);
+        }));
+        d
+    }
+
     pub fn set_tick(&self, tick: Tick) {
         *self.tick.lock().unwrap_or_else(PoisonError::into_inner) = Some(tick);
     }
@@ -153,6 +167,21 @@ pub fn converge(c: &mut Cluster) {
     }
 }
 
+/// A published state turned into a failed unit's.
+pub fn fail(s: &mut ApiUnitState) {
+    s.active_state = "failed".into();
+    s.sub_state = "failed".into();
+}
+
+/// fleetd's answer about a unit it does not have.
+fn no_such_unit() -> DriverError {
+    DriverError::Api {
+        code: 404,
+        message: "unit does not exist".into(),
+        body: String::new(),
+    }
+}
+
 /// What an agent would publish for a unit in `state`.
 pub fn published(name: &str, hash: &str, machine: &str, state: TargetState) -> ApiUnitState {
     let (active, sub) = match state {
@@ -222,11 +251,7 @@ impl Driver for FakeDriver {
         self.write(|c| {
             c.log
                 .push(format!("replace {name} {} {desired}", file.hash().short()));
-            let u = c.units.get_mut(name).ok_or_else(|| DriverError::Api {
-                code: 404,
-                message: "unit does not exist".into(),
-                body: String::new(),
-            })?;
+            let u = c.units.get_mut(name).ok_or_else(no_such_unit)?;
             u.options = file.options().to_vec();
             u.desired_state = desired.to_string();
             Ok(())
@@ -248,11 +273,7 @@ impl Driver for FakeDriver {
                     u.desired_state = desired.to_string();
                     Ok(())
                 }
-                None => Err(DriverError::Api {
-                    code: 404,
-                    message: "unit does not exist".into(),
-                    body: String::new(),
-                }),
+                None => Err(no_such_unit()),
             }
         })
     }
@@ -262,11 +283,7 @@ impl Driver for FakeDriver {
             c.log.push(format!("destroy {name}"));
             match c.units.remove(name) {
                 Some(_) => Ok(()),
-                None => Err(DriverError::Api {
-                    code: 404,
-                    message: "unit does not exist".into(),
-                    body: String::new(),
-                }),
+                None => Err(no_such_unit()),
             }
         })
     }
