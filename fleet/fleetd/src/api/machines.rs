@@ -19,6 +19,7 @@ use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 
 use super::error::HttpError;
+use super::read_cluster;
 use super::request::Request;
 use super::{paging, reply, ApiState};
 
@@ -71,11 +72,7 @@ pub(crate) async fn metadata(
 
 async fn list(state: &ApiState, req: &Request) -> Result<Response, HttpError> {
     let token = paging::token(&req.query, state.token_limit)?;
-    let cluster = state
-        .registry
-        .cluster()
-        .await
-        .map_err(|e| HttpError::registry(state, "cluster", e))?;
+    let cluster = read_cluster(state).await?;
     let (range, next_page_token) = paging::window(cluster.machines.len(), token);
     let machines = cluster
         .machines

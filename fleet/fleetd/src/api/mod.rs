@@ -138,3 +138,12 @@ fn build(
         )
         .boxed()
 }
+
+/// The whole cluster at one revision, for the list routes; a KV failure becomes fleet's error reply.
+async fn read_cluster(state: &ApiState) -> Result<fleet_registry::Cluster, error::HttpError> {
+    state
+        .registry
+        .cluster()
+        .await
+        .map_err(|e| error::HttpError::registry(state, "cluster", e))
+}

@@ -12,6 +12,7 @@ use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 
 use super::error::HttpError;
+use super::read_cluster;
 use super::request::Request;
 use super::{paging, reply, ApiState};
 
@@ -25,11 +26,7 @@ pub(crate) async fn collection(state: &ApiState, req: &Request) -> Result<Respon
     let token = paging::token(&req.query, state.token_limit)?;
     let machine = req.query.first("machineID");
     let unit = req.query.first("unitName");
-    let cluster = state
-        .registry
-        .cluster()
-        .await
-        .map_err(|e| HttpError::registry(state, "cluster", e))?;
+    let cluster = read_cluster(state).await?;
     let matching: Vec<(&str, &str, &UnitState)> = cluster
         .states
         .iter()

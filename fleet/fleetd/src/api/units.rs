@@ -22,6 +22,7 @@ use warp::http::{HeaderMap, Method, StatusCode};
 use warp::reply::Response;
 
 use super::error::HttpError;
+use super::read_cluster;
 use super::request::Request;
 use super::{paging, reply, ApiState};
 
@@ -36,11 +37,7 @@ pub(crate) async fn collection(state: &ApiState, req: &Request) -> Result<Respon
         ));
     }
     let token = paging::token(&req.query, state.token_limit)?;
-    let cluster = state
-        .registry
-        .cluster()
-        .await
-        .map_err(|e| HttpError::registry(state, "cluster", e))?;
+    let cluster = read_cluster(state).await?;
     let (range, next_page_token) = paging::window(cluster.units.len(), token);
     let units = cluster
         .units
