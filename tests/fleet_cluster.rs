@@ -486,3 +486,57 @@ fn shipped_examples_web_its_discovery_sidekick_and_a_global_unit() {
     );
     assert!(kv_get(&c.kv, &format!("/services/web/{}", ports[1])).is_some());
 }
+
+#[test]
+fn a_graceful_stop_moves_units_at_once() {
+    // agent_ttl 30 s (fleet's default): the units must move because the stopping fleetd unloads them and
+    // revokes its presence, not because a lease ran out.
+    let mut c = Cluster::start(&["", "", ""], 30);
+    let dir = c.units_dir.path().to_path_buf();
+    for i in 1..=3 {
+        std::fs::write(dir.join(format!("grace{i}.service")), SLEEPER).expect("w");
+    }
+    let paths: Vec<String> = (1..=3)
+        .map(|i| dir.join(format!("grace{i}.service")).display().to_string())
+        .collect();
+    let mut args = vec!["start", "--block-attempts=40"];
+    args.extend(paths.iter().map(String::as_str));
+    c.fleetctl_ok(&args);
+    let mut placement = BTreeMap::new();
+    for i in 1..=3 {
+        let name = format!("grace{i}.service");
+        placement.insert(name.clone(), c.wait_running(&name, Duration::from_secs(10)));
+    }
+    let leaving = c.hosts[1].machine_id.clone();
+    let moved: Vec<String> = placement
+        .iter()
+        .filter(|(_, m)| **m == leaving)
+        .map(|(u, _)| u.clone())
+        .collect();
+    assert_eq!(moved.len(), 1, "one unit per host: {placement:?}");
+    let stopped = Instant::now();
+    c.hosts[1].stop_fleetd();
+    assert!(
+        c.hosts[1].unit_pids(&moved[0]).is_empty(),
+        "the leaving host stopped its unit"
+    );
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            let on = c.running_on(&moved[0]);
+            on.len() == 1 && on[0] != leaving
+        }),
+        "{} runs elsewhere",
+        moved[0]
+    );
+    let took = stopped.elapsed();
+    println!("after a graceful stop, its unit ran elsewhere {took:?} later (agent_ttl 30 s)");
+    assert!(
+        took < Duration::from_secs(10),
+        "moved in {took:?}, long before agent_ttl"
+    );
+    assert_eq!(
+        c.machines().len(),
+        2,
+        "the stopped machine left the cluster"
+    );
+}
