@@ -455,5 +455,31 @@ pub fn agent_units<'a>(
     out
 }
 
+/// Whether machine `machine_id` could run `unit` beside what it already runs (the same checks as placement);
+/// `Err` names why not. The agent asks this before keeping a unit that is scheduled nowhere: a unit this
+/// machine can still run keeps running until the engine places it (fleet issue #1690), one it can no longer
+/// run (its metadata changed, a conflicting unit arrived) is stopped.
+pub fn can_run_on(machine_id: &str, unit: &str, snapshot: &ClusterSnapshot) -> Result<(), String> {
+    let state = snapshot
+        .machines
+        .iter()
+        .find(|m| m.id == machine_id)
+        .ok_or_else(|| format!("machine {machine_id} is not in the cluster"))?;
+    let job = snapshot
+        .jobs
+        .iter()
+        .find(|j| j.name == unit)
+        .ok_or_else(|| format!("unit {unit} is not in the registry"))?;
+    let agent = Agent {
+        state,
+        units: agent_units(machine_id, snapshot)
+            .into_iter()
+            .filter(|(name, _)| *name != unit)
+            .map(|(name, j)| (name, &j.requirements))
+            .collect(),
+    };
+    agent.able_to_run(unit, &job.requirements)
+}
+
 #[cfg(test)]
 mod tests;

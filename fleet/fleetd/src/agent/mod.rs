@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use fleet_model::{agent_units, TargetState, UnitState};
+use fleet_model::{agent_units, can_run_on, TargetState, UnitState};
 use fleet_registry::{Cluster, Registry};
 use tokio::sync::{watch, Notify};
 use tracing::{debug, info, warn, Instrument};
@@ -388,7 +388,7 @@ impl Agent {
 }
 
 /// What should be loaded here (with hashes and states), and which local units to keep although not desired
-/// here: units that still want to run and are scheduled nowhere.
+/// here: units that still want to run, are scheduled nowhere, and this machine could still run.
 pub fn desired_here(
     machine_id: &str,
     cluster: &Cluster,
@@ -407,6 +407,7 @@ pub fn desired_here(
             ))
         })
         .collect();
+    // Scheduled nowhere, still wanted, and this machine could still run it: keep it running here.
     let keep = cluster
         .units
         .values()
@@ -414,6 +415,7 @@ pub fn desired_here(
             u.target_state != TargetState::Inactive
                 && u.target.is_none()
                 && !u.requirements().global
+                && can_run_on(machine_id, &u.name, &snapshot).is_ok()
         })
         .map(|u| u.name.clone())
         .collect();

@@ -3,9 +3,10 @@
 //!
 //! Per unit, with `d` what should be here and `c` what is here:
 //! - neither, or `d` inactive and no `c`: nothing;
-//! - `c` but no `d`: unload — unless the unit still wants to run and is not scheduled anywhere yet (it is
-//!   `keep`), in which case it keeps running here until the engine places it (fleet issue #1690: a machine
-//!   coming back from a KV outage must not kill units that are not running anywhere else);
+//! - `c` but no `d`: unload — unless the unit still wants to run, is not scheduled anywhere yet and this
+//!   machine could still run it (it is `keep`), in which case it keeps running here until the engine places
+//!   it (fleet issue #1690: a machine coming back from a KV outage must not kill units that are not running
+//!   anywhere else);
 //! - `d` but no `c`: load, then start if `d` is launched;
 //! - different hashes: unload, load, and start if launched (`fleetctl --replace`);
 //! - `c` loaded and `d` launched: start; `c` launched and `d` loaded: stop.

@@ -415,3 +415,29 @@ fn a_refusal_names_the_same_unit_on_every_pass() {
         );
     }
 }
+
+#[test]
+fn an_orphan_unit_may_stay_only_where_it_can_still_run() {
+    let mut s = snapshot(
+        &[("m1", "role=db"), ("m2", "")],
+        vec![
+            job("db.service", "MachineMetadata=role=db", None),
+            job("other.service", "", Some("m1")),
+            job("x.service", "Conflicts=other.service", None),
+        ],
+    );
+    assert_eq!(can_run_on("m1", "db.service", &s), Ok(()));
+    assert_eq!(
+        can_run_on("m2", "db.service", &s),
+        Err("local Machine metadata insufficient".to_string())
+    );
+    assert_eq!(
+        can_run_on("m1", "x.service", &s),
+        Err("found conflict with locally-scheduled Unit(other.service)".to_string())
+    );
+    // The machine's metadata changed: it can no longer run it.
+    s.machines[0].metadata.clear();
+    assert!(can_run_on("m1", "db.service", &s).is_err());
+    assert!(can_run_on("m9", "db.service", &s).is_err());
+    assert!(can_run_on("m1", "nosuch.service", &s).is_err());
+}
