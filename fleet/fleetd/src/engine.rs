@@ -138,7 +138,7 @@ impl Engine {
         let keys = self.registry.keys().clone();
         let seen = match seen {
             Some(r) => r,
-            None => match self.current_revision().await {
+            None => match self.registry.probe().await {
                 Ok(r) => r,
                 Err(_) => {
                     tokio::time::sleep_until(deadline).await;
@@ -173,13 +173,6 @@ impl Engine {
                 }
             }
         }
-    }
-
-    /// The current revision of the KV store.
-    async fn current_revision(&self) -> Result<i64, fleet_registry::RegistryError> {
-        let mut kv = self.registry.client().kv_client();
-        let resp = kv.get(self.registry.keys().engine_leader(), None).await?;
-        Ok(resp.header().map_or(0, |h| h.revision()))
     }
 
     /// The machine holding the leader key.

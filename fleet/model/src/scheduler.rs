@@ -455,30 +455,24 @@ pub fn agent_units<'a>(
     out
 }
 
-/// Whether machine `machine_id` could run `unit` beside what it already runs (the same checks as placement);
-/// `Err` names why not. The agent asks this before keeping a unit that is scheduled nowhere: a unit this
-/// machine can still run keeps running until the engine places it (fleet issue #1690), one it can no longer
-/// run (its metadata changed, a conflicting unit arrived) is stopped.
-pub fn can_run_on(machine_id: &str, unit: &str, snapshot: &ClusterSnapshot) -> Result<(), String> {
-    let state = snapshot
-        .machines
-        .iter()
-        .find(|m| m.id == machine_id)
-        .ok_or_else(|| format!("machine {machine_id} is not in the cluster"))?;
-    let job = snapshot
-        .jobs
-        .iter()
-        .find(|j| j.name == unit)
-        .ok_or_else(|| format!("unit {unit} is not in the registry"))?;
+/// Whether `machine`, which has the units `here` (what [`agent_units`] gives for it), could also run `job`
+/// (the same checks as placement); `Err` names why not. The agent asks this before keeping a unit that is
+/// scheduled nowhere: a unit this machine can still run keeps running until the engine places it (fleet issue
+/// #1690), one it can no longer run (its metadata changed, a conflicting unit arrived) is stopped.
+pub fn can_run_on(
+    machine: &MachineState,
+    here: &BTreeMap<&str, &Job>,
+    job: &Job,
+) -> Result<(), String> {
     let agent = Agent {
-        state,
-        units: agent_units(machine_id, snapshot)
-            .into_iter()
-            .filter(|(name, _)| *name != unit)
-            .map(|(name, j)| (name, &j.requirements))
+        state: machine,
+        units: here
+            .iter()
+            .filter(|(name, _)| **name != job.name)
+            .map(|(name, j)| (*name, &j.requirements))
             .collect(),
     };
-    agent.able_to_run(unit, &job.requirements)
+    agent.able_to_run(&job.name, &job.requirements)
 }
 
 #[cfg(test)]

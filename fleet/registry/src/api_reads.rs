@@ -91,8 +91,8 @@ impl Registry {
         Ok(cluster.states.remove(name).unwrap_or_default())
     }
 
-    /// One cheap round trip to the KV store (a count of fleet's keys): whether it answers at all. Returns
-    /// the store's current revision.
+    /// One cheap round trip to the KV store (a count-only read of one key): whether it answers at all.
+    /// Returns the store's current revision (where the engine and the agent start their watches).
     pub async fn probe(&self) -> Result<i64, RegistryError> {
         let resp = self
             .kv()

@@ -28,7 +28,7 @@ use tracing::{debug, info, warn, Instrument};
 use unitd_client::{JobResult, UnitAction};
 
 use crate::metrics::Metrics;
-use tasks::{Desired, Local, Task};
+use tasks::{Task, UnitVersion};
 use unitd::{Unitd, UnitdError};
 
 /// fleet's agent reconcile interval.
@@ -48,7 +48,7 @@ pub struct Agent {
     /// The presence lease, from [`presence::run`].
     pub lease: watch::Receiver<Option<i64>>,
     unitd: Option<Unitd>,
-    local: BTreeMap<String, Local>,
+    local: BTreeMap<String, UnitVersion>,
     published: BTreeMap<String, UnitState>,
     published_under: Option<i64>,
 }
@@ -131,7 +131,9 @@ impl Agent {
                         } else {
                             TargetState::Loaded
                         };
-                        self.local.entry(name).or_insert(Local { hash, state });
+                        self.local
+                            .entry(name)
+                            .or_insert(UnitVersion { hash, state });
                     }
                     self.unitd = Some(u);
                 }
@@ -190,7 +192,7 @@ impl Agent {
         &mut self,
         tasks: &[Task],
         cluster: &Cluster,
-        desired: &BTreeMap<String, Desired>,
+        desired: &BTreeMap<String, UnitVersion>,
     ) -> Result<(), UnitdError> {
         let Some(unitd) = self.unitd.as_ref() else {
             return Ok(());
@@ -253,7 +255,7 @@ impl Agent {
             }
             self.local.insert(
                 unit.clone(),
-                Local {
+                UnitVersion {
                     hash: d.hash,
                     state: TargetState::Loaded,
                 },
@@ -392,15 +394,16 @@ impl Agent {
 pub fn desired_here(
     machine_id: &str,
     cluster: &Cluster,
-) -> (BTreeMap<String, Desired>, BTreeSet<String>) {
+) -> (BTreeMap<String, UnitVersion>, BTreeSet<String>) {
     let snapshot = cluster.snapshot();
-    let desired = agent_units(machine_id, &snapshot)
-        .into_iter()
+    let here = agent_units(machine_id, &snapshot);
+    let desired = here
+        .iter()
         .filter_map(|(name, job)| {
-            let unit = cluster.units.get(name)?;
+            let unit = cluster.units.get(*name)?;
             Some((
                 name.to_string(),
-                Desired {
+                UnitVersion {
                     hash: unit.hash,
                     state: job.target_state,
                 },
@@ -408,16 +411,17 @@ pub fn desired_here(
         })
         .collect();
     // Scheduled nowhere, still wanted, and this machine could still run it: keep it running here.
-    let keep = cluster
-        .units
-        .values()
-        .filter(|u| {
-            u.target_state != TargetState::Inactive
-                && u.target.is_none()
-                && !u.requirements().global
-                && can_run_on(machine_id, &u.name, &snapshot).is_ok()
+    let me = snapshot.machines.iter().find(|m| m.id == machine_id);
+    let keep = snapshot
+        .jobs
+        .iter()
+        .filter(|j| {
+            j.target_state != TargetState::Inactive
+                && j.target.is_none()
+                && !j.requirements.global
+                && me.is_some_and(|m| can_run_on(m, &here, j).is_ok())
         })
-        .map(|u| u.name.clone())
+        .map(|j| j.name.clone())
         .collect();
     (desired, keep)
 }
@@ -431,13 +435,8 @@ fn is_running(active_state: &str) -> bool {
 async fn watch_changes(registry: Registry, changed: Arc<Notify>) {
     let keys = registry.keys().clone();
     loop {
-        let revision = match registry
-            .client()
-            .kv_client()
-            .get(keys.engine_leader(), None)
-            .await
-        {
-            Ok(r) => r.header().map_or(0, |h| h.revision()),
+        let revision = match registry.probe().await {
+            Ok(r) => r,
             Err(_) => {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;

@@ -19,19 +19,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use fleet_model::{TargetState, UnitHash};
 
-/// What is loaded here, as the agent loaded it.
+/// A unit on this machine: which contents, in which state. Both what should be here and what the agent
+/// loaded are described this way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Local {
+pub struct UnitVersion {
     pub hash: UnitHash,
-    /// `Loaded` or `Launched`.
-    pub state: TargetState,
-}
-
-/// What should be here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Desired {
-    pub hash: UnitHash,
-    /// `Loaded` or `Launched` (inactive units are not desired anywhere).
+    /// `Loaded` or `Launched` (inactive units are not wanted anywhere, and not kept loaded).
     pub state: TargetState,
 }
 
@@ -89,8 +82,8 @@ impl Task {
 
 /// The tasks that take `current` to `desired`; `keep` are units to leave running although not desired here.
 pub fn plan(
-    desired: &BTreeMap<String, Desired>,
-    current: &BTreeMap<String, Local>,
+    desired: &BTreeMap<String, UnitVersion>,
+    current: &BTreeMap<String, UnitVersion>,
     keep: &BTreeSet<String>,
 ) -> Vec<Task> {
     let names: BTreeSet<&String> = desired.keys().chain(current.keys()).collect();
@@ -160,28 +153,14 @@ mod tests {
         UnitHash([n; 20])
     }
 
-    fn desired(items: &[(&str, u8, TargetState)]) -> BTreeMap<String, Desired> {
+    /// Units by name: (name, hash byte, state).
+    fn units(items: &[(&str, u8, TargetState)]) -> BTreeMap<String, UnitVersion> {
         items
             .iter()
             .map(|(n, hash, state)| {
                 (
                     n.to_string(),
-                    Desired {
-                        hash: h(*hash),
-                        state: *state,
-                    },
-                )
-            })
-            .collect()
-    }
-
-    fn local(items: &[(&str, u8, TargetState)]) -> BTreeMap<String, Local> {
-        items
-            .iter()
-            .map(|(n, hash, state)| {
-                (
-                    n.to_string(),
-                    Local {
+                    UnitVersion {
                         hash: h(*hash),
                         state: *state,
                     },
@@ -201,7 +180,7 @@ mod tests {
 
     #[test]
     fn desired_versus_current_table() {
-        let d = desired(&[
+        let d = units(&[
             ("new.service", 1, Launched),
             ("newload.service", 1, Loaded),
             ("up.service", 1, Launched),
@@ -209,7 +188,7 @@ mod tests {
             ("same.service", 1, Launched),
             ("changed.service", 2, Launched),
         ]);
-        let c = local(&[
+        let c = units(&[
             ("up.service", 1, Loaded),
             ("down.service", 1, Launched),
             ("same.service", 1, Launched),
@@ -235,7 +214,7 @@ mod tests {
 
     #[test]
     fn a_unit_not_scheduled_anywhere_keeps_running() {
-        let c = local(&[
+        let c = units(&[
             ("orphan.service", 1, Launched),
             ("moved.service", 1, Launched),
         ]);
@@ -248,8 +227,8 @@ mod tests {
 
     #[test]
     fn nothing_to_do_when_in_step() {
-        let d = desired(&[("a.service", 1, Launched)]);
-        let c = local(&[("a.service", 1, Launched)]);
+        let d = units(&[("a.service", 1, Launched)]);
+        let c = units(&[("a.service", 1, Launched)]);
         assert!(plan(&d, &c, &BTreeSet::new()).is_empty());
     }
 }

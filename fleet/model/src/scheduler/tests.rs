@@ -426,18 +426,27 @@ fn an_orphan_unit_may_stay_only_where_it_can_still_run() {
             job("x.service", "Conflicts=other.service", None),
         ],
     );
-    assert_eq!(can_run_on("m1", "db.service", &s), Ok(()));
+    let check = |s: &ClusterSnapshot, machine: &str, unit: &str| {
+        let m = s
+            .machines
+            .iter()
+            .find(|m| m.id == machine)
+            .expect("machine");
+        let j = s.jobs.iter().find(|j| j.name == unit).expect("job");
+        can_run_on(m, &agent_units(machine, s), j)
+    };
+    assert_eq!(check(&s, "m1", "db.service"), Ok(()));
     assert_eq!(
-        can_run_on("m2", "db.service", &s),
+        check(&s, "m2", "db.service"),
         Err("local Machine metadata insufficient".to_string())
     );
     assert_eq!(
-        can_run_on("m1", "x.service", &s),
+        check(&s, "m1", "x.service"),
         Err("found conflict with locally-scheduled Unit(other.service)".to_string())
     );
+    // A unit already here does not conflict with itself.
+    assert_eq!(check(&s, "m1", "other.service"), Ok(()));
     // The machine's metadata changed: it can no longer run it.
     s.machines[0].metadata.clear();
-    assert!(can_run_on("m1", "db.service", &s).is_err());
-    assert!(can_run_on("m9", "db.service", &s).is_err());
-    assert!(can_run_on("m1", "nosuch.service", &s).is_err());
+    assert!(check(&s, "m1", "db.service").is_err());
 }
