@@ -51,5 +51,5 @@ pub use machine::{
 pub use name::{default_unit_type, validate_name, NameError, NameInfo};
 pub use requirements::{is_truthy, validate_unit, Requirements, RequirementsError};
 pub use scheduler::{agent_units, can_run_on, reconcile, ClusterSnapshot, Decision, Job, Plan};
-pub use state::{TargetState, TargetStateError, UnitState};
+pub use state::{is_launched_state, is_running_state, TargetState, TargetStateError, UnitState};
 pub use unit::{UnitFile, UnitFileError, UnitHash, UnitOption};

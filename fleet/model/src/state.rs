@@ -69,11 +69,22 @@ pub struct UnitState {
 impl UnitState {
     /// Whether the unit has processes or is coming up here, so moving it would restart it.
     pub fn is_running(&self) -> bool {
-        matches!(
-            self.active_state.as_str(),
-            "active" | "activating" | "reloading" | "deactivating"
-        )
+        is_running_state(&self.active_state)
     }
+}
+
+/// Whether a unit in this unitd `ActiveState` has processes or is coming up (or going down): stopping or moving
+/// it would interrupt it.
+pub fn is_running_state(active_state: &str) -> bool {
+    matches!(
+        active_state,
+        "active" | "activating" | "reloading" | "deactivating"
+    )
+}
+
+/// Whether fleet shows a unit in this unitd `ActiveState` as `launched`: running, or on its way up.
+pub fn is_launched_state(active_state: &str) -> bool {
+    matches!(active_state, "active" | "activating" | "reloading")
 }
 
 #[cfg(test)]

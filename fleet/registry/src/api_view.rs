@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use fleet_model::schema::{ApiMachine, ApiUnit, ApiUnitState};
-use fleet_model::{MachineState, TargetState, UnitState};
+use fleet_model::{is_launched_state, MachineState, TargetState, UnitState};
 
 use crate::cluster::Unit;
 
@@ -16,14 +16,7 @@ pub fn current_state(
 ) -> TargetState {
     match target.and_then(|m| states?.get(m)) {
         None => TargetState::Inactive,
-        Some(s)
-            if matches!(
-                s.active_state.as_str(),
-                "active" | "activating" | "reloading"
-            ) =>
-        {
-            TargetState::Launched
-        }
+        Some(s) if is_launched_state(&s.active_state) => TargetState::Launched,
         Some(_) => TargetState::Loaded,
     }
 }

@@ -4,7 +4,7 @@
 //! started again.
 
 use fleet_model::schema::ApiUnit;
-use fleet_model::TargetState;
+use fleet_model::{is_running_state, TargetState};
 
 use crate::block::{block_attempts, poll, try_wait_for_unit_states, Check, GaveUp};
 use crate::cli::RestartArgs;
@@ -110,7 +110,7 @@ async fn restart_global<D: Driver>(
     let attempts = u32::try_from(attempts.max(0)).unwrap_or(u32::MAX);
     let stopped = poll(ctx, attempts, || async move {
         match ctx.driver.unit_states(Some(name)).await {
-            Ok(states) if states.iter().all(|s| !is_running(&s.active_state)) => Check::Done,
+            Ok(states) if states.iter().all(|s| !is_running_state(&s.active_state)) => Check::Done,
             _ => Check::NotYet,
         }
     })
@@ -125,13 +125,6 @@ async fn restart_global<D: Driver>(
     ctx.io
         .stdout(format!("Triggered global unit {name} restart"));
     Ok(())
-}
-
-fn is_running(active_state: &str) -> bool {
-    matches!(
-        active_state,
-        "active" | "activating" | "reloading" | "deactivating"
-    )
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use fleet_model::{agent_units, can_run_on, TargetState, UnitState};
+use fleet_model::{agent_units, can_run_on, is_launched_state, TargetState, UnitState};
 use fleet_registry::{Cluster, Registry};
 use tokio::sync::{watch, Notify};
 use tracing::{debug, info, warn, Instrument};
@@ -125,7 +125,7 @@ impl Agent {
                     for (name, hash) in files {
                         let running = statuses
                             .get(&name)
-                            .is_some_and(|s| is_running(&s.active_state));
+                            .is_some_and(|s| is_launched_state(&s.active_state));
                         let state = if running {
                             TargetState::Launched
                         } else {
@@ -424,10 +424,6 @@ pub fn desired_here(
         .map(|j| j.name.clone())
         .collect();
     (desired, keep)
-}
-
-fn is_running(active_state: &str) -> bool {
-    matches!(active_state, "active" | "activating" | "reloading")
 }
 
 /// Notifies `changed` on every change under fleet's prefix that the agent acts on (not unit states, nor the
