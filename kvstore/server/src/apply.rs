@@ -27,7 +27,7 @@ use crate::kv_ops;
 use crate::lease::Lessor;
 use crate::mvcc::read::Reader;
 use crate::mvcc::write::{lease_entry, LeaseChange, Overlay, Staged, WriteTxn};
-use crate::state::ServerState;
+use crate::state::{MemberInfo, Membership, ServerState};
 use crate::storage::{self, meta, Db, CF_LEASE, CF_META};
 use crate::watch::{WatchBatch, WatchHub};
 
@@ -41,6 +41,8 @@ pub enum Response {
     Compaction(CompactionResponse, Option<oneshot::Receiver<()>>),
     LeaseGrant(LeaseGrantResponse),
     LeaseRevoke(LeaseRevokeResponse),
+    /// A membership change: the member it concerns and the members after it.
+    Members(Option<MemberInfo>, Vec<MemberInfo>),
 }
 
 /// One applied entry's outcome, for its proposer.
@@ -80,6 +82,24 @@ impl Applier {
         watch: WatchHub,
         compactor: std::sync::mpsc::Sender<CompactJob>,
     ) -> storage::Result<Applier> {
+        let mut a = Applier {
+            db,
+            lessor,
+            state,
+            watch,
+            compactor,
+            revision: 1,
+            compact_revision: 0,
+            applied_index: 0,
+        };
+        a.load()?;
+        Ok(a)
+    }
+
+    /// (Re)reads everything the applier keeps in memory from the store: at start-up, and after a snapshot
+    /// replaced the state machine. Watchers are then told to catch up from the store's history.
+    pub fn load(&mut self) -> storage::Result<()> {
+        let (db, lessor, state, compactor) = (&self.db, &self.lessor, &self.state, &self.compactor);
         // An empty store is at revision 1, as in etcd: the first write is revision 2.
         let revision = match db.get_cf(CF_META, meta::REVISION)? {
             Some(b) => storage::i64_be(Some(b)),
@@ -89,14 +109,15 @@ impl Applier {
         let finished = storage::i64_be(db.get_cf(CF_META, meta::COMPACT_FINISHED)?);
         let applied_index = storage::u64_be(db.get_cf(CF_META, meta::APPLIED_INDEX)?);
         {
-            let mut l = lessor.lock().map_err(|_| poisoned(&db))?;
+            let mut l = lessor.lock().map_err(|_| poisoned(db))?;
+            l.clear();
             let mut it = db.db.raw_iterator_cf(db.cf(CF_LEASE)?);
             it.seek_to_first();
             // Attachments ('k') sort before the lease record ('t'): restore leases first, attach after.
             let mut attached = Vec::new();
             while let (Some(k), Some(v)) = (it.key(), it.value()) {
                 if k.len() >= 9 {
-                    let id = i64::from_be_bytes(k[..8].try_into().map_err(|_| poisoned(&db))?);
+                    let id = i64::from_be_bytes(k[..8].try_into().map_err(|_| poisoned(db))?);
                     match k[8] {
                         b't' => l.restore(id, storage::i64_be(Some(v.to_vec()))),
                         b'k' => attached.push((id, k[9..].to_vec())),
@@ -113,19 +134,55 @@ impl Applier {
         if finished < compact_revision {
             let _ = compactor.send((compact_revision, None));
         }
+        if let Some(raw) = db.get_cf(CF_META, meta::MEMBERSHIP)? {
+            let m: Membership =
+                serde_json::from_slice(&raw).map_err(|e| storage::StorageError::Corrupt {
+                    path: db.path.clone(),
+                    what: format!("membership: {e}"),
+                })?;
+            state.set_membership(m);
+        }
         state.revision.store(revision, Relaxed);
         state.compact_revision.store(compact_revision, Relaxed);
         state.applied_index.store(applied_index, Relaxed);
-        Ok(Applier {
-            db,
-            lessor,
-            state,
-            watch,
-            compactor,
-            revision,
-            compact_revision,
-            applied_index,
-        })
+        let resync = self.applied_index != 0 && revision != self.revision;
+        self.revision = revision;
+        self.compact_revision = compact_revision;
+        self.applied_index = applied_index;
+        if resync {
+            // An empty batch past every watcher's position: each reads what it missed from history.
+            self.watch.publish(WatchBatch {
+                first_rev: revision + 1,
+                last_rev: revision,
+                events: Vec::new(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Records an applied conf change: the new membership and the applied index, into `wb` (which also carries
+    /// the new conf state), written by the caller.
+    pub fn record_membership(
+        &mut self,
+        wb: &mut WriteBatch,
+        membership: Membership,
+        index: u64,
+    ) -> storage::Result<()> {
+        let meta_cf = self.db.cf(CF_META)?;
+        let raw = serde_json::to_vec(&membership).map_err(|e| storage::StorageError::Corrupt {
+            path: self.db.path.clone(),
+            what: format!("membership: {e}"),
+        })?;
+        wb.put_cf(meta_cf, meta::MEMBERSHIP, raw);
+        wb.put_cf(meta_cf, meta::APPLIED_INDEX, index.to_be_bytes());
+        self.state.set_membership(membership);
+        Ok(())
+    }
+
+    /// After the caller wrote the batch from [`Applier::record_membership`].
+    pub fn mark_applied(&mut self, index: u64) {
+        self.applied_index = self.applied_index.max(index);
+        self.state.applied_index.store(self.applied_index, Relaxed);
     }
 
     pub fn applied_index(&self) -> u64 {
@@ -259,7 +316,30 @@ impl Applier {
                 let resp = self.lease_revoke(r, wb, overlay, events)?;
                 Ok(Response::LeaseRevoke(resp))
             }
+            R::MemberAttributes(a) => self.change_membership(wb, a.id, |m| {
+                m.set_attributes(a.id, a.name.clone(), a.client_urls.clone())
+            }),
+            R::MemberUpdate(u) => {
+                self.change_membership(wb, u.id, |m| m.update_peer_urls(u.id, u.peer_ur_ls.clone()))
+            }
         }
+    }
+
+    /// A membership change that is not a raft conf change (names, URLs): written with the batch.
+    fn change_membership(
+        &mut self,
+        wb: &mut WriteBatch,
+        id: u64,
+        change: impl FnOnce(&mut Membership) -> Result<(), EtcdError>,
+    ) -> Result<Response, EtcdError> {
+        let mut m = self.state.membership();
+        change(&mut m)?;
+        let raw = serde_json::to_vec(&m).map_err(|e| EtcdError::Storage(e.to_string()))?;
+        wb.put_cf(self.db.cf(CF_META)?, meta::MEMBERSHIP, raw);
+        let member = m.get(id).cloned();
+        let members = m.members.clone();
+        self.state.set_membership(m);
+        Ok(Response::Members(member, members))
     }
 
     fn commit(

@@ -44,6 +44,7 @@ pub struct RawConfig {
     pub listen_metrics_urls: String,
     pub heartbeat_interval_ms: u64,
     pub election_timeout_ms: u64,
+    pub snapshot_count: u64,
 }
 
 impl Default for RawConfig {
@@ -61,9 +62,14 @@ impl Default for RawConfig {
             listen_metrics_urls: "http://127.0.0.1:2381".into(),
             heartbeat_interval_ms: 100,
             election_timeout_ms: 1000,
+            snapshot_count: DEFAULT_SNAPSHOT_COUNT,
         }
     }
 }
+
+/// Applied entries between raft log truncations. etcd's default is 100,000, which etcd keeps in memory; our log
+/// lives in RocksDB, but a shorter log still means less to replay and less disk.
+pub const DEFAULT_SNAPSHOT_COUNT: u64 = 10_000;
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -77,13 +83,19 @@ pub struct ServerConfig {
     pub cluster_state: ClusterState,
     /// The membership a new cluster starts with (ids computed as etcd computes them).
     pub initial: Membership,
+    /// This member's advertised peer URLs.
+    pub peer_urls: Vec<String>,
+    /// `--initial-cluster-token`, mixed into the ids of members added at runtime.
+    pub token: String,
+    /// Applied entries between raft log truncations.
+    pub snapshot_count: u64,
     /// This member's id.
     pub member_id: u64,
     pub tick: Duration,
     pub election_ticks: usize,
 }
 
-fn split_urls(s: &str) -> Vec<String> {
+pub fn split_urls(s: &str) -> Vec<String> {
     s.split(',')
         .map(str::trim)
         .filter(|u| !u.is_empty())
@@ -216,7 +228,8 @@ impl ServerConfig {
                 id: member_id(urls, &raw.initial_cluster_token),
                 name: name.clone(),
                 peer_urls: urls.clone(),
-                client_urls: if *name == raw.name {
+                // Each member publishes its client URLs once it runs (etcd's publish); a lone member's are known.
+                client_urls: if *name == raw.name && by_name.len() == 1 {
                     advertise_client_urls.clone()
                 } else {
                     Vec::new()
@@ -246,7 +259,11 @@ impl ServerConfig {
             initial: Membership {
                 cluster_id: cluster_id(&ids),
                 members,
+                removed: Vec::new(),
             },
+            peer_urls: own_peer_urls.clone(),
+            token: raw.initial_cluster_token.clone(),
+            snapshot_count: raw.snapshot_count,
             member_id: me,
             tick: Duration::from_millis(raw.heartbeat_interval_ms),
             election_ticks: (raw.election_timeout_ms / raw.heartbeat_interval_ms) as usize,

@@ -40,6 +40,18 @@ pub enum EtcdError {
     Timeout,
     #[error("etcdserver: member not found")]
     MemberNotFound,
+    #[error("etcdserver: Peer URLs already exists")]
+    PeerUrlExists,
+    #[error("etcdserver: ID removed")]
+    MemberRemoved,
+    #[error("etcdserver: member ID already exist")]
+    MemberExists,
+    #[error("etcdserver: can only promote a learner member")]
+    NotLearner,
+    #[error("etcdserver: can only promote a learner member which is in sync with leader")]
+    LearnerNotReady,
+    #[error("etcdserver: re-configuration failed due to not enough started members")]
+    NotEnoughStarted,
     #[error("etcdserver: {0}")]
     InvalidArgument(String),
     /// A storage failure: the server stops itself after reporting it (fail-stop, like etcd).
@@ -55,7 +67,8 @@ impl EtcdError {
             | RequestTooLarge | InvalidArgument(_) => Code::InvalidArgument,
             Compacted | FutureRev | LeaseTtlTooLarge => Code::OutOfRange,
             LeaseNotFound | MemberNotFound => Code::NotFound,
-            LeaseExists | NotLeader => Code::FailedPrecondition,
+            LeaseExists | NotLeader | PeerUrlExists | MemberRemoved | MemberExists | NotLearner
+            | LearnerNotReady | NotEnoughStarted => Code::FailedPrecondition,
             NoLeader | Stopped | Timeout => Code::Unavailable,
             Storage(_) => Code::Internal,
         }

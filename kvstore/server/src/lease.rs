@@ -80,6 +80,11 @@ impl Lessor {
         ttl
     }
 
+    /// Forgets every lease (before the table is reloaded from a snapshot).
+    pub fn clear(&mut self) {
+        self.leases.clear();
+    }
+
     /// Restores a lease from storage at start-up.
     pub fn restore(&mut self, id: i64, ttl: i64) {
         self.leases.insert(

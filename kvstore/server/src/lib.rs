@@ -22,7 +22,11 @@
 //! | [`lease`] | the lessor: leases, attached keys, expiry on the leader |
 //! | [`watch`] | event fan-out and per-stream watchers with history catch-up |
 //! | [`node`] | the raft-rs `RawNode` Ready loop and its handle |
-//! | [`transport`] | where outgoing raft messages go (a trait: peers plug in here) |
+//! | [`transport`] | where outgoing raft messages go (a trait: the peer transport or none) |
+//! | [`peer`] | the peer transport: raft messages and snapshot streams between members over TCP |
+//! | [`discovery`] | `--discovery`: members of a new cluster meet under a prefix in a running store |
+//! | [`restore`] | `--restore`: a backup becomes a new cluster's data dir |
+//! | [`snapshot`] | state-machine snapshots: for lagging followers, backups and restores |
 //! | [`rpc`] | the gRPC services, one file each |
 //! | [`http`] | `/health` and `/metrics` |
 //! | [`metrics`] | Prometheus metrics with etcd's names |
@@ -36,6 +40,7 @@
 
 pub mod apply;
 pub mod config;
+pub mod discovery;
 pub mod error;
 pub mod http;
 pub mod kv_ops;
@@ -43,9 +48,12 @@ pub mod lease;
 pub mod metrics;
 pub mod mvcc;
 pub mod node;
+pub mod peer;
 mod raft_log_bridge;
+pub mod restore;
 pub mod rpc;
 pub mod server;
+pub mod snapshot;
 pub mod state;
 pub mod storage;
 pub mod transport;

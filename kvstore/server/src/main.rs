@@ -75,6 +75,17 @@ struct Flags {
     /// Time (in milliseconds) for an election to timeout.
     #[arg(long, env = "KVSTORE_ELECTION_TIMEOUT", default_value_t = 1000)]
     election_timeout: u64,
+    /// Number of applied entries between raft log truncations (a follower further behind gets a snapshot).
+    #[arg(long, env = "KVSTORE_SNAPSHOT_COUNT", default_value_t = kvstore::config::DEFAULT_SNAPSHOT_COUNT)]
+    snapshot_count: u64,
+    /// Discovery URL used to bootstrap the cluster: http://HOST:PORT/PREFIX in a running kvstore or etcd, where
+    /// PREFIX/_config/size holds the cluster size (replaces --initial-cluster).
+    #[arg(long, env = "KVSTORE_DISCOVERY")]
+    discovery: Option<String>,
+    /// Restore a backup (from `kvctl snapshot save`) into the (empty) --data-dir before starting, as a new
+    /// cluster with the membership from --initial-cluster.
+    #[arg(long, env = "KVSTORE_RESTORE")]
+    restore: Option<PathBuf>,
     /// Log filter (tracing-subscriber syntax), e.g. info or kvstore=debug.
     #[arg(long, env = "KVSTORE_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -120,22 +131,50 @@ fn main() -> anyhow::Result<()> {
         listen_metrics_urls: flags.listen_metrics_urls,
         heartbeat_interval_ms: flags.heartbeat_interval,
         election_timeout_ms: flags.election_timeout,
+        snapshot_count: flags.snapshot_count,
     };
-    let cfg = ServerConfig::from_raw(&raw)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("tokio runtime")?;
-    rt.block_on(run(cfg))
+    rt.block_on(run(raw, flags.discovery, flags.restore))
 }
 
-async fn run(cfg: ServerConfig) -> anyhow::Result<()> {
+async fn run(
+    mut raw: RawConfig,
+    discovery: Option<String>,
+    restore: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    if let Some(url) = discovery {
+        if raw.initial_cluster.is_some() {
+            anyhow::bail!("--discovery and --initial-cluster are mutually exclusive");
+        }
+        let own = kvstore::config::split_urls(&raw.initial_advertise_peer_urls);
+        let cluster =
+            kvstore::discovery::discover(&url, &raw.name, &own, &raw.initial_cluster_token)
+                .await
+                .context("--discovery")?;
+        tracing::info!(initial_cluster = %cluster, "discovery found the cluster");
+        raw.initial_cluster = Some(cluster);
+    }
+    let cfg = ServerConfig::from_raw(&raw)?;
+    if let Some(file) = restore {
+        kvstore::restore::restore(&file, &cfg).context("--restore")?;
+    }
     let mut clients = Vec::new();
     for addr in &cfg.client_addrs {
         clients.push(
             tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("listen on client URL {addr}"))?,
+        );
+    }
+    let mut peers = Vec::new();
+    for addr in &cfg.peer_addrs {
+        peers.push(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listen on peer URL {addr}"))?,
         );
     }
     let mut metrics = Vec::new();
@@ -146,8 +185,8 @@ async fn run(cfg: ServerConfig) -> anyhow::Result<()> {
                 .with_context(|| format!("listen on metrics URL {addr}"))?,
         );
     }
-    tracing::info!(clients = ?cfg.client_addrs, metrics = ?cfg.metrics_addrs, "serving");
-    let server = Server::start(cfg, clients, metrics).await?;
+    tracing::info!(clients = ?cfg.client_addrs, peers = ?cfg.peer_addrs, metrics = ?cfg.metrics_addrs, "serving");
+    let server = Server::start(cfg, clients, peers, metrics).await?;
     notify_ready();
     server.serve_until(shutdown_signal()).await?;
     tracing::info!("kvstore stopped");

@@ -11,6 +11,7 @@
 //! ReadIndex round.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
@@ -18,9 +19,11 @@ use std::time::{Duration, Instant};
 
 use kvstore_proto::internal::{raft_request, RaftRequest};
 use prost::Message as _;
-use raft::prelude::{Entry, EntryType, Message};
-use raft::{Config, RawNode, ReadOnlyOption, StateRole};
+use protobuf::Message as _;
+use raft::prelude::{ConfChange, ConfChangeType, Entry, EntryType, Message};
+use raft::{Config, RawNode, ReadOnlyOption, SnapshotStatus, StateRole};
 use rocksdb::WriteBatch;
+use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use crate::apply::{Applier, Response};
@@ -28,7 +31,7 @@ use crate::error::EtcdError;
 use crate::kv_ops::MAX_REQUEST_BYTES;
 use crate::lease::Lessor;
 use crate::metrics::Metrics;
-use crate::state::ServerState;
+use crate::state::{MemberInfo, ServerState};
 use crate::storage::raft_log::RaftLog;
 use crate::storage::{self, Db};
 use crate::transport::Transport;
@@ -37,10 +40,11 @@ use crate::transport::Transport;
 const PROPOSAL_TIMEOUT: Duration = Duration::from_secs(7);
 /// How long the Ready loop polls for work before it blocks.
 const SPIN: Duration = Duration::from_micros(50);
-/// Raft log entries kept behind the applied index when the log is truncated.
-const LOG_KEEP: u64 = 10_000;
-/// Truncate once this many applied entries have piled up beyond `LOG_KEEP`.
-const LOG_COMPACT_EVERY: u64 = 20_000;
+/// At most this many applied entries stay in the log after truncation, for followers that are a little behind
+/// (etcd's `SnapshotCatchUpEntries`); a follower further behind gets a snapshot.
+const CATCH_UP_ENTRIES: u64 = 5_000;
+/// etcd's readiness bar for promoting a learner: its log matches at least 90% of the leader's.
+const LEARNER_READY_PERCENT: f64 = 0.9;
 
 type Reply = oneshot::Sender<Result<Response, EtcdError>>;
 type ReadReply = oneshot::Sender<Result<(), EtcdError>>;
@@ -57,6 +61,53 @@ pub enum NodeMsg {
     },
     /// A raft message from a peer.
     Step(Box<Message>),
+    /// A membership change to propose as a raft conf change.
+    ConfChange {
+        id: u64,
+        change: MemberChange,
+        reply: Reply,
+    },
+    /// The transport could not reach this peer.
+    Unreachable(u64),
+    /// How sending a snapshot to a peer ended.
+    SnapshotSent {
+        to: u64,
+        ok: bool,
+    },
+    /// A peer refused this member because it was removed from the cluster.
+    Removed,
+}
+
+/// A runtime membership change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MemberChangeKind {
+    Add,
+    AddLearner,
+    Remove,
+    Promote,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberChange {
+    pub kind: MemberChangeKind,
+    pub member: MemberInfo,
+}
+
+/// What a conf change entry carries besides raft's own fields (its `context`, JSON).
+#[derive(Debug, Serialize, Deserialize)]
+struct ConfChangeContext {
+    id: u64,
+    proposer: u64,
+    change: MemberChange,
+}
+
+/// Why the Ready loop ended without a storage failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Every handle was dropped: the server is shutting down.
+    Stopped,
+    /// This member was removed from the cluster and stops itself.
+    Removed,
 }
 
 /// Cheap to clone; every RPC handler holds one.
@@ -110,6 +161,36 @@ impl NodeHandle {
             .send(NodeMsg::Step(Box::new(m)))
             .map_err(|_| EtcdError::Stopped)
     }
+
+    /// Proposes a membership change and waits until it is applied.
+    pub async fn change_members(&self, change: MemberChange) -> Result<Response, EtcdError> {
+        let id = self.next_id.fetch_add(1, Relaxed);
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(NodeMsg::ConfChange { id, change, reply })
+            .map_err(|_| EtcdError::Stopped)?;
+        match tokio::time::timeout(PROPOSAL_TIMEOUT, rx).await {
+            Ok(Ok(res)) => res,
+            Ok(Err(_)) => Err(EtcdError::Stopped),
+            Err(_) => Err(EtcdError::Timeout),
+        }
+    }
+
+    pub fn report_unreachable(&self, to: u64) {
+        let _ = self.tx.send(NodeMsg::Unreachable(to));
+    }
+
+    pub fn report_snapshot(&self, to: u64, ok: bool) {
+        let _ = self.tx.send(NodeMsg::SnapshotSent { to, ok });
+    }
+
+    pub fn removed(&self) {
+        let _ = self.tx.send(NodeMsg::Removed);
+    }
+
+    pub fn member_id(&self) -> u64 {
+        self.member_id
+    }
 }
 
 /// Settings of the raft member.
@@ -117,6 +198,8 @@ pub struct NodeConfig {
     pub id: u64,
     pub tick: Duration,
     pub election_ticks: usize,
+    /// Applied entries between log truncations (etcd's `--snapshot-count`).
+    pub snapshot_count: u64,
 }
 
 pub struct Node {
@@ -124,7 +207,6 @@ pub struct Node {
     db: Arc<Db>,
     applier: Applier,
     rx: Receiver<NodeMsg>,
-    transport: Box<dyn Transport>,
     state: Arc<ServerState>,
     lessor: Arc<Mutex<Lessor>>,
     metrics: Arc<Metrics>,
@@ -139,6 +221,8 @@ pub struct Node {
     reads_ready: Vec<(u64, Vec<ReadReply>)>,
     read_ctx: u64,
     leader: u64,
+    snapshot_count: u64,
+    removed: bool,
 }
 
 impl Node {
@@ -149,7 +233,6 @@ impl Node {
         log: RaftLog,
         db: Arc<Db>,
         applier: Applier,
-        transport: Box<dyn Transport>,
         state: Arc<ServerState>,
         lessor: Arc<Mutex<Lessor>>,
         metrics: Arc<Metrics>,
@@ -187,7 +270,6 @@ impl Node {
             db,
             applier,
             rx,
-            transport,
             state,
             lessor,
             metrics,
@@ -198,13 +280,15 @@ impl Node {
             reads_ready: Vec::new(),
             read_ctx: 0,
             leader: 0,
+            snapshot_count: cfg.snapshot_count.max(1),
+            removed: false,
         };
         Ok((node, handle))
     }
 
-    /// Runs the Ready loop until every handle is dropped. A storage error ends it (fail-stop): the caller must
-    /// stop the member.
-    pub fn run(mut self) -> storage::Result<()> {
+    /// Runs the Ready loop until every handle is dropped or this member is removed. A storage error ends it
+    /// (fail-stop): the caller must stop the member.
+    pub fn run(mut self, mut transport: Box<dyn Transport>) -> storage::Result<Exit> {
         let mut last_tick = Instant::now();
         loop {
             let wait = if self.raw.has_ready() {
@@ -246,16 +330,20 @@ impl Node {
                 self.reads_in_flight
                     .insert(ctx, std::mem::take(&mut self.reads_new));
             }
-            if let Err(e) = self.on_ready() {
+            if let Err(e) = self.on_ready(transport.as_mut()) {
                 self.fail_all(EtcdError::Stopped);
                 return Err(e);
             }
             self.metrics
                 .proposals_pending
                 .set(self.pending.len() as i64);
+            if self.removed {
+                self.fail_all(EtcdError::Stopped);
+                return Ok(Exit::Removed);
+            }
         }
         self.fail_all(EtcdError::Stopped);
-        Ok(())
+        Ok(Exit::Stopped)
     }
 
     fn fail_all(&mut self, err: EtcdError) {
@@ -301,10 +389,67 @@ impl Node {
                     tracing::debug!(error = %e, "raft step failed");
                 }
             }
+            NodeMsg::ConfChange { id, change, reply } => {
+                if let Err(e) = self.propose_conf_change(id, change) {
+                    self.metrics.proposals_failed.inc();
+                    let _ = reply.send(Err(e));
+                } else {
+                    self.pending.insert(id, reply);
+                }
+            }
+            NodeMsg::Unreachable(to) => self.raw.report_unreachable(to),
+            NodeMsg::SnapshotSent { to, ok } => {
+                let status = if ok {
+                    SnapshotStatus::Finish
+                } else {
+                    SnapshotStatus::Failure
+                };
+                self.raw.report_snapshot(to, status);
+            }
+            NodeMsg::Removed => self.removed = true,
         }
     }
 
-    fn on_ready(&mut self) -> storage::Result<()> {
+    fn propose_conf_change(&mut self, id: u64, change: MemberChange) -> Result<(), EtcdError> {
+        if self.leader == 0 {
+            return Err(EtcdError::NoLeader);
+        }
+        let target = change.member.id;
+        let mut cc = ConfChange {
+            node_id: target,
+            ..Default::default()
+        };
+        cc.set_change_type(match change.kind {
+            MemberChangeKind::Add | MemberChangeKind::Promote => ConfChangeType::AddNode,
+            MemberChangeKind::AddLearner => ConfChangeType::AddLearnerNode,
+            MemberChangeKind::Remove => ConfChangeType::RemoveNode,
+        });
+        if change.kind == MemberChangeKind::Promote && self.raw.raft.state == StateRole::Leader {
+            let last = self.raw.raft.raft_log.last_index();
+            let matched = self
+                .raw
+                .raft
+                .prs()
+                .get(target)
+                .map(|p| p.matched)
+                .unwrap_or(0);
+            if (matched as f64) < (last as f64) * LEARNER_READY_PERCENT {
+                return Err(EtcdError::LearnerNotReady);
+            }
+        }
+        let context = serde_json::to_vec(&ConfChangeContext {
+            id,
+            proposer: self.state.member_id.load(Relaxed),
+            change,
+        })
+        .map_err(|e| EtcdError::InvalidArgument(e.to_string()))?;
+        self.raw.propose_conf_change(context, cc).map_err(|e| {
+            tracing::debug!(error = %e, "conf change dropped");
+            EtcdError::NotLeader
+        })
+    }
+
+    fn on_ready(&mut self, transport: &mut dyn Transport) -> storage::Result<()> {
         if !self.raw.has_ready() {
             return Ok(());
         }
@@ -312,13 +457,18 @@ impl Node {
         if let Some(ss) = ready.ss() {
             self.on_soft_state(ss.leader_id, ss.raft_state);
         }
-        self.transport.send(ready.take_messages());
+        transport.send(ready.take_messages());
         if !ready.snapshot().is_empty() {
-            // Only the multi-member transport can deliver a snapshot; a single member never receives one.
-            return Err(storage::StorageError::Corrupt {
-                path: self.db.path.clone(),
-                what: "received a raft snapshot, which this member cannot install".into(),
-            });
+            let snap = ready.snapshot();
+            let path = PathBuf::from(
+                <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&snap.data),
+            );
+            let t = Instant::now();
+            self.raw
+                .mut_store()
+                .install_snapshot(snap.get_metadata(), &path)?;
+            self.applier.load()?;
+            tracing::info!(index = snap.get_metadata().index, took = ?t.elapsed(), "state machine replaced by the leader's snapshot");
         }
         for rs in ready.take_read_states() {
             if let Some(waiters) = self.reads_in_flight.remove(&rs.request_ctx) {
@@ -344,7 +494,7 @@ impl Node {
                 .wal_fsync_seconds
                 .observe(t.elapsed().as_secs_f64());
         }
-        self.transport.send(ready.take_persisted_messages());
+        transport.send(ready.take_persisted_messages());
         let committed = ready.take_committed_entries();
         self.apply(committed)?;
         let mut light = self.raw.advance(ready);
@@ -356,7 +506,7 @@ impl Node {
             // Not synced: the entries are durable already; WAL order puts this before the apply write below.
             self.db.write(wb, false)?;
         }
-        self.transport.send(light.take_messages());
+        transport.send(light.take_messages());
         self.apply(light.take_committed_entries())?;
         self.raw.advance_apply();
         self.release_reads();
@@ -409,11 +559,16 @@ impl Node {
         for e in entries {
             match e.get_entry_type() {
                 EntryType::EntryNormal => run.push(e),
-                EntryType::EntryConfChange | EntryType::EntryConfChangeV2 => {
+                EntryType::EntryConfChange => {
                     self.apply_run(std::mem::take(&mut run))?;
-                    // Membership changes arrive with the multi-member cluster; record the index so a restart does
-                    // not replay it.
-                    tracing::warn!(index = e.index, "ignoring a conf change entry");
+                    self.apply_conf_change(&e)?;
+                }
+                EntryType::EntryConfChangeV2 => {
+                    self.apply_run(std::mem::take(&mut run))?;
+                    tracing::warn!(
+                        index = e.index,
+                        "ignoring a joint-consensus conf change entry"
+                    );
                     self.applier.set_applied(e.index)?;
                 }
             }
@@ -424,6 +579,88 @@ impl Node {
             .apply_seconds
             .observe(t.elapsed().as_secs_f64());
         self.metrics.applied_index.set(last as i64);
+        Ok(())
+    }
+
+    /// Applies a membership change: raft's configuration, the member list and the applied index in one batch.
+    /// The change is checked again here, deterministically, so every member makes the same decision.
+    fn apply_conf_change(&mut self, e: &Entry) -> storage::Result<()> {
+        let cc = match ConfChange::parse_from_bytes(&e.data) {
+            Ok(cc) => cc,
+            Err(err) => {
+                tracing::error!(index = e.index, %err, "skipping an undecodable conf change");
+                return self.applier.set_applied(e.index);
+            }
+        };
+        // raft-rs puts the proposal's context on the entry, not inside the conf change.
+        let ctx: ConfChangeContext = match serde_json::from_slice(&e.context) {
+            Ok(c) => c,
+            Err(err) => {
+                tracing::error!(index = e.index, %err, "skipping a conf change without its context");
+                return self.applier.set_applied(e.index);
+            }
+        };
+        let mut m = self.state.membership();
+        let change = &ctx.change;
+        let id = change.member.id;
+        let checked = match change.kind {
+            MemberChangeKind::Add | MemberChangeKind::AddLearner => {
+                m.check_add(&change.member).map(|_| {
+                    let mut member = change.member.clone();
+                    member.is_learner = change.kind == MemberChangeKind::AddLearner;
+                    m.add(member);
+                })
+            }
+            MemberChangeKind::Promote => match m.get(id) {
+                None => Err(EtcdError::MemberNotFound),
+                Some(x) if !x.is_learner => Err(EtcdError::NotLearner),
+                Some(_) => {
+                    m.promote(id);
+                    Ok(())
+                }
+            },
+            MemberChangeKind::Remove => match m.get(id) {
+                None => Err(EtcdError::MemberNotFound),
+                Some(_) => {
+                    m.remove(id);
+                    Ok(())
+                }
+            },
+        };
+        let result = match checked {
+            Ok(()) => {
+                let cs = self.raw.apply_conf_change(&cc).map_err(|err| {
+                    storage::StorageError::Corrupt {
+                        path: self.db.path.clone(),
+                        what: format!("conf change at {}: {err}", e.index),
+                    }
+                })?;
+                let member = m.get(id).cloned().or_else(|| Some(change.member.clone()));
+                let members = m.members.clone();
+                let mut wb = WriteBatch::default();
+                self.raw.mut_store().set_conf_state(&mut wb, cs)?;
+                self.applier.record_membership(&mut wb, m, e.index)?;
+                self.db.write(wb, false)?;
+                self.applier.mark_applied(e.index);
+                tracing::info!(member = format!("{id:x}"), kind = ?change.kind, index = e.index, "membership changed");
+                if change.kind == MemberChangeKind::Remove
+                    && id == self.state.member_id.load(Relaxed)
+                {
+                    tracing::warn!("this member was removed from the cluster; stopping");
+                    self.removed = true;
+                }
+                Ok(Response::Members(member, members))
+            }
+            Err(err) => {
+                self.applier.set_applied(e.index)?;
+                Err(err)
+            }
+        };
+        if ctx.proposer == self.state.member_id.load(Relaxed) {
+            if let Some(reply) = self.pending.remove(&ctx.id) {
+                let _ = reply.send(result);
+            }
+        }
         Ok(())
     }
 
@@ -464,12 +701,15 @@ impl Node {
         }
     }
 
+    /// Truncates the log every `snapshot_count` applied entries, keeping the newest `CATCH_UP_ENTRIES` (or
+    /// `snapshot_count`, if smaller) for followers that are only a little behind.
     fn maybe_compact_log(&mut self) -> storage::Result<()> {
         let applied = self.applier.applied_index();
         let first = self.raw.store().first_log_index();
-        if applied > first + LOG_KEEP + LOG_COMPACT_EVERY {
+        let keep = CATCH_UP_ENTRIES.min(self.snapshot_count);
+        if applied >= first + keep + self.snapshot_count {
             let mut wb = WriteBatch::default();
-            self.raw.mut_store().compact(&mut wb, applied - LOG_KEEP)?;
+            self.raw.mut_store().compact(&mut wb, applied - keep)?;
             self.db.write(wb, false)?;
         }
         Ok(())

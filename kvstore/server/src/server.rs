@@ -1,5 +1,6 @@
-//! Wiring: opens the member's storage, bootstraps or restores membership, starts the raft thread, the
-//! background compactor, the lease expiry loop, and serves gRPC and HTTP until shutdown.
+//! Wiring: opens the member's storage, bootstraps or restores membership (or asks the cluster it joins), starts
+//! the raft thread with the peer transport, the background compactor, the lease expiry loop, publishes this
+//! member's attributes, and serves peers, gRPC and HTTP until shutdown.
 //! [`Server::start`] takes already-bound listeners, so tests bind port 0 and drive a real server.
 
 use std::future::Future;
@@ -22,11 +23,14 @@ use crate::config::{ClusterState, ServerConfig};
 use crate::kv_ops::MAX_REQUEST_BYTES;
 use crate::lease::Lessor;
 use crate::metrics::Metrics;
-use crate::node::{Node, NodeConfig, NodeHandle};
+use crate::node::{Exit, Node, NodeConfig, NodeHandle};
+use crate::peer::receiver::ReceiverCtx;
+use crate::peer::sender::PeerTransport;
 use crate::rpc::{self, Ctx};
+use crate::snapshot::SnapshotFiles;
 use crate::state::{Membership, ServerState};
-use crate::storage::{meta, raft_log::RaftLog, Db, StorageError, CF_META};
-use crate::transport::NoPeers;
+use crate::storage::{meta, raft_log::RaftLog, Db, StorageError, CF_META, CF_RAFT};
+use crate::transport::{NoPeers, Transport};
 use crate::watch::WatchHub;
 
 /// Why the server could not start or had to stop.
@@ -45,6 +49,8 @@ pub enum ServerError {
     Cluster(String),
     #[error("gRPC server: {0}")]
     Grpc(#[from] tonic::transport::Error),
+    #[error("this member was removed from the cluster and stopped; to rejoin, remove its data dir and add it again with `kvctl member add`")]
+    Removed,
 }
 
 /// A running member.
@@ -52,7 +58,7 @@ pub struct Server {
     pub state: Arc<ServerState>,
     pub node: NodeHandle,
     /// Resolves with the raft thread's outcome: `Err` means a storage failure stopped the member.
-    raft_done: Option<tokio::sync::oneshot::Receiver<Result<(), String>>>,
+    raft_done: Option<tokio::sync::oneshot::Receiver<Result<Exit, String>>>,
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -65,6 +71,7 @@ impl Server {
     pub async fn start(
         cfg: ServerConfig,
         client: Vec<TcpListener>,
+        peer: Vec<TcpListener>,
         metrics_listeners: Vec<TcpListener>,
     ) -> Result<Server, ServerError> {
         std::fs::create_dir_all(&cfg.data_dir).map_err(|source| ServerError::DataDir {
@@ -72,15 +79,14 @@ impl Server {
             source,
         })?;
         let db = Db::open(&cfg.data_dir)?;
-        let membership = load_or_bootstrap_membership(&db, &cfg)?;
-        if membership.members.len() > 1 {
-            return Err(ServerError::Cluster(format!(
-                "--initial-cluster lists {} members; this kvstore runs single-member clusters only (peer transport not built yet)",
-                membership.members.len()
-            )));
-        }
-        let mut log = RaftLog::open(db.clone())?;
-        if !log.is_bootstrapped() {
+        let (membership, me) = load_or_bootstrap_membership(&db, &cfg).await?;
+        // A member added at runtime has the id the cluster gave it, not the one its flags hash to.
+        let mut cfg = cfg;
+        cfg.member_id = me;
+        let snap_dir = cfg.data_dir.join("snap");
+        let mut log = RaftLog::open(db.clone(), SnapshotFiles::new(snap_dir.clone()))?;
+        let joining = cfg.cluster_state == ClusterState::Existing;
+        if !log.is_bootstrapped() && !joining {
             let ids = |learner: bool| -> Vec<u64> {
                 membership
                     .members
@@ -99,9 +105,7 @@ impl Server {
         let state = Arc::new(ServerState::default());
         state.cluster_id.store(membership.cluster_id, Relaxed);
         state.member_id.store(cfg.member_id, Relaxed);
-        if let Ok(mut m) = state.members.write() {
-            *m = membership.members.clone();
-        }
+        state.set_membership(membership.clone());
         let metrics = Metrics::new();
         let hub = WatchHub::default();
         // etcd: minimum lease TTL = 1.5 × election timeout, rounded up to seconds.
@@ -120,22 +124,33 @@ impl Server {
             id: cfg.member_id,
             tick: cfg.tick,
             election_ticks: cfg.election_ticks,
+            snapshot_count: cfg.snapshot_count,
         };
+        let single = membership.members.len() == 1 && !joining;
         let (node, handle) = Node::new(
             &node_cfg,
             log,
             db.clone(),
             applier,
-            Box::new(NoPeers),
             state.clone(),
             lessor.clone(),
             metrics.clone(),
         )?;
+        let transport: Box<dyn Transport> = if single && peer.is_empty() {
+            Box::new(NoPeers)
+        } else {
+            Box::new(PeerTransport::new(
+                cfg.member_id,
+                state.clone(),
+                handle.clone(),
+                tokio::runtime::Handle::current(),
+            ))
+        };
         let (raft_tx, raft_rx) = tokio::sync::oneshot::channel();
         std::thread::Builder::new()
             .name("raft".into())
             .spawn(move || {
-                let res = node.run().map_err(|e| e.to_string());
+                let res = node.run(transport).map_err(|e| e.to_string());
                 if let Err(e) = &res {
                     tracing::error!(error = %e, "raft loop stopped on a storage failure");
                 }
@@ -146,9 +161,13 @@ impl Server {
                 source,
             })?;
 
-        let deadline = Instant::now() + LEADER_WAIT;
-        while state.leader.load(Relaxed) == 0 && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+        if single {
+            // A lone member leads at once; serve when it does. A member of a larger cluster serves right away
+            // and answers "no leader" until one is elected.
+            let deadline = Instant::now() + LEADER_WAIT;
+            while state.leader.load(Relaxed) == 0 && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
         }
 
         let (stop, stop_rx) = watch::channel(false);
@@ -160,8 +179,28 @@ impl Server {
             hub: hub.clone(),
             metrics: metrics.clone(),
             progress_interval: Duration::from_secs(600),
+            leader_conn: tokio::sync::Mutex::new(None),
         });
         let mut tasks = Vec::new();
+        for listener in peer {
+            let rctx = ReceiverCtx {
+                node: handle.clone(),
+                state: state.clone(),
+                snap_dir: snap_dir.clone(),
+            };
+            tasks.push(tokio::spawn(crate::peer::receiver::serve(
+                listener,
+                rctx,
+                wait_stop(stop_rx.clone()),
+            )));
+        }
+        tasks.push(tokio::spawn(publish_attributes(
+            handle.clone(),
+            state.clone(),
+            cfg.name.clone(),
+            cfg.advertise_client_urls.clone(),
+            wait_stop(stop_rx.clone()),
+        )));
         for listener in client {
             let addr = listener.local_addr().ok();
             let router = tonic::transport::Server::builder()
@@ -215,6 +254,7 @@ impl Server {
             name = %cfg.name,
             member = format!("{:x}", cfg.member_id),
             cluster = format!("{:x}", membership.cluster_id),
+            members = membership.members.len(),
             data_dir = %cfg.data_dir.display(),
             "kvstore member started"
         );
@@ -237,6 +277,7 @@ impl Server {
             _ = shutdown => Ok(()),
             res = async { match raft_done { Some(rx) => rx.await, None => std::future::pending().await } } => match res {
                 Ok(Err(e)) => Err(ServerError::Cluster(format!("member stopped: {e}"))),
+                Ok(Ok(Exit::Removed)) => Err(ServerError::Removed),
                 _ => Err(ServerError::Cluster("raft loop ended".into())),
             },
         };
@@ -261,39 +302,127 @@ async fn wait_stop(mut rx: watch::Receiver<bool>) {
     }
 }
 
-/// Membership persisted at bootstrap wins over flags on restart, as in etcd.
-fn load_or_bootstrap_membership(db: &Db, cfg: &ServerConfig) -> Result<Membership, ServerError> {
+/// Membership persisted at bootstrap wins over flags on restart, as in etcd. A new member of a new cluster takes
+/// it from the flags; a member joining a running cluster (`--initial-cluster-state existing`) asks the other
+/// members listed in `--initial-cluster` and finds itself by its peer URLs.
+async fn load_or_bootstrap_membership(
+    db: &Db,
+    cfg: &ServerConfig,
+) -> Result<(Membership, u64), ServerError> {
+    let stored_id = db.get_cf(CF_RAFT, MEMBER_ID)?.map(|b| storage_u64(&b));
     if let Some(raw) = db.get_cf(CF_META, meta::MEMBERSHIP)? {
+        let me = stored_id.unwrap_or(cfg.member_id);
         let m: Membership = serde_json::from_slice(&raw).map_err(|e| {
             ServerError::Storage(StorageError::Corrupt {
                 path: db.path.clone(),
                 what: format!("membership: {e}"),
             })
         })?;
-        if !m.members.iter().any(|x| x.id == cfg.member_id) {
+        if m.removed.contains(&me) {
+            return Err(ServerError::Removed);
+        }
+        if !m.members.iter().any(|x| x.id == me) {
             return Err(ServerError::Cluster(format!(
                 "data dir {} belongs to another member (this member's id {:x} is not among {:?})",
                 cfg.data_dir.display(),
-                cfg.member_id,
+                me,
                 m.members
                     .iter()
                     .map(|x| format!("{:x}", x.id))
                     .collect::<Vec<_>>()
             )));
         }
-        return Ok(m);
+        return Ok((m, me));
     }
-    if cfg.cluster_state == ClusterState::Existing {
-        return Err(ServerError::Cluster(
-            "--initial-cluster-state=existing needs a member that was added to a running cluster; none is known here".into(),
-        ));
-    }
-    let m = cfg.initial.clone();
+    let (m, me) = if cfg.cluster_state == ClusterState::Existing {
+        let others: Vec<String> = cfg
+            .initial
+            .members
+            .iter()
+            .filter(|m| m.id != cfg.member_id)
+            .flat_map(|m| m.peer_urls.clone())
+            .collect();
+        let m = crate::peer::receiver::fetch_membership(&others)
+            .await
+            .map_err(|e| ServerError::Cluster(format!("--initial-cluster-state=existing: {e}")))?;
+        let Some(me) = m
+            .members
+            .iter()
+            .find(|x| x.peer_urls.iter().any(|u| cfg.peer_urls.contains(u)))
+        else {
+            return Err(ServerError::Cluster(format!(
+                "--initial-cluster-state=existing: no member of cluster {:x} has peer URLs {:?}; add this member first (kvctl member add {} --peer-urls={})",
+                m.cluster_id,
+                cfg.peer_urls,
+                cfg.name,
+                cfg.peer_urls.join(",")
+            )));
+        };
+        let id = me.id;
+        (m, id)
+    } else {
+        (cfg.initial.clone(), cfg.member_id)
+    };
     let raw = serde_json::to_vec(&m).map_err(|e| ServerError::Cluster(e.to_string()))?;
     let mut wb = rocksdb::WriteBatch::default();
     wb.put_cf(db.cf(CF_META)?, meta::MEMBERSHIP, raw);
+    wb.put_cf(db.cf(CF_RAFT)?, MEMBER_ID, me.to_be_bytes());
     db.write(wb, true)?;
-    Ok(m)
+    Ok((m, me))
+}
+
+/// This member's id, in the member's own (not replicated) raft family.
+const MEMBER_ID: &[u8] = b"member_id";
+
+fn storage_u64(b: &[u8]) -> u64 {
+    crate::storage::u64_be(Some(b.to_vec()))
+}
+
+/// Publishes this member's name and client URLs to the cluster once it runs (etcd's `publish`), so that
+/// `member list` and `endpoint status --cluster` show them on every member. Retries until it is applied.
+async fn publish_attributes(
+    node: NodeHandle,
+    state: Arc<ServerState>,
+    name: String,
+    client_urls: Vec<String>,
+    stop: impl Future<Output = ()>,
+) {
+    use kvstore_proto::internal::MemberAttributes;
+    let me = node.member_id();
+    tokio::pin!(stop);
+    loop {
+        let current = state.membership();
+        let Some(m) = current.get(me) else {
+            // Not (yet) a member as far as this store knows: a joining member waits for its snapshot.
+            tokio::select! {
+                _ = &mut stop => return,
+                _ = tokio::time::sleep(Duration::from_millis(200)) => continue,
+            }
+        };
+        if m.name == name && m.client_urls == client_urls {
+            return;
+        }
+        if state.leader.load(Relaxed) != 0 {
+            let req = Raft::MemberAttributes(MemberAttributes {
+                id: me,
+                name: name.clone(),
+                client_urls: client_urls.clone(),
+            });
+            match node.propose(req).await {
+                Ok(_) => {
+                    tracing::info!(%name, ?client_urls, "published this member's attributes");
+                    return;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "publishing member attributes failed; retrying")
+                }
+            }
+        }
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
+    }
 }
 
 fn spawn_compactor(db: Arc<Db>) -> std::sync::mpsc::Sender<CompactJob> {

@@ -7,6 +7,8 @@ use std::sync::RwLock;
 use kvstore_proto::etcdserverpb::{Member, ResponseHeader};
 use serde::{Deserialize, Serialize};
 
+use crate::error::EtcdError;
+
 /// One cluster member as configured and persisted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberInfo {
@@ -29,11 +31,94 @@ impl MemberInfo {
     }
 }
 
-/// Cluster identity and membership, persisted at bootstrap (`meta::MEMBERSHIP`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Cluster identity and membership, persisted at bootstrap and with every change (`meta::MEMBERSHIP`, in the
+/// same batch as the applied index, so it travels in snapshots too).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Membership {
     pub cluster_id: u64,
     pub members: Vec<MemberInfo>,
+    /// Members removed at runtime: their messages are refused, so a removed member that comes back learns it
+    /// and stops instead of disrupting the cluster (etcd's rule).
+    #[serde(default)]
+    pub removed: Vec<u64>,
+}
+
+impl Membership {
+    pub fn get(&self, id: u64) -> Option<&MemberInfo> {
+        self.members.iter().find(|m| m.id == id)
+    }
+
+    /// Checks that `m` can join: a fresh id and peer URLs no member uses.
+    pub fn check_add(&self, m: &MemberInfo) -> Result<(), EtcdError> {
+        if self.removed.contains(&m.id) {
+            return Err(EtcdError::MemberRemoved);
+        }
+        if self.get(m.id).is_some() {
+            return Err(EtcdError::MemberExists);
+        }
+        self.check_urls(m.id, &m.peer_urls)
+    }
+
+    /// Checks that `urls` are used by no member but `id`.
+    pub fn check_urls(&self, id: u64, urls: &[String]) -> Result<(), EtcdError> {
+        let taken = self
+            .members
+            .iter()
+            .filter(|x| x.id != id)
+            .any(|x| x.peer_urls.iter().any(|u| urls.contains(u)));
+        if taken {
+            return Err(EtcdError::PeerUrlExists);
+        }
+        Ok(())
+    }
+
+    pub fn add(&mut self, m: MemberInfo) {
+        self.members.retain(|x| x.id != m.id);
+        self.members.push(m);
+        self.members.sort_by_key(|m| m.id);
+    }
+
+    pub fn remove(&mut self, id: u64) {
+        self.members.retain(|x| x.id != id);
+        if !self.removed.contains(&id) {
+            self.removed.push(id);
+        }
+    }
+
+    pub fn promote(&mut self, id: u64) {
+        if let Some(m) = self.members.iter_mut().find(|m| m.id == id) {
+            m.is_learner = false;
+        }
+    }
+
+    /// Peer URLs of a member that exists (MemberUpdate).
+    pub fn update_peer_urls(&mut self, id: u64, urls: Vec<String>) -> Result<(), EtcdError> {
+        self.check_urls(id, &urls)?;
+        let m = self
+            .members
+            .iter_mut()
+            .find(|m| m.id == id)
+            .ok_or(EtcdError::MemberNotFound)?;
+        m.peer_urls = urls;
+        Ok(())
+    }
+
+    /// Name and client URLs a member publishes when it starts (etcd's `publish`).
+    pub fn set_attributes(
+        &mut self,
+        id: u64,
+        name: String,
+        client_urls: Vec<String>,
+    ) -> Result<(), EtcdError> {
+        let m = self
+            .members
+            .iter_mut()
+            .find(|m| m.id == id)
+            .ok_or(EtcdError::MemberNotFound)?;
+        m.name = name;
+        m.client_urls = client_urls;
+        Ok(())
+    }
 }
 
 /// Live counters of this member.
@@ -50,7 +135,7 @@ pub struct ServerState {
     /// Current leader's member id, 0 when none is known.
     pub leader: AtomicU64,
     pub is_leader: AtomicBool,
-    pub members: RwLock<Vec<MemberInfo>>,
+    pub membership: RwLock<Membership>,
 }
 
 impl ServerState {
@@ -69,6 +154,38 @@ impl ServerState {
     }
 
     pub fn members(&self) -> Vec<MemberInfo> {
-        self.members.read().map(|m| m.clone()).unwrap_or_default()
+        self.membership
+            .read()
+            .map(|m| m.members.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn membership(&self) -> Membership {
+        self.membership
+            .read()
+            .map(|m| m.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn set_membership(&self, m: Membership) {
+        if let Ok(mut cur) = self.membership.write() {
+            *cur = m;
+        }
+    }
+
+    /// The peer URLs of member `id`, if it is a member.
+    pub fn peer_urls(&self, id: u64) -> Vec<String> {
+        self.membership
+            .read()
+            .ok()
+            .and_then(|m| m.get(id).map(|x| x.peer_urls.clone()))
+            .unwrap_or_default()
+    }
+
+    pub fn is_removed(&self, id: u64) -> bool {
+        self.membership
+            .read()
+            .map(|m| m.removed.contains(&id))
+            .unwrap_or(false)
     }
 }

@@ -1,46 +1,156 @@
-//! `etcdserverpb.Cluster`: the member list. Runtime membership changes come with the multi-member cluster;
-//! until then they are refused with a message that says so.
+//! `etcdserverpb.Cluster`: the member list and runtime membership changes. Adds, removals and promotions are
+//! raft conf changes ([`crate::node::MemberChange`]); peer URL updates are ordinary entries. Each is checked here
+//! for a quick answer and again when applied.
 
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use kvstore_proto::etcdserverpb::{
     cluster_server::Cluster, MemberAddRequest, MemberAddResponse, MemberListRequest,
     MemberListResponse, MemberPromoteRequest, MemberPromoteResponse, MemberRemoveRequest,
     MemberRemoveResponse, MemberUpdateRequest, MemberUpdateResponse,
 };
+use kvstore_proto::internal::raft_request::Request as Raft;
 use tonic::{Request, Response, Status};
 
 use super::Ctx;
+use crate::apply::Response as Applied;
+use crate::error::EtcdError;
+use crate::node::{MemberChange, MemberChangeKind};
+use crate::state::MemberInfo;
 
 pub struct ClusterService(pub Arc<Ctx>);
 
-fn not_yet(what: &str) -> Status {
-    Status::unimplemented(format!(
-        "etcdserver: {what} is not supported yet: kvstore members are fixed at bootstrap"
-    ))
+const SERVICE: &str = "etcdserverpb.Cluster";
+
+/// Peer URLs must be `http://HOST:PORT` (etcd: "etcdserver: invalid peer URL").
+fn check_peer_urls(urls: &[String]) -> Result<(), EtcdError> {
+    if urls.is_empty() {
+        return Err(EtcdError::InvalidArgument(
+            "member peer URLs are required".into(),
+        ));
+    }
+    for u in urls {
+        let ok = u
+            .strip_prefix("http://")
+            .and_then(|r| r.trim_end_matches('/').rsplit_once(':'))
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !ok {
+            return Err(EtcdError::InvalidArgument(format!(
+                "invalid peer URL {u:?}: expected http://HOST:PORT"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn members_of(res: Applied) -> Result<(Option<MemberInfo>, Vec<MemberInfo>), EtcdError> {
+    match res {
+        Applied::Members(m, all) => Ok((m, all)),
+        _ => Err(EtcdError::Storage("unexpected apply result".into())),
+    }
+}
+
+impl ClusterService {
+    async fn change(
+        &self,
+        kind: MemberChangeKind,
+        member: MemberInfo,
+    ) -> Result<(Option<MemberInfo>, Vec<MemberInfo>), EtcdError> {
+        members_of(
+            self.0
+                .node
+                .change_members(MemberChange { kind, member })
+                .await?,
+        )
+    }
+
+    fn existing(&self, id: u64) -> Result<MemberInfo, EtcdError> {
+        self.0
+            .state
+            .membership()
+            .get(id)
+            .cloned()
+            .ok_or(EtcdError::MemberNotFound)
+    }
+}
+
+fn protos(ms: &[MemberInfo]) -> Vec<kvstore_proto::etcdserverpb::Member> {
+    ms.iter().map(MemberInfo::to_proto).collect()
 }
 
 #[tonic::async_trait]
 impl Cluster for ClusterService {
     async fn member_add(
         &self,
-        _r: Request<MemberAddRequest>,
+        r: Request<MemberAddRequest>,
     ) -> Result<Response<MemberAddResponse>, Status> {
-        Err(not_yet("member add"))
+        let r = r.into_inner();
+        self.0
+            .unary(SERVICE, "MemberAdd", async {
+                check_peer_urls(&r.peer_ur_ls)?;
+                // etcd mixes the time into a new member's id, so a member re-added at the same URLs gets a new one.
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or_default();
+                let member = MemberInfo {
+                    id: crate::config::member_id(&r.peer_ur_ls, &now.to_string()),
+                    name: String::new(),
+                    peer_urls: r.peer_ur_ls.clone(),
+                    client_urls: Vec::new(),
+                    is_learner: r.is_learner,
+                };
+                self.0.state.membership().check_add(&member)?;
+                let kind = if r.is_learner {
+                    MemberChangeKind::AddLearner
+                } else {
+                    MemberChangeKind::Add
+                };
+                let (added, all) = self.change(kind, member).await?;
+                Ok(MemberAddResponse {
+                    header: Some(self.0.state.header()),
+                    member: added.map(|m| m.to_proto()),
+                    members: protos(&all),
+                })
+            })
+            .await
     }
 
     async fn member_remove(
         &self,
-        _r: Request<MemberRemoveRequest>,
+        r: Request<MemberRemoveRequest>,
     ) -> Result<Response<MemberRemoveResponse>, Status> {
-        Err(not_yet("member remove"))
+        let id = r.into_inner().id;
+        self.0
+            .unary(SERVICE, "MemberRemove", async {
+                let member = self.existing(id)?;
+                let (_, all) = self.change(MemberChangeKind::Remove, member).await?;
+                Ok(MemberRemoveResponse {
+                    header: Some(self.0.state.header()),
+                    members: protos(&all),
+                })
+            })
+            .await
     }
 
     async fn member_update(
         &self,
-        _r: Request<MemberUpdateRequest>,
+        r: Request<MemberUpdateRequest>,
     ) -> Result<Response<MemberUpdateResponse>, Status> {
-        Err(not_yet("member update"))
+        let r = r.into_inner();
+        self.0
+            .unary(SERVICE, "MemberUpdate", async {
+                check_peer_urls(&r.peer_ur_ls)?;
+                self.existing(r.id)?;
+                self.0.state.membership().check_urls(r.id, &r.peer_ur_ls)?;
+                let (_, all) = members_of(self.0.node.propose(Raft::MemberUpdate(r)).await?)?;
+                Ok(MemberUpdateResponse {
+                    header: Some(self.0.state.header()),
+                    members: protos(&all),
+                })
+            })
+            .await
     }
 
     async fn member_list(
@@ -48,17 +158,10 @@ impl Cluster for ClusterService {
         _r: Request<MemberListRequest>,
     ) -> Result<Response<MemberListResponse>, Status> {
         self.0
-            .unary("etcdserverpb.Cluster", "MemberList", async {
-                let members = self
-                    .0
-                    .state
-                    .members()
-                    .iter()
-                    .map(|m| m.to_proto())
-                    .collect();
+            .unary(SERVICE, "MemberList", async {
                 Ok(MemberListResponse {
                     header: Some(self.0.state.header()),
-                    members,
+                    members: protos(&self.0.state.members()),
                 })
             })
             .await
@@ -66,8 +169,40 @@ impl Cluster for ClusterService {
 
     async fn member_promote(
         &self,
-        _r: Request<MemberPromoteRequest>,
+        r: Request<MemberPromoteRequest>,
     ) -> Result<Response<MemberPromoteResponse>, Status> {
-        Err(not_yet("member promote"))
+        let id = r.into_inner().id;
+        self.0
+            .unary(SERVICE, "MemberPromote", async {
+                let member = self.existing(id)?;
+                if !member.is_learner {
+                    return Err(EtcdError::NotLearner);
+                }
+                let (_, all) = self.change(MemberChangeKind::Promote, member).await?;
+                Ok(MemberPromoteResponse {
+                    header: Some(self.0.state.header()),
+                    members: protos(&all),
+                })
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_urls_must_be_http_host_port() {
+        assert!(check_peer_urls(&["http://127.0.0.1:2380".into()]).is_ok());
+        for bad in [
+            "127.0.0.1:2380",
+            "http://127.0.0.1",
+            "https://a:1",
+            "http://:1",
+        ] {
+            assert!(check_peer_urls(&[bad.into()]).is_err(), "{bad}");
+        }
+        assert!(check_peer_urls(&[]).is_err());
     }
 }

@@ -20,6 +20,7 @@ use super::Ctx;
 use crate::apply::Response as Applied;
 use crate::error::EtcdError;
 use crate::lease::MAX_LEASE_TTL;
+use kvstore_proto::etcdserverpb::lease_client::LeaseClient;
 
 pub struct LeaseService {
     pub ctx: Arc<Ctx>,
@@ -116,6 +117,10 @@ impl Lease for LeaseService {
                     .lock()
                     .map_err(|_| EtcdError::Stopped)
                     .and_then(|mut l| l.renew(ka.id, Instant::now()));
+                let renewed = match renewed {
+                    Err(EtcdError::NotLeader) => forward_keep_alive(&ctx, ka.id).await,
+                    other => other,
+                };
                 let reply = match renewed {
                     Ok(ttl) => Ok(LeaseKeepAliveResponse {
                         header: Some(ctx.state.header()),
@@ -145,6 +150,15 @@ impl Lease for LeaseService {
         let r = req.into_inner();
         self.ctx
             .unary(SERVICE, "LeaseTimeToLive", async {
+                if !self.ctx.state.is_leader.load(Relaxed) {
+                    // Only the leader knows how long a lease has left.
+                    let ch = self.ctx.leader_channel().await?;
+                    return LeaseClient::new(ch)
+                        .lease_time_to_live(r)
+                        .await
+                        .map(|resp| resp.into_inner())
+                        .map_err(|s| forward_error(&s));
+                }
                 self.ctx.node.read_index().await?;
                 let info = self
                     .ctx
@@ -192,5 +206,30 @@ impl Lease for LeaseService {
                 })
             })
             .await
+    }
+}
+
+/// Renews a lease through the leader (this member is a follower). Returns the TTL, 0 for an unknown lease.
+async fn forward_keep_alive(ctx: &Ctx, id: i64) -> Result<i64, EtcdError> {
+    let ch = ctx.leader_channel().await?;
+    let req = LeaseKeepAliveRequest { id };
+    let mut stream = LeaseClient::new(ch)
+        .lease_keep_alive(futures::stream::iter([req]))
+        .await
+        .map_err(|s| forward_error(&s))?
+        .into_inner();
+    match stream.message().await {
+        Ok(Some(resp)) => Ok(resp.ttl),
+        Ok(None) => Err(EtcdError::NoLeader),
+        Err(s) => Err(forward_error(&s)),
+    }
+}
+
+/// A forwarded request's failure, as this member reports it.
+fn forward_error(s: &Status) -> EtcdError {
+    match s.code() {
+        tonic::Code::NotFound => EtcdError::LeaseNotFound,
+        tonic::Code::Unavailable => EtcdError::NoLeader,
+        _ => EtcdError::InvalidArgument(s.message().to_string()),
     }
 }

@@ -33,9 +33,41 @@ pub struct Ctx {
     pub metrics: Arc<Metrics>,
     /// How often watchers that asked for progress notifications get one.
     pub progress_interval: Duration,
+    /// A gRPC channel to the current leader's client URL, for the few requests only the leader can answer
+    /// (lease keep-alive and time-to-live: lease deadlines live on the leader), as etcd forwards them.
+    pub leader_conn: tokio::sync::Mutex<Option<(u64, tonic::transport::Channel)>>,
 }
 
 impl Ctx {
+    /// A channel to the leader (cached per leader). `NoLeader` while there is none, `NotLeader` if the leader has
+    /// not published a client URL yet.
+    pub async fn leader_channel(&self) -> Result<tonic::transport::Channel, EtcdError> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let leader = self.state.leader.load(Relaxed);
+        if leader == 0 {
+            return Err(EtcdError::NoLeader);
+        }
+        let mut cached = self.leader_conn.lock().await;
+        if let Some((id, ch)) = cached.as_ref() {
+            if *id == leader {
+                return Ok(ch.clone());
+            }
+        }
+        let url = self
+            .state
+            .membership()
+            .get(leader)
+            .and_then(|m| m.client_urls.first().cloned())
+            .ok_or(EtcdError::NotLeader)?;
+        let ch = tonic::transport::Endpoint::from_shared(url)
+            .map_err(|e| EtcdError::InvalidArgument(e.to_string()))?
+            .connect_timeout(Duration::from_secs(1))
+            .tcp_nodelay(true)
+            .connect_lazy();
+        *cached = Some((leader, ch.clone()));
+        Ok(ch)
+    }
+
     /// Runs one unary handler inside a tracing span, records its latency and status code.
     pub async fn unary<T, F>(
         &self,

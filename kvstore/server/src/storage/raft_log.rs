@@ -14,12 +14,16 @@ use raft::prelude::{ConfState, Entry, HardState, Snapshot};
 use raft::{GetEntriesContext, RaftState, StorageError as RaftStorageError};
 use rocksdb::WriteBatch;
 
-use super::{Db, Result, StorageError, CF_RAFT};
+use super::{Db, Result, StorageError, CF_META, CF_RAFT};
+use crate::snapshot::SnapshotFiles;
 
 const HARD_STATE: &[u8] = b"hs";
-const CONF_STATE: &[u8] = b"cs";
+pub const CONF_STATE: &[u8] = b"cs";
 /// Index and term of the last entry removed by log compaction (16 bytes BE).
 const SNAPSHOT_META: &[u8] = b"sm";
+/// Set while a received snapshot is being installed: index, term, then the snapshot file's path. A member that
+/// finds it at start-up finishes the install before anything else.
+const INSTALLING: &[u8] = b"si";
 const ENTRY_PREFIX: u8 = b'e';
 /// How many recent entries stay in memory.
 const CACHE_ENTRIES: usize = 1024;
@@ -42,6 +46,32 @@ pub struct RaftLog {
     last_index: u64,
     /// The newest entries, contiguous, ending at `last_index`.
     cache: VecDeque<Entry>,
+    /// Snapshots of the state machine for followers that need one.
+    snapshots: Arc<SnapshotFiles>,
+}
+
+/// Reads one key of a family (from a RocksDB snapshot).
+pub type FamilyGet<'a> = dyn Fn(&'static str, &[u8]) -> Result<Option<Vec<u8>>> + 'a;
+
+/// The term of entry `index`, read through `get` (a RocksDB snapshot's reader), for snapshot metadata.
+pub fn term_in(get: &FamilyGet<'_>, index: u64) -> Result<u64> {
+    if let Some(b) = get(CF_RAFT, &entry_key(index))? {
+        let e = Entry::parse_from_bytes(&b).map_err(|e| StorageError::Corrupt {
+            path: "raft log".into(),
+            what: format!("entry {index}: {e}"),
+        })?;
+        return Ok(e.term);
+    }
+    match get(CF_RAFT, SNAPSHOT_META)? {
+        Some(b) if b.len() == 16 && b[..8] == index.to_be_bytes() => {
+            Ok(u64::from_be_bytes(b[8..].try_into().unwrap_or_default()))
+        }
+        _ if index == 0 => Ok(0),
+        _ => Err(StorageError::Corrupt {
+            path: "raft log".into(),
+            what: format!("no term for applied index {index}"),
+        }),
+    }
 }
 
 fn corrupt(db: &Db, what: impl Into<String>) -> StorageError {
@@ -54,7 +84,7 @@ fn corrupt(db: &Db, what: impl Into<String>) -> StorageError {
 impl RaftLog {
     /// Loads the log from `db`. A database without a conf state has never been bootstrapped:
     /// see [`RaftLog::is_bootstrapped`] and [`RaftLog::bootstrap`].
-    pub fn open(db: Arc<Db>) -> Result<RaftLog> {
+    pub fn open(db: Arc<Db>, snapshots: Arc<SnapshotFiles>) -> Result<RaftLog> {
         let cf = db.cf(CF_RAFT)?;
         let read = |key: &[u8]| db.db.get_cf(cf, key).map_err(|e| db.err(e));
         let hard_state = match read(HARD_STATE)? {
@@ -96,7 +126,9 @@ impl RaftLog {
             snapshot_term,
             last_index,
             cache: VecDeque::new(),
+            snapshots,
         };
+        log.finish_install()?;
         // Warm the cache with the tail, so restart does not read entries one by one.
         let low = log
             .first_index()
@@ -112,11 +144,34 @@ impl RaftLog {
         !self.conf_state.voters.is_empty() || !self.conf_state.learners.is_empty()
     }
 
-    /// Writes the initial membership of a new cluster (every member starts from the same conf state, log empty).
+    /// Writes the initial membership of a new cluster. Every founding member starts from the same state: as if it
+    /// had installed a snapshot at index 1, term 1 that holds the conf state. A member added later starts empty
+    /// and, since index 1 is not in anyone's log, always receives a snapshot that carries the membership.
     pub fn bootstrap(&mut self, conf_state: ConfState) -> Result<()> {
         let mut wb = WriteBatch::default();
         self.set_conf_state(&mut wb, conf_state)?;
-        self.db.write(wb, true)
+        let db = self.db.clone();
+        let cf = db.cf(CF_RAFT)?;
+        let mut meta = Vec::with_capacity(16);
+        meta.extend_from_slice(&1u64.to_be_bytes());
+        meta.extend_from_slice(&1u64.to_be_bytes());
+        wb.put_cf(cf, SNAPSHOT_META, meta);
+        let hs = HardState {
+            term: 1,
+            commit: 1,
+            ..Default::default()
+        };
+        self.set_hard_state(&mut wb, &hs)?;
+        wb.put_cf(
+            self.db.cf(CF_META)?,
+            super::meta::APPLIED_INDEX,
+            1u64.to_be_bytes(),
+        );
+        self.db.write(wb, true)?;
+        self.snapshot_index = 1;
+        self.snapshot_term = 1;
+        self.last_index = self.last_index.max(1);
+        Ok(())
     }
 
     pub fn hard_state(&self) -> &HardState {
@@ -211,6 +266,80 @@ impl RaftLog {
         while self.cache.front().is_some_and(|e| e.index < index) {
             self.cache.pop_front();
         }
+        Ok(())
+    }
+
+    /// Installs a received snapshot: the state machine is replaced by the file's contents, the log emptied up to
+    /// the snapshot's index, conf state and commit index taken from it. Crash-safe: a marker written first makes
+    /// a restart finish the install from the same file.
+    pub fn install_snapshot(
+        &mut self,
+        meta: &raft::prelude::SnapshotMetadata,
+        path: &std::path::Path,
+    ) -> Result<()> {
+        let mut marker = Vec::new();
+        marker.extend_from_slice(&meta.index.to_be_bytes());
+        marker.extend_from_slice(&meta.term.to_be_bytes());
+        marker.extend_from_slice(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()));
+        let mut wb = WriteBatch::default();
+        wb.put_cf(self.db.cf(CF_RAFT)?, INSTALLING, marker);
+        self.set_conf_state(&mut wb, meta.get_conf_state().clone())?;
+        self.db.write(wb, true)?;
+        self.finish_install()
+    }
+
+    /// Completes an install recorded by [`RaftLog::install_snapshot`] (no-op when none is pending).
+    fn finish_install(&mut self) -> Result<()> {
+        let Some(marker) = self.db.get_cf(CF_RAFT, INSTALLING)? else {
+            return Ok(());
+        };
+        if marker.len() < 16 {
+            return Err(corrupt(&self.db, "snapshot install marker"));
+        }
+        let index = u64::from_be_bytes(
+            marker[..8]
+                .try_into()
+                .map_err(|_| corrupt(&self.db, "marker"))?,
+        );
+        let term = u64::from_be_bytes(
+            marker[8..16]
+                .try_into()
+                .map_err(|_| corrupt(&self.db, "marker"))?,
+        );
+        let path = std::path::PathBuf::from(
+            <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&marker[16..]),
+        );
+        let f = std::fs::File::open(&path).map_err(|e| StorageError::Corrupt {
+            path: path.clone(),
+            what: format!("snapshot being installed: {e}"),
+        })?;
+        crate::snapshot::load_state(&self.db, f)?;
+        let db = self.db.clone();
+        let cf = db.cf(CF_RAFT)?;
+        let mut wb = WriteBatch::default();
+        wb.delete_range_cf(cf, entry_key(0), entry_key(u64::MAX));
+        let mut meta = Vec::with_capacity(16);
+        meta.extend_from_slice(&index.to_be_bytes());
+        meta.extend_from_slice(&term.to_be_bytes());
+        wb.put_cf(cf, SNAPSHOT_META, meta);
+        let mut hs = self.hard_state.clone();
+        hs.commit = hs.commit.max(index);
+        hs.term = hs.term.max(term);
+        self.set_hard_state(&mut wb, &hs)?;
+        // The snapshot's meta family carries the applied index it was taken at, which is `index`.
+        wb.put_cf(
+            self.db.cf(CF_META)?,
+            super::meta::APPLIED_INDEX,
+            index.to_be_bytes(),
+        );
+        wb.delete_cf(cf, INSTALLING);
+        self.db.write(wb, true)?;
+        let _ = std::fs::remove_file(&path);
+        self.snapshot_index = index;
+        self.snapshot_term = term;
+        self.last_index = index;
+        self.cache.clear();
+        tracing::info!(index, term, "installed a raft snapshot");
         Ok(())
     }
 
@@ -330,9 +459,22 @@ impl raft::Storage for RaftLog {
         Ok(self.last_index)
     }
 
-    fn snapshot(&self, _request_index: u64, _to: u64) -> raft::Result<Snapshot> {
-        // State-machine snapshots are streamed to lagging followers by the peer transport of the multi-member
-        // cluster; a single member never asks for one.
+    /// A follower needs entries this log no longer has. Hands out the newest snapshot file if it covers what
+    /// was truncated; otherwise starts making one in the background and asks raft to retry.
+    fn snapshot(&self, request_index: u64, to: u64) -> raft::Result<Snapshot> {
+        if let Some(g) = self.snapshots.ready(request_index.max(self.snapshot_index)) {
+            let mut s = Snapshot {
+                data: g.path.as_os_str().as_encoded_bytes().to_vec().into(),
+                ..Default::default()
+            };
+            s.set_metadata(g.metadata);
+            return Ok(s);
+        }
+        tracing::info!(
+            to = format!("{to:x}"),
+            "a follower needs a snapshot; making one"
+        );
+        self.snapshots.start(self.db.clone());
         Err(raft::Error::Store(
             RaftStorageError::SnapshotTemporarilyUnavailable,
         ))
@@ -344,6 +486,10 @@ impl raft::Storage for RaftLog {
 mod tests {
     use super::*;
     use raft::Storage;
+
+    fn snaps(dir: &tempfile::TempDir) -> Arc<SnapshotFiles> {
+        SnapshotFiles::new(dir.path().join("snap"))
+    }
 
     fn entry(index: u64, term: u64) -> Entry {
         let mut e = Entry::default();
@@ -357,31 +503,34 @@ mod tests {
     fn append_persist_reopen_and_truncate_conflicts() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path()).unwrap();
-        let mut log = RaftLog::open(db.clone()).unwrap();
+        let mut log = RaftLog::open(db.clone(), snaps(&dir)).unwrap();
         assert!(!log.is_bootstrapped());
         let mut cs = ConfState::default();
         cs.voters = vec![1];
         log.bootstrap(cs).unwrap();
+        // Bootstrap is a snapshot at index 1: the log starts at 2.
+        assert_eq!(raft::Storage::first_index(&log).unwrap(), 2);
+        assert_eq!(log.term(1).unwrap(), 1);
         let mut wb = WriteBatch::default();
-        log.append(&mut wb, &[entry(1, 1), entry(2, 1), entry(3, 1)])
+        log.append(&mut wb, &[entry(2, 1), entry(3, 1), entry(4, 1)])
             .unwrap();
         db.write(wb, true).unwrap();
-        // A new leader overwrites index 3 onwards.
+        // A new leader overwrites index 4 onwards.
         let mut wb = WriteBatch::default();
-        log.append(&mut wb, &[entry(2, 2)]).unwrap();
+        log.append(&mut wb, &[entry(3, 2)]).unwrap();
         db.write(wb, true).unwrap();
-        assert_eq!(log.last_index().unwrap(), 2);
+        assert_eq!(log.last_index().unwrap(), 3);
         drop(log);
-        let log = RaftLog::open(db).unwrap();
+        let log = RaftLog::open(db, snaps(&dir)).unwrap();
         assert!(log.is_bootstrapped());
-        assert_eq!(log.last_index().unwrap(), 2);
-        assert_eq!(log.term(2).unwrap(), 2);
+        assert_eq!(log.last_index().unwrap(), 3);
+        assert_eq!(log.term(3).unwrap(), 2);
         let got = log
-            .entries(1, 3, None, GetEntriesContext::empty(false))
+            .entries(2, 4, None, GetEntriesContext::empty(false))
             .unwrap();
         assert_eq!(
             got.iter().map(|e| (e.index, e.term)).collect::<Vec<_>>(),
-            vec![(1, 1), (2, 2)]
+            vec![(2, 1), (3, 2)]
         );
     }
 
@@ -389,13 +538,13 @@ mod tests {
     fn compaction_keeps_the_boundary_term() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path()).unwrap();
-        let mut log = RaftLog::open(db.clone()).unwrap();
+        let mut log = RaftLog::open(db.clone(), snaps(&dir)).unwrap();
         let mut wb = WriteBatch::default();
         log.append(&mut wb, &(1..=10).map(|i| entry(i, 3)).collect::<Vec<_>>())
             .unwrap();
         log.compact(&mut wb, 6).unwrap();
         db.write(wb, true).unwrap();
-        let log = RaftLog::open(db).unwrap();
+        let log = RaftLog::open(db, snaps(&dir)).unwrap();
         assert_eq!(raft::Storage::first_index(&log).unwrap(), 6);
         assert_eq!(log.term(5).unwrap(), 3);
         assert!(matches!(

@@ -1,0 +1,182 @@
+//! Incoming peer connections: check the hello, then step raft messages into the node, take in snapshot
+//! streams, or answer a membership query (a member joining with `--initial-cluster-state existing`).
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use protobuf::Message as _;
+use raft::prelude::Message;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::wire::{self, Answer, Hello, Purpose, WireError};
+use crate::node::NodeHandle;
+use crate::state::{Membership, ServerState};
+
+#[derive(Clone)]
+pub struct ReceiverCtx {
+    pub node: NodeHandle,
+    pub state: Arc<ServerState>,
+    /// Where received snapshot files go (`<data-dir>/snap`).
+    pub snap_dir: PathBuf,
+}
+
+/// Accepts peer connections until `stop` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    ctx: ReceiverCtx,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(stop);
+    loop {
+        let (stream, addr) = tokio::select! {
+            _ = &mut stop => return,
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting a peer connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            if let Err(e) = handle(stream, &ctx).await {
+                tracing::debug!(%addr, error = %e, "peer connection ended");
+            }
+        });
+    }
+}
+
+/// Why a hello is refused, if it is.
+fn check(h: &Hello, state: &ServerState) -> Answer {
+    let me = state.member_id.load(Relaxed);
+    let cluster = state.cluster_id.load(Relaxed);
+    if h.purpose == Purpose::Membership {
+        return Answer::Accepted;
+    }
+    if h.cluster_id != cluster {
+        return Answer::Refused(format!(
+            "cluster ID mismatch: this member {me:x} is in cluster {cluster:x}, the sender {:x} in {:x}",
+            h.from, h.cluster_id
+        ));
+    }
+    if h.to != me {
+        return Answer::Refused(format!("this is member {me:x}, not {:x}", h.to));
+    }
+    if state.is_removed(h.from) {
+        return Answer::Removed(format!(
+            "member {:x} was removed from cluster {cluster:x}",
+            h.from
+        ));
+    }
+    Answer::Accepted
+}
+
+async fn handle(mut stream: TcpStream, ctx: &ReceiverCtx) -> Result<(), WireError> {
+    stream.set_nodelay(true)?;
+    let hello = tokio::time::timeout(wire::HELLO_TIMEOUT, wire::read_hello(&mut stream))
+        .await
+        .map_err(|_| WireError::Timeout)??;
+    let answer = check(&hello, &ctx.state);
+    wire::write_answer(&mut stream, &answer).await?;
+    if let Answer::Refused(reason) | Answer::Removed(reason) = answer {
+        tracing::warn!(from = format!("{:x}", hello.from), %reason, "refused a peer connection");
+        return Ok(());
+    }
+    match hello.purpose {
+        Purpose::Raft => {
+            let mut r = BufReader::with_capacity(256 << 10, stream);
+            loop {
+                let bytes = wire::read_frame(&mut r).await?;
+                let m = Message::parse_from_bytes(&bytes)
+                    .map_err(|e| std::io::Error::other(format!("bad raft message: {e}")))?;
+                if ctx.node.step(m).is_err() {
+                    return Ok(()); // the node stopped
+                }
+            }
+        }
+        Purpose::Snapshot => receive_snapshot(stream, hello, ctx).await,
+        Purpose::Membership => {
+            let m: Membership = ctx.state.membership();
+            let json = serde_json::to_vec(&m).map_err(|e| std::io::Error::other(e.to_string()))?;
+            wire::write_frame(&mut stream, &json).await?;
+            stream.flush().await?;
+            Ok(())
+        }
+    }
+}
+
+async fn receive_snapshot(
+    mut stream: TcpStream,
+    hello: Hello,
+    ctx: &ReceiverCtx,
+) -> Result<(), WireError> {
+    let head = wire::read_frame(&mut stream).await?;
+    let mut m = Message::parse_from_bytes(&head)
+        .map_err(|e| std::io::Error::other(format!("bad snapshot message: {e}")))?;
+    let len = stream.read_u64().await?;
+    let index = m.get_snapshot().get_metadata().index;
+    tokio::fs::create_dir_all(&ctx.snap_dir).await?;
+    let path = ctx
+        .snap_dir
+        .join(format!("recv-{:x}-{index:016x}.snap", hello.from));
+    let tmp = path.with_extension("tmp");
+    let mut file = tokio::fs::File::create(&tmp).await?;
+    let got = tokio::io::copy(&mut (&mut stream).take(len), &mut file).await?;
+    if got != len {
+        let _ = tokio::fs::remove_file(&tmp).await;
+        return Err(WireError::Io(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("snapshot stream ended after {got} of {len} bytes"),
+        )));
+    }
+    file.sync_all().await?;
+    tokio::fs::rename(&tmp, &path).await?;
+    tracing::info!(
+        from = format!("{:x}", hello.from),
+        index,
+        bytes = len,
+        "snapshot received"
+    );
+    m.mut_snapshot().data = std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str())
+        .to_vec()
+        .into();
+    let ok = ctx.node.step(m).is_ok();
+    stream.write_u8(if ok { 0 } else { 1 }).await?;
+    stream.flush().await?;
+    Ok(())
+}
+
+/// Asks the members at `peer_urls` for the cluster's membership (a joining member learns the cluster id and its
+/// own id this way). The first that answers wins.
+pub async fn fetch_membership(peer_urls: &[String]) -> Result<Membership, String> {
+    let mut errors = Vec::new();
+    for url in peer_urls {
+        let addrs = super::resolve(std::slice::from_ref(url)).await;
+        for addr in addrs {
+            let attempt = async {
+                let mut s = TcpStream::connect(addr).await?;
+                let hello = Hello {
+                    purpose: Purpose::Membership,
+                    cluster_id: 0,
+                    from: 0,
+                    to: 0,
+                };
+                wire::write_hello(&mut s, &hello).await?;
+                wire::read_answer(&mut s).await?;
+                let json = wire::read_frame(&mut s).await?;
+                serde_json::from_slice::<Membership>(&json)
+                    .map_err(|e| WireError::Io(std::io::Error::other(e.to_string())))
+            };
+            match tokio::time::timeout(wire::HELLO_TIMEOUT, attempt).await {
+                Ok(Ok(m)) => return Ok(m),
+                Ok(Err(e)) => errors.push(format!("{url}: {e}")),
+                Err(_) => errors.push(format!("{url}: timed out")),
+            }
+        }
+    }
+    Err(format!("no member answered: {}", errors.join("; ")))
+}
