@@ -38,6 +38,8 @@ pub enum EtcdError {
     Stopped,
     #[error("etcdserver: request timed out")]
     Timeout,
+    #[error("etcdserver: request timed out, possibly due to connection lost")]
+    ConnectionLost,
     #[error("etcdserver: member not found")]
     MemberNotFound,
     #[error("etcdserver: Peer URLs already exists")]
@@ -69,7 +71,7 @@ impl EtcdError {
             LeaseNotFound | MemberNotFound => Code::NotFound,
             LeaseExists | NotLeader | PeerUrlExists | MemberRemoved | MemberExists | NotLearner
             | LearnerNotReady | NotEnoughStarted => Code::FailedPrecondition,
-            NoLeader | Stopped | Timeout => Code::Unavailable,
+            NoLeader | Stopped | Timeout | ConnectionLost => Code::Unavailable,
             Storage(_) => Code::Internal,
         }
     }

@@ -19,6 +19,9 @@ pub struct Metrics {
     pub has_leader: IntGauge,
     pub is_leader: IntGauge,
     pub leader_changes: IntCounter,
+    pub snapshot_sent: IntCounter,
+    pub snapshot_received: IntCounter,
+    pub peer_sent_failures: IntCounter,
     pub term: IntGauge,
     pub committed_index: IntGauge,
     pub applied_index: IntGauge,
@@ -76,6 +79,18 @@ impl Metrics {
             leader_changes: c(
                 "etcd_server_leader_changes_seen_total",
                 "Number of leader changes seen.",
+            ),
+            snapshot_sent: c(
+                "etcd_network_snapshot_send_success",
+                "Snapshots streamed to followers.",
+            ),
+            snapshot_received: c(
+                "etcd_network_snapshot_receive_success",
+                "Snapshots received from the leader.",
+            ),
+            peer_sent_failures: c(
+                "etcd_network_peer_sent_failures_total",
+                "Raft messages that could not be sent to a peer (connection failed or queue full).",
             ),
             term: g("etcd_server_term", "The current raft term."),
             committed_index: g(
@@ -151,6 +166,9 @@ impl Metrics {
             Box::new(m.has_leader.clone()),
             Box::new(m.is_leader.clone()),
             Box::new(m.leader_changes.clone()),
+            Box::new(m.snapshot_sent.clone()),
+            Box::new(m.snapshot_received.clone()),
+            Box::new(m.peer_sent_failures.clone()),
             Box::new(m.term.clone()),
             Box::new(m.committed_index.clone()),
             Box::new(m.applied_index.clone()),

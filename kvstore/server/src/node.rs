@@ -223,6 +223,9 @@ pub struct Node {
     leader: u64,
     snapshot_count: u64,
     removed: bool,
+    /// The transport could not reach the leader since its last message: a follower then fails requests at once
+    /// instead of forwarding them into the void (clients retry elsewhere while an election runs).
+    leader_unreachable: bool,
 }
 
 impl Node {
@@ -282,6 +285,7 @@ impl Node {
             leader: 0,
             snapshot_count: cfg.snapshot_count.max(1),
             removed: false,
+            leader_unreachable: false,
         };
         Ok((node, handle))
     }
@@ -325,7 +329,10 @@ impl Node {
             }
             if !self.reads_new.is_empty() {
                 self.read_ctx += 1;
-                let ctx = self.read_ctx.to_be_bytes().to_vec();
+                // The leader keys pending reads by context: it must be unique across members, or a follower's
+                // request that collides with another member's is silently dropped.
+                let mut ctx = self.state.member_id.load(Relaxed).to_be_bytes().to_vec();
+                ctx.extend_from_slice(&self.read_ctx.to_be_bytes());
                 self.raw.read_index(ctx.clone());
                 self.reads_in_flight
                     .insert(ctx, std::mem::take(&mut self.reads_new));
@@ -362,6 +369,10 @@ impl Node {
 
     fn handle(&mut self, m: NodeMsg) {
         match m {
+            NodeMsg::Propose { reply, .. } if self.leader_unreachable => {
+                self.metrics.proposals_failed.inc();
+                let _ = reply.send(Err(EtcdError::NoLeader));
+            }
             NodeMsg::Propose { id, data, reply } => match self.raw.propose(Vec::new(), data) {
                 Ok(()) => {
                     self.pending.insert(id, reply);
@@ -378,13 +389,16 @@ impl Node {
                 }
             },
             NodeMsg::ReadIndex { reply } => {
-                if self.leader == 0 {
+                if self.leader == 0 || self.leader_unreachable {
                     let _ = reply.send(Err(EtcdError::NoLeader));
                 } else {
                     self.reads_new.push(reply);
                 }
             }
             NodeMsg::Step(msg) => {
+                if msg.from == self.leader {
+                    self.leader_unreachable = false;
+                }
                 if let Err(e) = self.raw.step(*msg) {
                     tracing::debug!(error = %e, "raft step failed");
                 }
@@ -397,7 +411,12 @@ impl Node {
                     self.pending.insert(id, reply);
                 }
             }
-            NodeMsg::Unreachable(to) => self.raw.report_unreachable(to),
+            NodeMsg::Unreachable(to) => {
+                self.raw.report_unreachable(to);
+                if to == self.leader && !self.state.is_leader.load(Relaxed) {
+                    self.on_leader_unreachable();
+                }
+            }
             NodeMsg::SnapshotSent { to, ok } => {
                 let status = if ok {
                     SnapshotStatus::Finish
@@ -407,6 +426,29 @@ impl Node {
                 self.raw.report_snapshot(to, status);
             }
             NodeMsg::Removed => self.removed = true,
+        }
+    }
+
+    /// The leader cannot be reached: what this follower forwarded to it may be lost. Its callers are told so now
+    /// (the outcome is unknown, as with any timeout) rather than after the full proposal timeout.
+    fn on_leader_unreachable(&mut self) {
+        if !self.leader_unreachable {
+            tracing::warn!(
+                leader = format!("{:x}", self.leader),
+                "the leader is unreachable"
+            );
+        }
+        self.leader_unreachable = true;
+        for (_, r) in self.pending.drain() {
+            self.metrics.proposals_failed.inc();
+            let _ = r.send(Err(EtcdError::ConnectionLost));
+        }
+        let reads = self
+            .reads_new
+            .drain(..)
+            .chain(self.reads_in_flight.drain().flat_map(|(_, v)| v));
+        for r in reads {
+            let _ = r.send(Err(EtcdError::NoLeader));
         }
     }
 
@@ -515,6 +557,7 @@ impl Node {
 
     fn on_soft_state(&mut self, leader: u64, role: StateRole) {
         if leader != self.leader {
+            self.leader_unreachable = false;
             if leader != 0 {
                 self.metrics.leader_changes.inc();
             }

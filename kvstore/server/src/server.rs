@@ -143,6 +143,7 @@ impl Server {
                 cfg.member_id,
                 state.clone(),
                 handle.clone(),
+                metrics.clone(),
                 tokio::runtime::Handle::current(),
             ))
         };
@@ -187,6 +188,7 @@ impl Server {
                 node: handle.clone(),
                 state: state.clone(),
                 snap_dir: snap_dir.clone(),
+                metrics: metrics.clone(),
             };
             tasks.push(tokio::spawn(crate::peer::receiver::serve(
                 listener,

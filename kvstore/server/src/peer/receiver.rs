@@ -20,6 +20,7 @@ pub struct ReceiverCtx {
     pub state: Arc<ServerState>,
     /// Where received snapshot files go (`<data-dir>/snap`).
     pub snap_dir: PathBuf,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Accepts peer connections until `stop` resolves.
@@ -145,6 +146,7 @@ async fn receive_snapshot(
         .to_vec()
         .into();
     let ok = ctx.node.step(m).is_ok();
+    ctx.metrics.snapshot_received.inc();
     stream.write_u8(if ok { 0 } else { 1 }).await?;
     stream.flush().await?;
     Ok(())

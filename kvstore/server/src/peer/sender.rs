@@ -12,6 +12,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use super::wire::{self, Hello, Purpose, WireError};
+use crate::metrics::Metrics;
 use crate::node::NodeHandle;
 use crate::state::ServerState;
 use crate::transport::Transport;
@@ -31,6 +32,7 @@ struct PeerCtx {
     me: u64,
     state: Arc<ServerState>,
     node: NodeHandle,
+    metrics: Arc<Metrics>,
 }
 
 /// The multi-member [`Transport`].
@@ -45,10 +47,16 @@ impl PeerTransport {
         me: u64,
         state: Arc<ServerState>,
         node: NodeHandle,
+        metrics: Arc<Metrics>,
         rt: tokio::runtime::Handle,
     ) -> Self {
         PeerTransport {
-            ctx: PeerCtx { me, state, node },
+            ctx: PeerCtx {
+                me,
+                state,
+                node,
+                metrics,
+            },
             rt,
             peers: HashMap::new(),
         }
@@ -77,6 +85,7 @@ impl Transport for PeerTransport {
             }
             let to = m.to;
             if self.queue(to).try_send(m).is_err() {
+                self.ctx.metrics.peer_sent_failures.inc();
                 tracing::debug!(
                     to = format!("{to:x}"),
                     "peer queue full; raft message dropped"
@@ -130,14 +139,59 @@ fn on_dial_error(ctx: &PeerCtx, to: u64, e: &WireError) {
     }
 }
 
+/// An open raft stream to a peer: the write half, and a signal that fires when the peer closes it (the peer never
+/// writes on this connection, so any read result means it is gone — a killed process is noticed at once).
+struct Conn {
+    w: BufWriter<tokio::net::tcp::OwnedWriteHalf>,
+    closed: tokio::sync::oneshot::Receiver<()>,
+}
+
+impl Conn {
+    fn new(s: TcpStream) -> Conn {
+        let (mut r, w) = s.into_split();
+        let (tx, closed) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let mut b = [0u8; 64];
+            let _ = r.read(&mut b).await;
+            let _ = tx.send(());
+        });
+        Conn {
+            w: BufWriter::with_capacity(256 << 10, w),
+            closed,
+        }
+    }
+}
+
+async fn closed(conn: &mut Option<Conn>) {
+    match conn {
+        Some(c) => {
+            let _ = (&mut c.closed).await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
 async fn peer_loop(ctx: PeerCtx, to: u64, mut rx: mpsc::Receiver<Message>) {
     let peer = format!("{to:x}");
-    let mut conn: Option<BufWriter<TcpStream>> = None;
+    let mut conn: Option<Conn> = None;
     let mut backoff = MIN_BACKOFF;
     let mut retry_at: Option<Instant> = None;
     let mut reported_down = false;
     let mut batch = Vec::new();
-    while let Some(first) = rx.recv().await {
+    loop {
+        let first = tokio::select! {
+            m = rx.recv() => match m {
+                Some(m) => m,
+                None => return,
+            },
+            _ = closed(&mut conn) => {
+                tracing::warn!(peer, "peer closed the connection");
+                conn = None;
+                reported_down = true;
+                ctx.node.report_unreachable(to);
+                continue;
+            }
+        };
         batch.clear();
         batch.push(first);
         while batch.len() < 512 {
@@ -155,7 +209,7 @@ async fn peer_loop(ctx: PeerCtx, to: u64, mut rx: mpsc::Receiver<Message>) {
                     if reported_down {
                         tracing::info!(peer, "peer reachable again");
                     }
-                    conn = Some(BufWriter::with_capacity(256 << 10, s));
+                    conn = Some(Conn::new(s));
                     backoff = MIN_BACKOFF;
                     retry_at = None;
                     reported_down = false;
@@ -167,13 +221,16 @@ async fn peer_loop(ctx: PeerCtx, to: u64, mut rx: mpsc::Receiver<Message>) {
                     }
                     on_dial_error(&ctx, to, &e);
                     ctx.node.report_unreachable(to);
+                    ctx.metrics.peer_sent_failures.inc_by(batch.len() as u64);
                     retry_at = Some(Instant::now() + backoff);
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                     continue;
                 }
             }
         }
-        let Some(w) = conn.as_mut() else { continue };
+        let Some(Conn { w, .. }) = conn.as_mut() else {
+            continue;
+        };
         let write = async {
             for m in &batch {
                 let bytes = m
@@ -242,6 +299,9 @@ async fn send_snapshot(ctx: PeerCtx, mut m: Message) {
             tracing::warn!(peer = format!("{to:x}"), index, error = %e, "sending snapshot failed");
             on_dial_error(&ctx, to, e);
         }
+    }
+    if res.is_ok() {
+        ctx.metrics.snapshot_sent.inc();
     }
     ctx.node.report_snapshot(to, res.is_ok());
 }

@@ -152,7 +152,7 @@ mod tests {
         assert_eq!(read_frame(&mut b).await.unwrap(), b"raft");
         // Not a peer: an HTTP request on the peer port.
         let (mut a, mut b) = tokio::io::duplex(1 << 16);
-        a.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n12345")
+        a.write_all(b"GET / HTTP/1.1\r\nHost: example\r\nAccept: */*\r\n\r\n")
             .await
             .unwrap();
         assert!(matches!(read_hello(&mut b).await, Err(WireError::BadMagic)));

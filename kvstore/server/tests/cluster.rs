@@ -1,0 +1,388 @@
+//! Three real `kvstore` processes as one cluster: replication, failover, catch-up by snapshot, a minority
+//! partition (network namespaces), and durability when every member is killed at once. Stock etcdctl 3.4 and the
+//! `etcd-client` crate are the clients.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::cluster::{Cluster, Netns};
+use common::{etcdctl, stdout};
+use etcd_client::{Client, ConnectOptions, GetOptions};
+
+fn opts() -> Option<ConnectOptions> {
+    Some(
+        ConnectOptions::new()
+            .with_connect_timeout(Duration::from_millis(500))
+            .with_timeout(Duration::from_secs(2)),
+    )
+}
+
+async fn client(eps: &[String]) -> Client {
+    Client::connect(eps, opts()).await.unwrap()
+}
+
+/// Serializable read of `key` on one member (what that member itself has applied).
+async fn local_get(ep: &str, key: &str) -> Option<String> {
+    let mut c = Client::connect([ep], opts()).await.ok()?;
+    let r = c
+        .get(key, Some(GetOptions::new().with_serializable()))
+        .await
+        .ok()?;
+    r.kvs()
+        .first()
+        .map(|kv| String::from_utf8_lossy(kv.value()).into_owned())
+}
+
+async fn hash_kv(ep: &str) -> (u32, i64) {
+    let mut c = Client::connect([ep], opts()).await.unwrap();
+    let h = c.hash_kv(0).await.unwrap();
+    (h.hash(), h.header().unwrap().revision())
+}
+
+async fn wait_until<F, Fut>(within: Duration, what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    while !f().await {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {within:?}: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_on_any_member_are_read_on_all_and_stock_etcdctl_sees_one_cluster() {
+    let c = Cluster::start(3, &[]);
+    let eps = c.endpoints();
+    // A write on each member (two of them followers: forwarded to the leader) is read on every member.
+    for (i, ep) in eps.iter().enumerate() {
+        let out = etcdctl(ep, &["put", &format!("from/{i}"), &format!("v{i}")]);
+        assert!(out.status.success(), "put on member {i}: {out:?}");
+    }
+    for ep in &eps {
+        let out = etcdctl(ep, &["get", "from/", "--prefix", "--print-value-only"]);
+        assert_eq!(stdout(&out), "v0\nv1\nv2\n", "linearizable read on {ep}");
+    }
+    // A watch on one member sees a write made on another.
+    let all = eps.join(",");
+    let mut watch = std::process::Command::new(common::etcdctl_path())
+        .env("ETCDCTL_API", "3")
+        .args([
+            &format!("--endpoints={}", eps[2]),
+            "watch",
+            "w/",
+            "--prefix",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(etcdctl(&eps[0], &["put", "w/k", "hello"]).status.success());
+    assert!(etcdctl(&eps[1], &["del", "w/k"]).status.success());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _ = watch.kill();
+    let out = watch.wait_with_output().unwrap();
+    assert_eq!(stdout(&out), "PUT\nw/k\nhello\nDELETE\nw/k\n\n");
+    // member list and endpoint status --cluster: three started members with their client URLs, one leader.
+    let out = etcdctl(&all, &["member", "list"]);
+    let list = stdout(&out);
+    assert_eq!(list.lines().count(), 3, "{list}");
+    for (i, m) in c.members.iter().enumerate() {
+        assert!(
+            list.contains(&format!(
+                ", started, m{i}, {}, {}, false",
+                m.addr.peer_url(),
+                m.addr.client_url()
+            )),
+            "{list}"
+        );
+    }
+    let out = etcdctl(&eps[0], &["endpoint", "status", "--cluster", "-w", "json"]);
+    assert!(out.status.success(), "{out:?}");
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = status.as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{status}");
+    let leaders: Vec<u64> = rows
+        .iter()
+        .map(|r| r["Status"]["leader"].as_u64().unwrap())
+        .collect();
+    assert!(
+        leaders.iter().all(|l| *l == leaders[0] && *l != 0),
+        "one leader: {leaders:?}"
+    );
+    let out = etcdctl(&all, &["endpoint", "health", "--cluster"]);
+    let health = String::from_utf8_lossy(&out.stderr); // etcdctl 3.4 prints health to stderr
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(health.matches("is healthy").count(), 3, "{out:?}");
+    // The etcd-client crate with all three endpoints: lease keep-alive through a follower.
+    let mut cl = client(&[eps[1].clone()]).await;
+    let lease = cl.lease_grant(3, None).await.unwrap().id();
+    cl.put(
+        "leased",
+        "x",
+        Some(etcd_client::PutOptions::new().with_lease(lease)),
+    )
+    .await
+    .unwrap();
+    let (mut keeper, _) = cl.lease_keep_alive(lease).await.unwrap();
+    for _ in 0..5 {
+        keeper.keep_alive().await.unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let ttl = cl.lease_time_to_live(lease, None).await.unwrap().ttl();
+    assert!(ttl >= 1, "kept alive through a follower for 5 s: ttl {ttl}");
+    assert_eq!(local_get(&eps[0], "leased").await.as_deref(), Some("x"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leader_kill_9_fails_over_and_the_member_catches_up_from_a_snapshot() {
+    // A short log: the killed member falls behind the truncation point and needs a snapshot.
+    let mut c = Cluster::start(3, &["--snapshot-count=100"]);
+    let eps = c.endpoints();
+    let mut cl = client(&eps).await;
+    for i in 0..50 {
+        cl.put(format!("k{i:04}"), "before", None).await.unwrap();
+    }
+    let old = c.wait_leader(Duration::from_secs(5));
+    c.kill9(old);
+    let killed = Instant::now();
+    let others: Vec<String> = (0..3)
+        .filter(|&i| i != old)
+        .map(|i| eps[i].clone())
+        .collect();
+    // Writes through the survivors, retried until one is accepted: the failover time a client sees.
+    loop {
+        let mut w = client(&others).await;
+        if w.put("failover", "ok", None).await.is_ok() {
+            break;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(10),
+            "no writes 10 s after the leader died"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let failover = killed.elapsed();
+    eprintln!("writes accepted again {failover:?} after kill -9 of the leader");
+    assert!(
+        failover < Duration::from_secs(4),
+        "failover took {failover:?}"
+    );
+    let new = c.wait_leader(Duration::from_secs(5));
+    assert_ne!(new, old);
+    let mut w = client(&others).await;
+    for i in 0..400 {
+        w.put(format!("k{i:04}"), "after", None).await.unwrap();
+    }
+    c.launch(old);
+    let ep = eps[old].clone();
+    wait_until(
+        Duration::from_secs(20),
+        "restarted member caught up",
+        || {
+            let ep = ep.clone();
+            async move { local_get(&ep, "k0399").await.as_deref() == Some("after") }
+        },
+    )
+    .await;
+    assert_eq!(
+        c.metric(old, "etcd_network_snapshot_receive_success"),
+        Some(1.0),
+        "the restarted member was behind the log truncation point and got a snapshot"
+    );
+    // Identical stores: same hash at the same revision on all three.
+    let rev = w
+        .get("k0399", None)
+        .await
+        .unwrap()
+        .header()
+        .unwrap()
+        .revision();
+    wait_until(
+        Duration::from_secs(10),
+        "every member at the same revision",
+        || {
+            let eps = eps.clone();
+            async move {
+                let mut hs = Vec::new();
+                for ep in &eps {
+                    hs.push(hash_kv(ep).await);
+                }
+                hs.iter().all(|h| *h == hs[0]) && hs[0].1 >= rev
+            }
+        },
+    )
+    .await;
+    // The restarted member serves writes and linearizable reads like any other.
+    let mut r = client(std::slice::from_ref(&ep)).await;
+    r.put("via-restarted", "yes", None).await.unwrap();
+    let got = r.get("failover", None).await.unwrap();
+    assert_eq!(got.kvs()[0].value(), b"ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_survive_kill_9_of_every_member() {
+    let mut c = Cluster::start(3, &[]);
+    let eps = c.endpoints();
+    // Writers on every member at once: each acknowledgement is counted.
+    let mut tasks = Vec::new();
+    for (m, ep) in eps.iter().enumerate() {
+        for w in 0..4 {
+            let ep = ep.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut cl = client(&[ep]).await;
+                let mut acked = Vec::new();
+                for i in 0..75 {
+                    let key = format!("d/{m}/{w}/{i:03}");
+                    cl.put(key.clone(), format!("v{i}"), None).await.unwrap();
+                    acked.push(key);
+                }
+                acked
+            }));
+        }
+    }
+    let mut acked = Vec::new();
+    for t in tasks {
+        acked.extend(t.await.unwrap());
+    }
+    assert_eq!(acked.len(), 900);
+    for i in 0..3 {
+        c.kill9(i);
+    }
+    for i in 0..3 {
+        c.launch(i);
+    }
+    c.wait_leader(Duration::from_secs(20));
+    let mut ranges = Vec::new();
+    for ep in &eps {
+        let mut cl = client(std::slice::from_ref(ep)).await;
+        let r = cl
+            .get(
+                "d/",
+                Some(GetOptions::new().with_prefix().with_serializable()),
+            )
+            .await
+            .unwrap();
+        ranges.push(
+            r.kvs()
+                .iter()
+                .map(|kv| (kv.key().to_vec(), kv.mod_revision(), kv.value().to_vec()))
+                .collect::<Vec<_>>(),
+        );
+    }
+    let keys: std::collections::BTreeSet<Vec<u8>> =
+        ranges[0].iter().map(|(k, _, _)| k.clone()).collect();
+    for k in &acked {
+        assert!(keys.contains(k.as_bytes()), "acknowledged {k} lost");
+    }
+    assert_eq!(
+        ranges[0], ranges[1],
+        "members 0 and 1 agree key by key, revision by revision"
+    );
+    assert_eq!(ranges[0], ranges[2], "members 0 and 2 agree");
+    let h: Vec<(u32, i64)> = futures_hashes(&eps).await;
+    assert!(
+        h.iter().all(|x| *x == h[0]),
+        "HashKV on every member: {h:?}"
+    );
+}
+
+async fn futures_hashes(eps: &[String]) -> Vec<(u32, i64)> {
+    let mut out = Vec::new();
+    for ep in eps {
+        out.push(hash_kv(ep).await);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_minority_partition_cannot_write_and_loses_nothing_the_majority_accepted() {
+    let ns = Netns::create(3);
+    let c = Cluster::start_at(ns.addrs(), &[]);
+    let eps = c.endpoints();
+    let mut cl = client(&eps).await;
+    cl.put("before", "1", None).await.unwrap();
+    // Cut off the leader: the worst case, an old leader alone on its side.
+    let cut = c.wait_leader(Duration::from_secs(5));
+    ns.set_connected(cut, false);
+    let majority: Vec<String> = (0..3)
+        .filter(|&i| i != cut)
+        .map(|i| eps[i].clone())
+        .collect();
+    let started = Instant::now();
+    let mut m = client(&majority).await;
+    loop {
+        if m.put("during", "majority", None).await.is_ok() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the majority never took writes"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for i in 0..20 {
+        m.put(format!("maj/{i}"), "x", None).await.unwrap();
+    }
+    // The cut-off member, asked from inside its namespace, refuses to write (no quorum) and steps down.
+    let minority_put = std::process::Command::new("ip")
+        .args(["netns", "exec", &ns.names[cut], common::etcdctl_path()])
+        .env("ETCDCTL_API", "3")
+        .args([
+            &format!("--endpoints={}", eps[cut]),
+            "--command-timeout=3s",
+            "put",
+            "during",
+            "minority",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !minority_put.status.success(),
+        "the minority accepted a write: {minority_put:?}"
+    );
+    let status = std::process::Command::new("ip")
+        .args(["netns", "exec", &ns.names[cut], common::etcdctl_path()])
+        .env("ETCDCTL_API", "3")
+        .args([
+            &format!("--endpoints={}", eps[cut]),
+            "endpoint",
+            "status",
+            "-w",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let s: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap_or_default();
+    let member = s[0]["Status"]["header"]["member_id"].as_u64();
+    let leader = s[0]["Status"]["leader"].as_u64();
+    assert!(
+        member.is_some() && leader != member,
+        "the isolated old leader stepped down: {s}"
+    );
+    // Heal: the member rejoins without disrupting the leader, and has every majority write, not its own.
+    let leader_before = c.leader();
+    ns.set_connected(cut, true);
+    let ep = eps[cut].clone();
+    wait_until(Duration::from_secs(15), "healed member caught up", || {
+        let ep = ep.clone();
+        async move { local_get(&ep, "maj/19").await.is_some() }
+    })
+    .await;
+    assert_eq!(
+        local_get(&eps[cut], "during").await.as_deref(),
+        Some("majority")
+    );
+    assert_eq!(local_get(&eps[cut], "before").await.as_deref(), Some("1"));
+    assert_eq!(
+        c.leader(),
+        leader_before,
+        "pre-vote: the rejoining member did not depose the leader"
+    );
+}
