@@ -386,3 +386,55 @@ async fn a_minority_partition_cannot_write_and_loses_nothing_the_majority_accept
         "pre-vote: the rejoining member did not depose the leader"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_bootstrap_through_discovery_and_a_late_one_is_told_the_cluster_is_full() {
+    // The discovery store: an ordinary single kvstore, as a seed cloud-config would point at.
+    let seed = common::KvStore::start();
+    let mut s = client(&[seed.endpoint()]).await;
+    s.put("/discovery/abc/_config/size", "3", None)
+        .await
+        .unwrap();
+    let url = format!("http://{}/discovery/abc", seed.endpoint());
+    let c = Cluster::start_discovery(3, &url);
+    let out = etcdctl(&c.endpoints().join(","), &["member", "list"]);
+    let list = stdout(&out);
+    assert_eq!(list.lines().count(), 3, "{list}");
+    for m in &c.members {
+        assert!(
+            list.contains(&format!("{}, {}", m.addr.name, m.addr.peer_url())),
+            "{list}"
+        );
+    }
+    let registered = s
+        .get(
+            "/discovery/abc/",
+            Some(GetOptions::new().with_prefix().with_keys_only()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(registered.kvs().len(), 4, "size plus three members");
+    // A fourth member with the same discovery URL finds the cluster full and exits with the reason.
+    let late = common::cluster::MemberAddr::local("late");
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kvstore"))
+        .args(["--name", "late", "--data-dir"])
+        .arg(dir.path())
+        .arg(format!("--listen-client-urls={}", late.client_url()))
+        .arg(format!("--advertise-client-urls={}", late.client_url()))
+        .arg(format!("--listen-peer-urls={}", late.peer_url()))
+        .arg(format!("--initial-advertise-peer-urls={}", late.peer_url()))
+        .arg(format!(
+            "--listen-metrics-urls=http://127.0.0.1:{}",
+            late.metrics
+        ))
+        .arg(format!("--discovery={url}"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--discovery") && err.contains("cluster is full"),
+        "{err}"
+    );
+}

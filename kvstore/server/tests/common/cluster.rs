@@ -23,6 +23,18 @@ pub struct MemberAddr {
 }
 
 impl MemberAddr {
+    /// A member on 127.0.0.1, on free ports.
+    pub fn local(name: &str) -> MemberAddr {
+        MemberAddr {
+            name: name.into(),
+            ip: "127.0.0.1".into(),
+            client: free_port(),
+            peer: free_port(),
+            metrics: free_port(),
+            netns: None,
+        }
+    }
+
     pub fn client_url(&self) -> String {
         format!("http://{}:{}", self.ip, self.client)
     }
@@ -39,7 +51,8 @@ pub struct Member {
     pub data_dir: PathBuf,
     pub child: Option<Child>,
     extra: Vec<String>,
-    initial_cluster: String,
+    /// `--initial-cluster`, or none when the member bootstraps through `--discovery` (in `extra`).
+    initial_cluster: Option<String>,
 }
 
 pub struct Cluster {
@@ -51,26 +64,35 @@ impl Cluster {
     /// `n` members on 127.0.0.1 with `extra` flags each.
     pub fn start(n: usize, extra: &[&str]) -> Cluster {
         let addrs = (0..n)
-            .map(|i| MemberAddr {
-                name: format!("m{i}"),
-                ip: "127.0.0.1".into(),
-                client: free_port(),
-                peer: free_port(),
-                metrics: free_port(),
-                netns: None,
-            })
+            .map(|i| MemberAddr::local(&format!("m{i}")))
             .collect();
         Cluster::start_at(addrs, extra)
     }
 
     /// Members at the given addresses, all started, waiting until one leads.
     pub fn start_at(addrs: Vec<MemberAddr>, extra: &[&str]) -> Cluster {
-        let tmp = tempfile::tempdir().unwrap();
         let initial_cluster = addrs
             .iter()
             .map(|a| format!("{}={}", a.name, a.peer_url()))
             .collect::<Vec<_>>()
             .join(",");
+        Cluster::start_with(addrs, extra, Some(initial_cluster))
+    }
+
+    /// `n` members on 127.0.0.1 that find each other through `--discovery=URL`.
+    pub fn start_discovery(n: usize, url: &str) -> Cluster {
+        let addrs = (0..n)
+            .map(|i| MemberAddr::local(&format!("m{i}")))
+            .collect();
+        Cluster::start_with(addrs, &[&format!("--discovery={url}")], None)
+    }
+
+    fn start_with(
+        addrs: Vec<MemberAddr>,
+        extra: &[&str],
+        initial_cluster: Option<String>,
+    ) -> Cluster {
+        let tmp = tempfile::tempdir().unwrap();
         let mut c = Cluster {
             members: addrs
                 .into_iter()
@@ -135,7 +157,11 @@ impl Cluster {
                 "--listen-metrics-urls=http://{}:{}",
                 a.ip, a.metrics
             ))
-            .arg(format!("--initial-cluster={}", m.initial_cluster))
+            .args(
+                m.initial_cluster
+                    .iter()
+                    .map(|ic| format!("--initial-cluster={ic}")),
+            )
             .arg("--log-level=info")
             .args(&m.extra)
             .stdout(Stdio::null())
