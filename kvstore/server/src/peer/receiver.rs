@@ -182,3 +182,60 @@ pub async fn fetch_membership(peer_urls: &[String]) -> Result<Membership, String
     }
     Err(format!("no member answered: {}", errors.join("; ")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::MemberInfo;
+
+    fn state() -> ServerState {
+        let s = ServerState::default();
+        s.cluster_id.store(0xc1, Relaxed);
+        s.member_id.store(1, Relaxed);
+        let member = |id| MemberInfo {
+            id,
+            name: format!("m{id}"),
+            peer_urls: vec![format!("http://127.0.0.1:{id}")],
+            client_urls: Vec::new(),
+            is_learner: false,
+        };
+        s.set_membership(Membership {
+            cluster_id: 0xc1,
+            members: vec![member(1), member(2)],
+            removed: vec![3],
+        });
+        s
+    }
+
+    fn hello(cluster_id: u64, from: u64, to: u64) -> Hello {
+        Hello {
+            purpose: Purpose::Raft,
+            cluster_id,
+            from,
+            to,
+        }
+    }
+
+    #[test]
+    fn hellos_from_another_cluster_for_another_member_or_from_a_removed_member_are_refused() {
+        let s = state();
+        assert_eq!(check(&hello(0xc1, 2, 1), &s), Answer::Accepted);
+        let Answer::Refused(why) = check(&hello(0xc2, 2, 1), &s) else {
+            panic!("another cluster was accepted");
+        };
+        assert!(
+            why.contains("cluster ID mismatch") && why.contains("c2"),
+            "{why}"
+        );
+        assert!(matches!(check(&hello(0xc1, 2, 9), &s), Answer::Refused(w) if w.contains("not 9")));
+        assert!(matches!(check(&hello(0xc1, 3, 1), &s), Answer::Removed(_)));
+        // A joining member asks for the membership before it knows the cluster id.
+        let q = Hello {
+            purpose: Purpose::Membership,
+            cluster_id: 0,
+            from: 0,
+            to: 0,
+        };
+        assert_eq!(check(&q, &s), Answer::Accepted);
+    }
+}
