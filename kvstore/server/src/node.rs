@@ -110,6 +110,15 @@ pub enum Exit {
     Removed,
 }
 
+/// Waits for the raft thread's answer, at most `PROPOSAL_TIMEOUT`.
+async fn await_reply<T>(rx: oneshot::Receiver<Result<T, EtcdError>>) -> Result<T, EtcdError> {
+    match tokio::time::timeout(PROPOSAL_TIMEOUT, rx).await {
+        Ok(Ok(res)) => res,
+        Ok(Err(_)) => Err(EtcdError::Stopped),
+        Err(_) => Err(EtcdError::Timeout),
+    }
+}
+
 /// Cheap to clone; every RPC handler holds one.
 #[derive(Clone)]
 pub struct NodeHandle {
@@ -135,11 +144,7 @@ impl NodeHandle {
         self.tx
             .send(NodeMsg::Propose { id, data, reply })
             .map_err(|_| EtcdError::Stopped)?;
-        match tokio::time::timeout(PROPOSAL_TIMEOUT, rx).await {
-            Ok(Ok(res)) => res,
-            Ok(Err(_)) => Err(EtcdError::Stopped),
-            Err(_) => Err(EtcdError::Timeout),
-        }
+        await_reply(rx).await
     }
 
     /// Waits until this member has applied everything committed before the call (raft ReadIndex): a read
@@ -149,11 +154,7 @@ impl NodeHandle {
         self.tx
             .send(NodeMsg::ReadIndex { reply })
             .map_err(|_| EtcdError::Stopped)?;
-        match tokio::time::timeout(PROPOSAL_TIMEOUT, rx).await {
-            Ok(Ok(res)) => res,
-            Ok(Err(_)) => Err(EtcdError::Stopped),
-            Err(_) => Err(EtcdError::Timeout),
-        }
+        await_reply(rx).await
     }
 
     pub fn step(&self, m: Message) -> Result<(), EtcdError> {
@@ -169,11 +170,7 @@ impl NodeHandle {
         self.tx
             .send(NodeMsg::ConfChange { id, change, reply })
             .map_err(|_| EtcdError::Stopped)?;
-        match tokio::time::timeout(PROPOSAL_TIMEOUT, rx).await {
-            Ok(Ok(res)) => res,
-            Ok(Err(_)) => Err(EtcdError::Stopped),
-            Err(_) => Err(EtcdError::Timeout),
-        }
+        await_reply(rx).await
     }
 
     pub fn report_unreachable(&self, to: u64) {
