@@ -9,8 +9,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/flotilla-target}"
 BUILD_PACKAGES=(clang libclang-dev protobuf-compiler)
 # apt packages the tests use: the stock etcdctl 3.4 and etcd 3.4 as references (never part of Flotilla);
 # dbus-daemon and systemd's busctl to drive unitd's D-Bus API the way systemd's own tools do; python3 for the
-# sd_notify and memory-hog test services.
-TEST_PACKAGES=(etcd-client etcd-server dbus-daemon systemd python3)
+# sd_notify and memory-hog test services; iproute2 for the network namespaces the KV-cluster partition test builds.
+TEST_PACKAGES=(etcd-client etcd-server dbus-daemon systemd python3 iproute2)
 
 ensure_packages() {
     local missing=()
