@@ -527,8 +527,10 @@ impl Node {
             self.raw.mut_store().set_hard_state(&mut wb, hs)?;
         }
         if !wb.is_empty() {
+            // Synced when raft needs it (new entries, a new term or vote); a commit index alone can be
+            // re-learned from the leader, so a follower does not pay an fsync just to record it.
             let t = Instant::now();
-            self.db.write(wb, true)?;
+            self.db.write(wb, ready.must_sync())?;
             self.metrics
                 .wal_fsync_seconds
                 .observe(t.elapsed().as_secs_f64());
