@@ -1,7 +1,8 @@
 //! `etcdctl check perf`: etcd's own pass/fail load test, run with the Debian etcdctl (API v3) against the server.
 //!
 //! `--load=s` is 150 puts/s from 50 clients for 60 s; `--load=m` is 1000 puts/s from 200 clients (200 gRPC
-//! connections) for 60 s. Keys are 256 bytes under `/etcdctl-check-perf/` (binary, mostly NUL bytes), values 1 KiB.
+//! connections) for 60 s; `--load=l` (cluster runs) is 8000 puts/s from 500 clients. With several endpoints
+//! (`a,b,c`) every etcdctl client connects to all of them and round-robins its requests. Keys are 256 bytes under `/etcdctl-check-perf/` (binary, mostly NUL bytes), values 1 KiB.
 //! Before the load etcdctl checks the prefix is empty (a Range with limit 1); afterwards it deletes the prefix.
 //! It passes when throughput is above 90 % of the target, the slowest put took at most 0.5 s and the standard
 //! deviation is at most 0.1 s. The output ends with a line that is exactly `PASS` or `FAIL`; the lines above it
@@ -95,7 +96,7 @@ pub fn parse(output: &str) -> Parsed {
     }
 }
 
-/// Runs `etcdctl --endpoints=ADDR check perf --load=LOAD` and parses what it printed.
+/// Runs `etcdctl --endpoints=ADDRS check perf --load=LOAD` (`ADDRS` comma-separated) and parses what it printed.
 pub async fn run(etcdctl: &Path, addr: &str, load: &str) -> Result<CheckPerf> {
     let mut cmd = tokio::process::Command::new(etcdctl);
     cmd.arg(format!("--endpoints={addr}"))

@@ -1,7 +1,9 @@
 //! Closed-loop put and get load, shaped like etcd's own `benchmark` tool.
 //!
 //! A level is `clients` tasks, each with exactly one request in flight, spread round-robin over `conns` gRPC
-//! (HTTP/2) connections. Each task sends, waits, records the latency and sends again until the level's deadline
+//! (HTTP/2) connections. Against a cluster, connection *j* goes to endpoint *j* mod the number of endpoints, as
+//! etcd's `benchmark` tool dials its `--endpoints` (client *i* → connection *i* mod `conns` → endpoint); the
+//! caller decides the endpoints' order. Each task sends, waits, records the latency and sends again until the level's deadline
 //! (or its share of a fixed request count) is reached. Throughput is successful requests divided by the wall time
 //! from the first send to the last answer.
 //!
@@ -81,9 +83,14 @@ enum Workload {
     Get { key: Vec<u8>, serializable: bool },
 }
 
-/// Runs one put level against `url`.
-pub async fn puts(url: &str, level: Level, stop: Stop, value_size: usize) -> Result<LoadResult> {
-    drive(url, level, stop, Arc::new(Workload::Put { value_size })).await
+/// Runs one put level against `urls` (connection j to `urls[j % urls.len()]`).
+pub async fn puts(
+    urls: &[String],
+    level: Level,
+    stop: Stop,
+    value_size: usize,
+) -> Result<LoadResult> {
+    drive(urls, level, stop, Arc::new(Workload::Put { value_size })).await
 }
 
 /// Writes the key the get levels read (`bench/get`, `value_size` bytes) and returns it.
@@ -102,16 +109,16 @@ pub async fn prepare_get_key(url: &str, value_size: usize) -> Result<Vec<u8>> {
     Ok(key)
 }
 
-/// Runs one get level against `url`, reading `key`.
+/// Runs one get level against `urls` (connection j to `urls[j % urls.len()]`), reading `key`.
 pub async fn gets(
-    url: &str,
+    urls: &[String],
     level: Level,
     stop: Stop,
     key: Vec<u8>,
     serializable: bool,
 ) -> Result<LoadResult> {
     drive(
-        url,
+        urls,
         level,
         stop,
         Arc::new(Workload::Get { key, serializable }),
@@ -127,13 +134,21 @@ struct TaskStats {
     first_error: Option<String>,
 }
 
-async fn drive(url: &str, level: Level, stop: Stop, workload: Arc<Workload>) -> Result<LoadResult> {
+async fn drive(
+    urls: &[String],
+    level: Level,
+    stop: Stop,
+    workload: Arc<Workload>,
+) -> Result<LoadResult> {
     let clients = level.clients.max(1);
     let conns = level.conns.clamp(1, clients);
+    if urls.is_empty() {
+        anyhow::bail!("no endpoint to load");
+    }
     // Connect before the clock starts: connection setup is not what is measured.
     let mut channels = Vec::with_capacity(conns);
-    for _ in 0..conns {
-        channels.push(connect(url).await?);
+    for j in 0..conns {
+        channels.push(connect(&urls[j % urls.len()]).await?);
     }
 
     let (span, budget) = match stop {

@@ -19,12 +19,31 @@
 //! 4. **rss** — VmRSS idle (right after start), after the load phases, after `etcdctl check perf --load=m`, and the
 //!    peak (VmHWM); plus whether `check perf --load=s` and `--load=m` PASS (`--skip-check-perf` skips both).
 //!
+//! ## `--members 3`: a cluster of each
+//! With `--members 3` (default 1: everything above, unchanged) each server runs as a 3-member cluster on
+//! loopback (members `a`, `b`, `c`, nine free ports, `--initial-cluster-token kvbench-LABEL
+//! --initial-cluster-state new`), ready once every member answers a linearizable Range. The same client then
+//! talks to all three members:
+//! - **Connections are dealt over the members** as etcd's `benchmark` tool dials its endpoints — connection *j* to
+//!   endpoint *j* mod 3 — with the endpoints listed from the member after the leader (looked up with
+//!   Maintenance.Status at the start of each phase), so the leader comes last: one client goes through a
+//!   follower, 16 connections are 6/5/5 with the leader getting 5. The watcher and the putter of the watch phase
+//!   sit on the two followers. The order and the leader before and after each phase are in the JSON; a leader
+//!   change during a phase is a note under the table.
+//! - **check perf** runs `--load=m` then `--load=l` (8000 puts/s, 500 clients) with `--endpoints` listing all three.
+//! - **rss** rows are the largest member's figure (`(max of 3)`); the JSON has every member's.
+//! - **failover** (`--kills`, default 5): SIGKILL the leader, time until a put through the survivors succeeds
+//!   (200 ms per attempt, see `failover.rs`), restart the killed member and wait until it has caught up; the
+//!   table has the median, min and max.
+//!
 //! ## Layout
 //! - `main.rs` — flags, their validation into a [`Plan`], and the order of phases per server.
-//! - `server.rs` — spawn a server on free ports, wait until it serves a Range, read its memory, kill it on drop.
+//! - `server.rs` — spawn a server (one process or a cluster) on free ports, wait until it serves a Range, read its
+//!   memory, find its leader, kill and restart members, kill them all on drop.
 //! - `load.rs` — closed-loop put and get load over N connections.
 //! - `watch.rs` — watch latency.
 //! - `checkperf.rs` — run `etcdctl check perf` and parse its verdict.
+//! - `failover.rs` — leader kills and the time until writes succeed again.
 //! - `stats.rs` — latency histograms (hdrhistogram, µs) and their summary.
 //! - `report.rs` — per-server results, the side-by-side table, the JSON file.
 //!
@@ -33,16 +52,18 @@
 //! and the run goes on, so a half-finished kvstore still gets the figures it can; the exit code is then 1.
 //!
 //! Everything is bounded: each level by `--seconds` (requests by a 10 s timeout), readiness by
-//! `--ready-timeout`, check perf by 150 s. Servers and etcdctl are killed when kvbench exits, errs, panics or is
-//! interrupted.
+//! `--ready-timeout`, check perf by 150 s, a failover round by 30 s (plus 60 s for the catch-up). Servers and
+//! etcdctl are killed when kvbench exits, errs, panics or is interrupted.
 
 mod checkperf;
+mod failover;
 mod load;
 mod report;
 mod server;
 mod stats;
 mod watch;
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -52,8 +73,8 @@ use clap::{Parser, ValueEnum};
 use serde::Serialize;
 
 use crate::load::{Level, Stop};
-use crate::report::ServerReport;
-use crate::server::{Server, ServerSpec};
+use crate::report::{ClusterReport, PhaseLeaders, ServerReport};
+use crate::server::{Cluster, ServerSpec};
 
 /// Side-by-side benchmark of kvstore and etcd, driven by one client; prints kvstore/etcd ratios.
 #[derive(Parser, Debug)]
@@ -77,14 +98,18 @@ struct Args {
     /// Benchmark only this server.
     #[arg(long, value_enum)]
     only: Option<Which>,
-    /// Phases to run, comma-separated.
-    #[arg(
-        long,
-        value_enum,
-        value_delimiter = ',',
-        default_value = "puts,gets,watch,rss"
-    )]
-    phases: Vec<Phase>,
+    /// Phases to run, comma-separated [default: puts,gets,watch,rss, and failover with --members 3 or more].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    phases: Option<Vec<Phase>>,
+    /// Members per server: 1 runs each server alone; 3 runs a 3-member cluster of each.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=7))]
+    members: u8,
+    /// Leader kills in the failover phase (with --members 3 or more).
+    #[arg(long, default_value_t = 5)]
+    kills: usize,
+    /// Keep each server's directory (data dirs and logs) instead of deleting it; its path goes to stderr.
+    #[arg(long)]
+    keep_data: bool,
     /// Put levels: requests in flight, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1,16,256")]
     clients: Vec<usize>,
@@ -130,6 +155,7 @@ enum Phase {
     Gets,
     Watch,
     Rss,
+    Failover,
 }
 
 /// The validated run: what the flags mean once checked.
@@ -145,6 +171,17 @@ struct Plan {
     watch: bool,
     rss: bool,
     check_perf: bool,
+    /// With more than one member: the cluster settings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<ClusterPlan>,
+    /// Members per server.
+    #[serde(skip)]
+    members: usize,
+    /// `check perf --load=` values, in order: `s`, `m` for one member, `m`, `l` for a cluster.
+    #[serde(skip)]
+    check_loads: Vec<&'static str>,
+    #[serde(skip)]
+    keep_data: bool,
     put_levels: Vec<Level>,
     get_level: Level,
     #[serde(skip)]
@@ -157,6 +194,23 @@ struct Plan {
     #[serde(skip)]
     ready_timeout: Duration,
 }
+
+/// What a multi-member run adds to the plan.
+#[derive(Debug, Serialize)]
+struct ClusterPlan {
+    members: usize,
+    /// How connections are dealt to members.
+    endpoint_order: &'static str,
+    check_perf_loads: Vec<&'static str>,
+    /// Leader kills; 0 when the failover phase does not run.
+    kills: usize,
+    failover_attempt_timeout_ms: u64,
+    failover_retry_pause_ms: u64,
+}
+
+/// How [`endpoint_order`] deals connections, in words.
+const ENDPOINT_ORDER: &str =
+    "connection j of a phase goes to member (leader + 1 + j) mod members, leader as found at the phase's start";
 
 /// etcd refuses requests over 1.5 MiB by default; leave room for the key and framing.
 const MAX_VALUE_SIZE: usize = 1024 * 1024;
@@ -184,9 +238,23 @@ impl Plan {
         if args.value_size > MAX_VALUE_SIZE {
             bail!("--value-size must be at most {MAX_VALUE_SIZE}");
         }
-        let has = |p| args.phases.contains(&p);
+        let members = usize::from(args.members);
+        let phases = args.phases.clone().unwrap_or_else(|| {
+            let mut all = vec![Phase::Puts, Phase::Gets, Phase::Watch, Phase::Rss];
+            if members >= 3 {
+                all.push(Phase::Failover);
+            }
+            all
+        });
+        let has = |p| phases.contains(&p);
         if has(Phase::Watch) && args.watch_events == 0 {
             bail!("--watch-events must be above 0");
+        }
+        if has(Phase::Failover) && members < 3 {
+            bail!("the failover phase needs --members 3 or more (a quorum must survive the kill)");
+        }
+        if has(Phase::Failover) && args.kills == 0 {
+            bail!("--kills must be above 0");
         }
 
         let mut specs = Vec::new();
@@ -225,6 +293,12 @@ impl Plan {
             );
         }
 
+        let check_loads = if members == 1 {
+            vec!["s", "m"]
+        } else {
+            vec!["m", "l"]
+        };
+        let failover = has(Phase::Failover);
         let level = |clients: usize| Level {
             clients,
             conns: args.conns.unwrap_or(16).min(clients),
@@ -240,6 +314,17 @@ impl Plan {
             watch: has(Phase::Watch),
             rss: has(Phase::Rss),
             check_perf,
+            cluster: (members > 1).then(|| ClusterPlan {
+                members,
+                endpoint_order: ENDPOINT_ORDER,
+                check_perf_loads: check_loads.clone(),
+                kills: if failover { args.kills } else { 0 },
+                failover_attempt_timeout_ms: failover::ATTEMPT_TIMEOUT.as_millis() as u64,
+                failover_retry_pause_ms: failover::RETRY_PAUSE.as_millis() as u64,
+            }),
+            members,
+            check_loads,
+            keep_data: args.keep_data,
             put_levels: args.clients.iter().map(|&c| level(c)).collect(),
             get_level: level(args.get_clients),
             stop: match args.count {
@@ -261,12 +346,30 @@ impl Plan {
             Stop::After(d) => format!("{}s per level", d.as_secs_f64()),
             Stop::Count(n) => format!("{n} requests per level"),
         };
-        format!(
+        let mut line = format!(
             "{per_level}, {}-byte values, conns per level = min(clients, {}), {} watch events",
             self.value_size,
             self.put_levels.iter().map(|l| l.conns).max().unwrap_or(16),
             self.watch_events
-        )
+        );
+        if let Some(c) = &self.cluster {
+            let _ = write!(
+                line,
+                "\n  {} members per server; connection j -> member (leader+1+j) mod {}; watcher on \
+                 leader+1, putter on leader+2; check perf --load={} on all members",
+                c.members,
+                c.members,
+                c.check_perf_loads.join(",")
+            );
+            if c.kills > 0 {
+                let _ = write!(
+                    line,
+                    "; {} leader kills (kill -9, then puts through the survivors, {} ms per attempt)",
+                    c.kills, c.failover_attempt_timeout_ms
+                );
+            }
+        }
+        line
     }
 }
 
@@ -338,21 +441,40 @@ async fn run(args: Args, json: Option<&Path>) -> Result<bool> {
     Ok(reports.iter().all(|r| r.failures.is_empty()))
 }
 
-/// All phases against one freshly started server. Failures are recorded in the report, never returned: the other
-/// server still runs.
+/// All phases against one freshly started server (one process, or a cluster). Failures are recorded in the
+/// report, never returned: the other server still runs.
 async fn bench_server(spec: &ServerSpec, plan: &Plan) -> ServerReport {
     let mut report = ServerReport::new(spec.label, &spec.binary);
-    let mut server = match Server::start(spec, plan.ready_timeout).await {
+    let mut server = match Cluster::start(spec, plan.members, plan.ready_timeout).await {
         Ok(s) => s,
         Err(e) => {
             report.fail("start", &e);
             return report;
         }
     };
+    if plan.keep_data {
+        if let Some(dir) = server.keep_dir() {
+            eprintln!("kvbench: {}: keeping {}", spec.label, dir.display());
+        }
+    } else if let Some(dir) = server.dir().filter(|_| plan.members > 1) {
+        eprintln!(
+            "kvbench: {}: data and logs in {}",
+            spec.label,
+            dir.display()
+        );
+    }
     report.version = server.version().await;
-    let url = server.url();
+    if plan.members > 1 {
+        report.cluster = Some(ClusterReport {
+            members: (0..server.len())
+                .map(|i| server.name(i).to_string())
+                .collect(),
+            endpoints: server.endpoints(),
+            ..ClusterReport::default()
+        });
+    }
     if plan.rss {
-        report.rss.idle_kib = memory(&server, &mut report).map(|m| m.rss_kib);
+        report.rss.idle_kib = sample_rss(&server, &mut report, Sample::Idle);
     }
 
     if plan.puts {
@@ -361,10 +483,13 @@ async fn bench_server(spec: &ServerSpec, plan: &Plan) -> ServerReport {
                 "kvbench: {}: puts, {} clients over {} conns",
                 spec.label, level.clients, level.conns
             );
-            match load::puts(&url, level, plan.stop, plan.value_size).await {
+            let phase = format!("puts c={}", level.clients);
+            let urls = endpoint_order(&mut server, &mut report, &phase).await;
+            match load::puts(&urls, level, plan.stop, plan.value_size).await {
                 Ok(r) => report.puts.push(r),
-                Err(e) => report.fail(&format!("puts c={}", level.clients), &e),
+                Err(e) => report.fail(&phase, &e),
             }
+            leader_after(&mut server, &mut report).await;
             if !alive(&mut server, &mut report) {
                 return report;
             }
@@ -376,10 +501,11 @@ async fn bench_server(spec: &ServerSpec, plan: &Plan) -> ServerReport {
             "kvbench: {}: gets, {} clients",
             spec.label, plan.get_level.clients
         );
-        match load::prepare_get_key(&url, plan.value_size).await {
+        let urls = endpoint_order(&mut server, &mut report, "gets").await;
+        match load::prepare_get_key(&urls[0], plan.value_size).await {
             Ok(key) => {
                 for serializable in [false, true] {
-                    match load::gets(&url, plan.get_level, plan.stop, key.clone(), serializable)
+                    match load::gets(&urls, plan.get_level, plan.stop, key.clone(), serializable)
                         .await
                     {
                         Ok(r) if serializable => report.gets_serializable = Some(r),
@@ -397,6 +523,7 @@ async fn bench_server(spec: &ServerSpec, plan: &Plan) -> ServerReport {
             }
             Err(e) => report.fail("gets", &e),
         }
+        leader_after(&mut server, &mut report).await;
         if !alive(&mut server, &mut report) {
             return report;
         }
@@ -407,27 +534,35 @@ async fn bench_server(spec: &ServerSpec, plan: &Plan) -> ServerReport {
             "kvbench: {}: watch latency, {} events",
             spec.label, plan.watch_events
         );
-        match watch::latency(&url, plan.watch_events, plan.value_size).await {
+        let urls = endpoint_order(&mut server, &mut report, "watch").await;
+        let (watch_url, put_url) = (&urls[0], &urls[1 % urls.len()]);
+        match watch::latency(watch_url, put_url, plan.watch_events, plan.value_size).await {
             Ok(w) => report.watch = Some(w),
             Err(e) => report.fail("watch", &e),
         }
+        leader_after(&mut server, &mut report).await;
         if !alive(&mut server, &mut report) {
             return report;
         }
     }
 
     if plan.rss {
-        report.rss.after_load_kib = memory(&server, &mut report).map(|m| m.rss_kib);
+        report.rss.after_load_kib = sample_rss(&server, &mut report, Sample::AfterLoad);
         if plan.check_perf {
-            for load in ["s", "m"] {
+            for &load in &plan.check_loads {
                 eprintln!(
                     "kvbench: {}: etcdctl check perf --load={load} (60 s)",
                     spec.label
                 );
-                match checkperf::run(&plan.etcdctl, &server.addr(), load).await {
-                    Ok(c) => report.check_perf.push(c),
-                    Err(e) => report.fail(&format!("check perf {load}"), &e),
+                let phase = format!("check perf {load}");
+                if plan.members > 1 {
+                    endpoint_order(&mut server, &mut report, &phase).await;
                 }
+                match checkperf::run(&plan.etcdctl, &server.endpoints(), load).await {
+                    Ok(c) => report.check_perf.push(c),
+                    Err(e) => report.fail(&phase, &e),
+                }
+                leader_after(&mut server, &mut report).await;
                 if !alive(&mut server, &mut report) {
                     return report;
                 }
@@ -435,9 +570,23 @@ async fn bench_server(spec: &ServerSpec, plan: &Plan) -> ServerReport {
             // Steady state, not the last request's transient: both servers get the same few seconds to hand
             // freed memory back (Go's scavenger, jemalloc's decay) before the sample.
             tokio::time::sleep(RSS_SETTLE).await;
-            report.rss.after_check_perf_kib = memory(&server, &mut report).map(|m| m.rss_kib);
+            report.rss.after_check_perf_kib =
+                sample_rss(&server, &mut report, Sample::AfterCheckPerf);
         }
-        report.rss.peak_kib = memory(&server, &mut report).map(|m| m.peak_kib);
+        report.rss.peak_kib = sample_rss(&server, &mut report, Sample::Peak);
+    }
+
+    if plan.cluster.as_ref().is_some_and(|c| c.kills > 0) {
+        let kills = plan.cluster.as_ref().map_or(0, |c| c.kills);
+        eprintln!("kvbench: {}: failover, {kills} leader kills", spec.label);
+        let (result, err) = failover::run(&mut server, kills, plan.value_size, spec.label).await;
+        if let Some(c) = report.cluster.as_mut() {
+            c.failover = Some(result);
+        }
+        if let Some(e) = err {
+            report.fail("failover", &e);
+        }
+        alive(&mut server, &mut report);
     }
     report
 }
@@ -445,19 +594,99 @@ async fn bench_server(spec: &ServerSpec, plan: &Plan) -> ServerReport {
 /// Pause between the end of `check perf` and the RSS sample.
 const RSS_SETTLE: Duration = Duration::from_secs(3);
 
-fn memory(server: &Server, report: &mut ServerReport) -> Option<server::Memory> {
-    server.memory().map_err(|e| report.fail("rss", &e)).ok()
+/// The RSS sample points.
+#[derive(Clone, Copy)]
+enum Sample {
+    Idle,
+    AfterLoad,
+    AfterCheckPerf,
+    Peak,
 }
 
-/// Checks the server is still running; if it died, records that with its log and says so.
-fn alive(server: &mut Server, report: &mut ServerReport) -> bool {
-    match server.exit_status() {
+/// Reads every member's memory; returns the largest VmRSS (VmHWM for [`Sample::Peak`]), and in a cluster also
+/// keeps each member's figure. With one member this is that member's figure, as it always was.
+fn sample_rss(server: &Cluster, report: &mut ServerReport, at: Sample) -> Option<u64> {
+    let mut figures = Vec::with_capacity(server.len());
+    for i in 0..server.len() {
+        let m = server.memory(i).map_err(|e| report.fail("rss", &e)).ok();
+        figures.push(m.map(|m| match at {
+            Sample::Peak => m.peak_kib,
+            _ => m.rss_kib,
+        }));
+    }
+    if let Some(c) = report.cluster.as_mut() {
+        let slot = match at {
+            Sample::Idle => &mut c.rss_kib.idle,
+            Sample::AfterLoad => &mut c.rss_kib.after_load,
+            Sample::AfterCheckPerf => &mut c.rss_kib.after_check_perf,
+            Sample::Peak => &mut c.rss_kib.peak,
+        };
+        *slot = figures.clone();
+    }
+    if figures.iter().any(Option::is_none) {
+        return None;
+    }
+    figures.into_iter().flatten().max()
+}
+
+/// The client URLs a phase deals its connections over (connection j to `urls[j % len]`). One member: its URL.
+/// A cluster: every member, starting with the one after the leader, so that the leader comes last: a single
+/// connection then goes through a follower (the common case for a client with all endpoints), the watcher and
+/// the putter sit on two different followers, and with 16 connections over 3 members the leader gets 5. The
+/// leader is looked up now and recorded with the phase; if it cannot be found the members go in their own order.
+async fn endpoint_order(
+    server: &mut Cluster,
+    report: &mut ServerReport,
+    phase: &str,
+) -> Vec<String> {
+    let n = server.len();
+    if n == 1 {
+        return vec![server.url(0)];
+    }
+    let leader = match server.leader(LEADER_WAIT).await {
+        Ok(l) => Some(l),
+        Err(e) => {
+            report.fail(&format!("{phase}: finding the leader"), &e);
+            None
+        }
+    };
+    let first = leader.map_or(0, |l| l + 1);
+    let order: Vec<usize> = (0..n).map(|j| (first + j) % n).collect();
+    if let Some(c) = report.cluster.as_mut() {
+        c.phases.push(PhaseLeaders {
+            phase: phase.to_string(),
+            order: order.iter().map(|&i| server.name(i).to_string()).collect(),
+            leader_before: leader.map(|l| server.name(l).to_string()),
+            leader_after: None,
+        });
+    }
+    order.into_iter().map(|i| server.url(i)).collect()
+}
+
+/// Records who leads after the phase [`endpoint_order`] last started (clusters only).
+async fn leader_after(server: &mut Cluster, report: &mut ServerReport) {
+    if server.len() == 1 {
+        return;
+    }
+    let leader = server
+        .leader(LEADER_WAIT)
+        .await
+        .ok()
+        .map(|l| server.name(l).to_string());
+    if let Some(p) = report.cluster.as_mut().and_then(|c| c.phases.last_mut()) {
+        p.leader_after = leader;
+    }
+}
+
+/// How long to look for a leader around a phase.
+const LEADER_WAIT: Duration = Duration::from_secs(10);
+
+/// Checks every member is still running; if one died, records that with its log and says so.
+fn alive(server: &mut Cluster, report: &mut ServerReport) -> bool {
+    match server.exited() {
         None => true,
-        Some(status) => {
-            let e = anyhow::anyhow!(
-                "server exited with {status}; log tail:\n{}",
-                server.log_tail(20)
-            );
+        Some((i, status)) => {
+            let e = anyhow::anyhow!("{}", server.describe_exit(i, status, 20));
             report.fail("server", &e);
             false
         }
@@ -530,6 +759,28 @@ mod tests {
     }
 
     #[test]
+    fn one_member_is_todays_run() {
+        let p = parse(&[]).unwrap();
+        assert_eq!(p.members, 1);
+        assert!(p.cluster.is_none());
+        assert_eq!(p.check_loads, ["s", "m"]);
+        let json = serde_json::to_value(&p).unwrap();
+        assert!(json.get("cluster").is_none(), "{json}");
+    }
+
+    #[test]
+    fn three_members_add_failover_and_the_large_check() {
+        let p = parse(&["--members", "3"]).unwrap();
+        assert_eq!(p.members, 3);
+        assert_eq!(p.check_loads, ["m", "l"]);
+        let c = p.cluster.as_ref().unwrap();
+        assert_eq!((c.members, c.kills), (3, 5));
+        assert!(p.describe().contains("3 members per server"));
+        let p = parse(&["--members", "3", "--phases", "puts", "--kills", "2"]).unwrap();
+        assert_eq!(p.cluster.unwrap().kills, 0);
+    }
+
+    #[test]
     fn bad_flags_are_refused() {
         for bad in [
             &["--clients", "0"][..],
@@ -538,6 +789,10 @@ mod tests {
             &["--value-size", "99999999"],
             &["--phases", "puts,nope"],
             &["--watch-events", "0"],
+            &["--members", "0"],
+            &["--members", "8"],
+            &["--phases", "failover"],
+            &["--members", "3", "--kills", "0"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?} was accepted");
         }

@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::checkperf::{CheckPerf, Verdict};
+use crate::failover::FailoverResult;
 use crate::load::LoadResult;
 use crate::watch::WatchResult;
 
@@ -32,6 +33,44 @@ pub struct ServerReport {
     pub check_perf: Vec<CheckPerf>,
     /// Phases that could not finish, with why.
     pub failures: Vec<Failure>,
+    /// With `--members` above 1: the members, per-member figures, leaders and the failover phase.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterReport>,
+}
+
+/// What only a multi-member run has. `rss` of the [`ServerReport`] then holds the largest member's figures.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ClusterReport {
+    /// Member names, in member order (`a`, `b`, `c`).
+    pub members: Vec<String>,
+    /// The `--endpoints` given to etcdctl.
+    pub endpoints: String,
+    /// Every member's RSS at each sample point, KiB, in member order.
+    pub rss_kib: MemberRss,
+    /// For each load phase: the members in the order connections were dealt to them, and the leader before and
+    /// after the phase.
+    pub phases: Vec<PhaseLeaders>,
+    /// The leader kills.
+    pub failover: Option<FailoverResult>,
+}
+
+/// Per-member RSS samples, KiB (`None` for a member that could not be read).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MemberRss {
+    pub idle: Vec<Option<u64>>,
+    pub after_load: Vec<Option<u64>>,
+    pub after_check_perf: Vec<Option<u64>>,
+    pub peak: Vec<Option<u64>>,
+}
+
+/// Who led while one phase ran, and how its connections were dealt.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseLeaders {
+    pub phase: String,
+    /// Connection j went to `order[j % order.len()]`.
+    pub order: Vec<String>,
+    pub leader_before: Option<String>,
+    pub leader_after: Option<String>,
 }
 
 /// Resident memory at the points the benchmark samples it, KiB.
@@ -67,6 +106,7 @@ impl ServerReport {
             rss: Rss::default(),
             check_perf: Vec::new(),
             failures: Vec::new(),
+            cluster: None,
         }
     }
 
@@ -108,10 +148,16 @@ impl ServerReport {
             ("RSS after check perf MiB", self.rss.after_check_perf_kib),
             ("RSS peak MiB", self.rss.peak_kib),
         ];
+        // In a cluster the figure is the largest member's, and the row says so.
+        let of = self
+            .cluster
+            .as_ref()
+            .map(|c| format!(" (max of {})", c.members.len()))
+            .unwrap_or_default();
         for (name, kib) in rss {
             if let Some(kib) = kib {
                 m.push(Metric::new(
-                    name,
+                    &format!("{name}{of}"),
                     Value::Mib(kib as f64 / 1024.0),
                     Better::Lower,
                 ));
@@ -134,6 +180,19 @@ impl ServerReport {
                     Value::Rate(w),
                     Better::Higher,
                 ));
+            }
+        }
+        if let Some(f) = self.cluster.as_ref().and_then(|c| c.failover.as_ref()) {
+            let ok = f.kills.iter().filter(|k| k.failover_ms.is_some()).count();
+            let figures = [
+                (format!("failover ms median ({ok} kills)"), f.median_ms),
+                ("failover ms min".to_string(), f.min_ms),
+                ("failover ms max".to_string(), f.max_ms),
+            ];
+            for (name, ms) in figures {
+                if let Some(ms) = ms {
+                    m.push(Metric::new(&name, Value::Millis(ms), Better::Lower));
+                }
             }
         }
         m
@@ -186,6 +245,8 @@ pub enum Value {
     Micros(u64),
     /// Mebibytes.
     Mib(f64),
+    /// Milliseconds.
+    Millis(f64),
     /// A word such as PASS.
     Text(String),
 }
@@ -193,19 +254,20 @@ pub enum Value {
 impl Value {
     fn number(&self) -> Option<f64> {
         match self {
-            Value::Rate(v) | Value::Mib(v) => Some(*v),
+            Value::Rate(v) | Value::Mib(v) | Value::Millis(v) => Some(*v),
             Value::Micros(v) => Some(*v as f64),
             Value::Text(_) => None,
         }
     }
 
-    /// Rates as whole numbers (one decimal below 100), microseconds whole, MiB with one decimal.
+    /// Rates as whole numbers (one decimal below 100), micro- and milliseconds whole, MiB with one decimal.
     pub fn display(&self) -> String {
         match self {
             Value::Rate(v) if *v < 100.0 => format!("{v:.1}"),
             Value::Rate(v) => format!("{v:.0}"),
             Value::Micros(v) => v.to_string(),
             Value::Mib(v) => format!("{v:.1}"),
+            Value::Millis(v) => format!("{v:.0}"),
             Value::Text(t) => t.clone(),
         }
     }
@@ -366,6 +428,33 @@ pub fn render_notes(reports: &[ServerReport]) -> String {
                 );
             }
         }
+        if let Some(c) = &r.cluster {
+            for p in &c.phases {
+                if p.leader_before != p.leader_after {
+                    let name = |l: &Option<String>| l.clone().unwrap_or_else(|| "?".into());
+                    let _ = writeln!(
+                        out,
+                        "{}: the leader changed during {}: {} before, {} after",
+                        r.server,
+                        p.phase,
+                        name(&p.leader_before),
+                        name(&p.leader_after)
+                    );
+                }
+            }
+            for (i, k) in c.failover.iter().flat_map(|f| f.kills.iter()).enumerate() {
+                if k.failover_ms.is_none() {
+                    let _ = writeln!(
+                        out,
+                        "{}: failover {}: no put succeeded after killing {} (first error: {})",
+                        r.server,
+                        i + 1,
+                        k.killed,
+                        k.first_error.as_deref().unwrap_or("none, only timeouts")
+                    );
+                }
+            }
+        }
     }
     out
 }
@@ -477,6 +566,7 @@ mod tests {
         assert_eq!(Value::Rate(12.34).display(), "12.3");
         assert_eq!(Value::Micros(987).display(), "987");
         assert_eq!(Value::Mib(33.333).display(), "33.3");
+        assert_eq!(Value::Millis(1234.6).display(), "1235");
         assert_eq!(Value::Text("PASS".into()).display(), "PASS");
     }
 
@@ -535,6 +625,43 @@ mod tests {
     }
 
     #[test]
+    fn cluster_rows_name_the_max_and_the_failover() {
+        use crate::failover::{FailoverResult, Kill};
+        let cluster = |ms: f64| ClusterReport {
+            members: vec!["a".into(), "b".into(), "c".into()],
+            failover: Some(FailoverResult {
+                kills: vec![Kill {
+                    killed: "a".into(),
+                    failover_ms: Some(ms),
+                    answered_by: Some("b".into()),
+                    new_leader: Some("b".into()),
+                    attempts: 3,
+                    timeouts: 1,
+                    first_error: None,
+                    catch_up_ms: Some(500.0),
+                }],
+                median_ms: Some(ms),
+                min_ms: Some(ms),
+                max_ms: Some(ms),
+                attempt_timeout_ms: 200,
+                retry_pause_ms: 20,
+            }),
+            ..ClusterReport::default()
+        };
+        let mut k = report("kvstore", 600.0);
+        k.cluster = Some(cluster(1000.0));
+        let mut e = report("etcd", 400.0);
+        e.cluster = Some(cluster(2000.0));
+        let rows = rows(Some(&k), Some(&e));
+        assert!(rows.iter().any(|r| r.metric == "RSS idle MiB (max of 3)"));
+        let f = rows
+            .iter()
+            .find(|r| r.metric == "failover ms median (1 kills)")
+            .unwrap();
+        assert_eq!((f.ratio, f.better), (Some(0.5), Better::Lower));
+    }
+
+    #[test]
     fn json_has_numbers_not_wrappers() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.json");
@@ -548,6 +675,7 @@ mod tests {
         .unwrap();
         let v: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert!(v["servers"][0].get("cluster").is_none(), "{v}");
         assert_eq!(v["servers"][0]["puts"][0]["ops_per_sec"], 400.0);
         assert_eq!(v["table"][0]["etcd"], 400.0);
         assert_eq!(v["table"][0]["better"], "higher");

@@ -3,8 +3,10 @@
 //! One watcher watches the prefix `bench/watch/` on its own connection. One putter, on a second connection, puts
 //! `bench/watch/<i>` and waits for both its put answer and the matching event before the next put, so exactly one
 //! event is ever pending and the figure is pure notification delay (commit + apply + fan-out), not queueing. Two
-//! connections so the put answer and the event do not share one HTTP/2 stream window. This is what fleet's agents
-//! feel: they learn about new units through watches.
+//! connections so the put answer and the event do not share one HTTP/2 stream window. Against a cluster the two
+//! connections go to two different members (the caller picks them), so the figure also includes replication to
+//! and apply on the watcher's member. This is what fleet's agents feel: they learn about new units through
+//! watches.
 
 use std::time::Instant;
 
@@ -36,8 +38,14 @@ pub struct WatchResult {
     pub latency: LatencySummary,
 }
 
-/// Puts `events` keys one at a time and measures how long each takes to come back as a watch event.
-pub async fn latency(url: &str, events: usize, value_size: usize) -> Result<WatchResult> {
+/// Puts `events` keys one at a time through `put_url` and measures how long each takes to come back as a watch
+/// event on `watch_url`.
+pub async fn latency(
+    watch_url: &str,
+    put_url: &str,
+    events: usize,
+    value_size: usize,
+) -> Result<WatchResult> {
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let create = WatchCreateRequest {
         key: PREFIX.to_vec(),
@@ -50,7 +58,7 @@ pub async fn latency(url: &str, events: usize, value_size: usize) -> Result<Watc
     .await
     .context("queueing the watch create request")?;
 
-    let mut watcher = WatchClient::new(connect(url).await?);
+    let mut watcher = WatchClient::new(connect(watch_url).await?);
     let mut stream = tokio::time::timeout(REQUEST_TIMEOUT, watcher.watch(ReceiverStream::new(rx)))
         .await
         .context("Watch call timed out")?
@@ -60,7 +68,7 @@ pub async fn latency(url: &str, events: usize, value_size: usize) -> Result<Watc
         .await
         .context("no watch-created answer")??;
 
-    let mut kv = KvClient::new(connect(url).await?);
+    let mut kv = KvClient::new(connect(put_url).await?);
     let mut rng = Rng::new(99);
     let mut hist = stats::new_histogram();
     let start = Instant::now();
