@@ -438,3 +438,137 @@ async fn members_bootstrap_through_discovery_and_a_late_one_is_told_the_cluster_
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_are_added_as_learners_promoted_and_removed_at_runtime() {
+    let mut c = Cluster::start(3, &["--snapshot-count=50"]);
+    let all = c.endpoints().join(",");
+    let mut cl = client(&c.endpoints()).await;
+    for i in 0..120 {
+        cl.put(format!("k{i:03}"), "v", None).await.unwrap();
+    }
+    // Stock etcdctl adds a learner and prints the flags the new member starts with.
+    let d = common::cluster::MemberAddr::local("d");
+    let out = etcdctl(
+        &all,
+        &[
+            "member",
+            "add",
+            "d",
+            &format!("--peer-urls={}", d.peer_url()),
+            "--learner",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let printed = stdout(&out);
+    let initial = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("ETCD_INITIAL_CLUSTER=\""))
+        .and_then(|l| l.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("{printed}"))
+        .to_string();
+    assert!(
+        printed.contains("ETCD_INITIAL_CLUSTER_STATE=\"existing\""),
+        "{printed}"
+    );
+    let dir = c.tmp.path().join("d");
+    let log = std::fs::File::create(c.tmp.path().join("d.log")).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kvstore"))
+        .args(["--name", "d", "--data-dir"])
+        .arg(&dir)
+        .arg(format!("--listen-client-urls={}", d.client_url()))
+        .arg(format!("--advertise-client-urls={}", d.client_url()))
+        .arg(format!("--listen-peer-urls={}", d.peer_url()))
+        .arg(format!("--initial-advertise-peer-urls={}", d.peer_url()))
+        .arg(format!(
+            "--listen-metrics-urls=http://127.0.0.1:{}",
+            d.metrics
+        ))
+        .arg(format!("--initial-cluster={initial}"))
+        .arg("--initial-cluster-state=existing")
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    // The new member receives the store (a snapshot: the log was truncated long ago) and serves it.
+    let dep = d.endpoint();
+    wait_until(
+        Duration::from_secs(15),
+        "the new member serves the old keys",
+        || {
+            let dep = dep.clone();
+            async move { local_get(&dep, "k119").await.is_some() }
+        },
+    )
+    .await;
+    let list = stdout(&etcdctl(&all, &["member", "list"]));
+    let id = list
+        .lines()
+        .find(|l| l.contains(", d, "))
+        .and_then(|l| l.split(',').next())
+        .unwrap_or_else(|| panic!("{list}"))
+        .to_string();
+    assert!(
+        list.contains(&format!(", d, {}, {}, true", d.peer_url(), d.client_url())),
+        "{list}"
+    );
+    // Promoted to a voter, it takes writes like any member; then one of the founders is removed and stops.
+    let out = etcdctl(&all, &["member", "promote", &id]);
+    assert!(out.status.success(), "{out:?}");
+    let mut dc = client(std::slice::from_ref(&dep)).await;
+    dc.put("via-d", "yes", None).await.unwrap();
+    let founder = stdout(&etcdctl(&all, &["member", "list"]))
+        .lines()
+        .find(|l| l.contains(", m0, "))
+        .and_then(|l| l.split(',').next())
+        .unwrap()
+        .to_string();
+    let out = etcdctl(&c.endpoints()[1], &["member", "remove", &founder]);
+    assert!(out.status.success(), "{out:?}");
+    let m0 = c.members[0].child.as_mut().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = m0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the removed member did not stop");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    c.members[0].child = None;
+    assert!(
+        !status.success(),
+        "the removed member exits with an error: {status:?}"
+    );
+    assert!(
+        c.log(0).contains("removed from the cluster"),
+        "{}",
+        c.log(0)
+    );
+    let rest = format!("{},{}", c.endpoints()[1..].join(","), dep);
+    let list = stdout(&etcdctl(&rest, &["member", "list"]));
+    assert_eq!(list.lines().count(), 3, "{list}");
+    assert!(!list.contains(", m0, ") && list.contains(", d, "), "{list}");
+    // Restarted on its old data dir, the removed member refuses to run instead of disrupting the cluster.
+    c.launch(0);
+    let m0 = c.members[0].child.as_mut().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while m0.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "a removed member restarted and kept running"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    c.members[0].child = None;
+    // The three members left (m1, m2, d) take writes (after an election if m0 had been leading).
+    wait_until(Duration::from_secs(10), "writes after the removal", || {
+        let rest = rest.clone();
+        async move {
+            etcdctl(&rest, &["put", "after-remove", "ok"])
+                .status
+                .success()
+        }
+    })
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+}
