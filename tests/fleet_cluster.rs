@@ -540,3 +540,103 @@ fn a_graceful_stop_moves_units_at_once() {
         "the stopped machine left the cluster"
     );
 }
+
+#[test]
+fn a_kv_leader_killed_while_units_are_scheduled_loses_none_and_runs_none_twice() {
+    let mut c = Cluster::start(&["", "", ""], 5);
+    let dir = c.units_dir.path().to_path_buf();
+    // Units already running before the failover: they must not be restarted by it.
+    for i in 1..=3 {
+        c.unit_file(&format!("steady{i}.service"), SLEEPER);
+    }
+    let steady: Vec<String> = (1..=3)
+        .map(|i| dir.join(format!("steady{i}.service")).display().to_string())
+        .collect();
+    let mut args = vec!["start", "--block-attempts=40"];
+    args.extend(steady.iter().map(String::as_str));
+    c.fleetctl_ok(&args);
+    let mut before = BTreeMap::new();
+    for i in 1..=3 {
+        let name = format!("steady{i}.service");
+        let m = c.wait_running(&name, Duration::from_secs(10));
+        before.insert(name.clone(), (m.clone(), c.host(&m).unit_pids(&name)));
+    }
+    // A batch of 12: nine plain units and three that conflict with each other.
+    let mut batch = Vec::new();
+    for i in 1..=9 {
+        c.unit_file(&format!("batch{i}.service"), SLEEPER);
+        batch.push(format!("batch{i}.service"));
+    }
+    for i in 1..=3 {
+        c.unit_file(
+            &format!("solo{i}.service"),
+            &with_xfleet("Conflicts=solo*.service"),
+        );
+        batch.push(format!("solo{i}.service"));
+    }
+    let paths: Vec<String> = batch
+        .iter()
+        .map(|n| dir.join(n).display().to_string())
+        .collect();
+    let mut args = vec!["start", "--block-attempts=60"];
+    args.extend(paths.iter().map(String::as_str));
+    let leader = c.kv.leader().expect("a KV leader");
+    let leader_pid = c.kv.pid(leader).expect("leader running");
+    let first = std::thread::scope(|s| {
+        let run = s.spawn(|| c.fleetctl(&args));
+        // Kill the KV leader while fleetctl submits and the engine schedules.
+        std::thread::sleep(Duration::from_millis(300));
+        let killed = std::process::Command::new("kill")
+            .args(["-9", &leader_pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        run.join().expect("fleetctl thread")
+    });
+    // A request that was in flight when the leader died may have failed; the user re-runs the same command,
+    // which is idempotent.
+    if !first.status.success() {
+        eprintln!(
+            "first start during the failover: {}{}",
+            stdout(&first),
+            stderr(&first)
+        );
+        c.fleetctl_ok(&args);
+    }
+    c.kv.restart_member(leader);
+    for name in &batch {
+        c.wait_running(name, Duration::from_secs(20));
+    }
+    // Give the engine and agents a few rounds, then check: each unit runs on exactly one host.
+    std::thread::sleep(Duration::from_secs(3));
+    let mut solo_hosts = std::collections::BTreeSet::new();
+    for name in &batch {
+        let running: Vec<&str> = c
+            .hosts
+            .iter()
+            .filter(|h| !h.unit_pids(name).is_empty())
+            .map(|h| h.machine_id.as_str())
+            .collect();
+        assert_eq!(running.len(), 1, "{name} runs exactly once: {running:?}");
+        assert_eq!(
+            c.running_on(name),
+            vec![running[0].to_string()],
+            "{name} runs where it is scheduled"
+        );
+        if name.starts_with("solo") {
+            solo_hosts.insert(running[0].to_string());
+        }
+    }
+    assert_eq!(
+        solo_hosts.len(),
+        3,
+        "the conflicting units are on distinct hosts"
+    );
+    for (name, (m, pids)) in &before {
+        assert_eq!(
+            &c.host(m).unit_pids(name),
+            pids,
+            "{name} was not restarted by the KV failover"
+        );
+    }
+}

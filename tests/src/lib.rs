@@ -1,6 +1,6 @@
 //! # flotilla-tests — the harness for cross-component tests
 //!
-//! Starts the real binaries of one build: a single-member `kvstore` on loopback ports, and "hosts" — each a
+//! Starts the real binaries of one build: a 3-member `kvstore` cluster on loopback ports, and "hosts" — each a
 //! `unitd` (its own unit, state and runtime directories and cgroup slice, via `unitd-testkit`) with a `fleetd`
 //! beside it (its own machine ID, a loopback public IP `127.0.0.N`, its API on a unix socket and a TCP port)
 //! — plus `fleetctl` pointed at any host. The binaries are found next to the test executable
@@ -48,70 +48,104 @@ pub fn free_port(ip: &str) -> u16 {
         .port()
 }
 
-/// A single-member KV store: Flotilla's `kvstore`, or the reference etcd 3.4 (same flags).
+/// The KV store of a test: Flotilla's `kvstore` as a 3-member cluster, or the reference etcd 3.4 as a single
+/// member (same flags).
 pub struct Kv {
     binary: PathBuf,
-    child: Option<Child>,
+    members: Vec<KvMember>,
     pub dir: tempfile::TempDir,
+    /// The first member's client port (for tools that take one endpoint).
     pub client_port: u16,
-    peer_port: u16,
-    metrics_port: u16,
+}
+
+struct KvMember {
+    name: String,
+    child: Option<Child>,
+    client: u16,
+    peer: u16,
+    metrics: u16,
 }
 
 impl Kv {
-    /// Flotilla's kvstore.
+    /// Flotilla's kvstore: three members, as a cluster runs it.
     pub fn start() -> Kv {
-        Kv::start_binary(binary("kvstore"))
+        Kv::start_binary(binary("kvstore"), 3)
     }
 
-    /// Debian's etcd 3.4 (`/usr/bin/etcd`, installed by scripts/test.sh).
+    /// Debian's etcd 3.4 (`/usr/bin/etcd`, installed by scripts/test.sh), one member.
     pub fn start_etcd() -> Kv {
-        Kv::start_binary(PathBuf::from("/usr/bin/etcd"))
+        Kv::start_binary(PathBuf::from("/usr/bin/etcd"), 1)
     }
 
-    fn start_binary(binary: PathBuf) -> Kv {
+    fn start_binary(binary: PathBuf, n: usize) -> Kv {
+        let members: Vec<KvMember> = (0..n)
+            .map(|i| KvMember {
+                name: format!("kv{i}"),
+                child: None,
+                client: free_port("127.0.0.1"),
+                peer: free_port("127.0.0.1"),
+                metrics: free_port("127.0.0.1"),
+            })
+            .collect();
         let mut kv = Kv {
             binary,
-            child: None,
+            client_port: members[0].client,
+            members,
             dir: tempfile::tempdir().unwrap(),
-            client_port: free_port("127.0.0.1"),
-            peer_port: free_port("127.0.0.1"),
-            metrics_port: free_port("127.0.0.1"),
         };
-        kv.launch();
+        kv.restart();
         kv
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// Every member's client URL, comma-separated (fleet's `etcd_servers`).
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
+        self.members
+            .iter()
+            .map(|m| format!("http://127.0.0.1:{}", m.client))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
-    fn launch(&mut self) {
-        let (c, p, m) = (self.client_port, self.peer_port, self.metrics_port);
+    fn launch(&mut self, i: usize) {
+        let initial = self
+            .members
+            .iter()
+            .map(|m| format!("{}=http://127.0.0.1:{}", m.name, m.peer))
+            .collect::<Vec<_>>()
+            .join(",");
+        let m = &self.members[i];
+        let (c, p, mp) = (m.client, m.peer, m.metrics);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.dir.path().join("kvstore.log"))
+            .open(self.dir.path().join(format!("{}.log", m.name)))
             .unwrap();
         let child = Command::new(&self.binary)
-            .args(["--name", "kv", "--data-dir"])
-            .arg(self.dir.path().join("data"))
+            .args(["--name", &m.name, "--data-dir"])
+            .arg(self.dir.path().join(&m.name))
             .arg(format!("--listen-client-urls=http://127.0.0.1:{c}"))
             .arg(format!("--advertise-client-urls=http://127.0.0.1:{c}"))
             .arg(format!("--listen-peer-urls=http://127.0.0.1:{p}"))
             .arg(format!(
                 "--initial-advertise-peer-urls=http://127.0.0.1:{p}"
             ))
-            .arg(format!("--initial-cluster=kv=http://127.0.0.1:{p}"))
-            .arg(format!("--listen-metrics-urls=http://127.0.0.1:{m}"))
+            .arg(format!("--initial-cluster={initial}"))
+            .arg(format!("--listen-metrics-urls=http://127.0.0.1:{mp}"))
             .arg("--log-level=warn")
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))
             .spawn()
             .expect("spawn kvstore");
-        self.child = Some(child);
-        let up = || TcpStream::connect(("127.0.0.1", c)).is_ok() && healthy(m);
+        self.members[i].child = Some(child);
+    }
+
+    fn wait_healthy(&self) {
+        let up = || {
+            self.members.iter().all(|m| {
+                m.child.is_none()
+                    || (TcpStream::connect(("127.0.0.1", m.client)).is_ok() && healthy(m.metrics))
+            })
+        };
         assert!(
             wait_for(Duration::from_secs(20), up),
             "{} did not come up",
@@ -119,18 +153,48 @@ impl Kv {
         );
     }
 
-    /// SIGKILL (an outage).
+    /// SIGKILL of every member (an outage).
     pub fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
+        for i in 0..self.members.len() {
+            self.kill9_member(i);
+        }
+    }
+
+    /// SIGKILL of one member.
+    pub fn kill9_member(&mut self, i: usize) {
+        if let Some(mut c) = self.members[i].child.take() {
             let _ = c.kill();
             let _ = c.wait();
         }
     }
 
-    /// Starts it again on the same data and ports.
+    /// Starts every member again on the same data and ports, and waits until they serve.
     pub fn restart(&mut self) {
         self.kill9();
-        self.launch();
+        for i in 0..self.members.len() {
+            self.launch(i);
+        }
+        self.wait_healthy();
+    }
+
+    /// Starts member `i` again (after [`Kv::kill9_member`]).
+    pub fn restart_member(&mut self, i: usize) {
+        self.kill9_member(i);
+        self.launch(i);
+        self.wait_healthy();
+    }
+
+    /// The process id of member `i`, while it runs.
+    pub fn pid(&self, i: usize) -> Option<u32> {
+        self.members[i].child.as_ref().map(Child::id)
+    }
+
+    /// The member that leads (per its `/metrics`), if one does.
+    pub fn leader(&self) -> Option<usize> {
+        (0..self.members.len()).find(|&i| {
+            self.members[i].child.is_some()
+                && metric(self.members[i].metrics, "etcd_server_is_leader") == Some(1.0)
+        })
     }
 }
 
@@ -140,19 +204,33 @@ impl Drop for Kv {
     }
 }
 
-/// Whether the KV store's `/health` (on its metrics port) answers 200.
-fn healthy(metrics_port: u16) -> bool {
+/// One unlabelled metric from a KV member's `/metrics`.
+fn metric(metrics_port: u16, name: &str) -> Option<f64> {
+    let body = http_get(metrics_port, "/metrics")?;
+    body.lines()
+        .find(|l| l.split(' ').next() == Some(name))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
     use std::io::{Read, Write};
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", metrics_port)) else {
-        return false;
-    };
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    if write!(s, "GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_err() {
-        return false;
-    }
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
     let mut reply = String::new();
     let _ = s.read_to_string(&mut reply);
-    reply.split_whitespace().nth(1) == Some("200")
+    (reply.split_whitespace().nth(1) == Some("200")).then(|| {
+        reply
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default()
+    })
+}
+
+/// Whether a KV member's `/health` (on its metrics port) answers 200.
+fn healthy(metrics_port: u16) -> bool {
+    http_get(metrics_port, "/health").is_some()
 }
 
 /// Settings shared by every fleetd of a test.
