@@ -72,6 +72,11 @@ impl Kv {
         Kv::start_binary(binary("kvstore"), 3)
     }
 
+    /// Flotilla's kvstore with `n` members.
+    pub fn start_members(n: usize) -> Kv {
+        Kv::start_binary(binary("kvstore"), n)
+    }
+
     /// Debian's etcd 3.4 (`/usr/bin/etcd`, installed by scripts/test.sh), one member.
     pub fn start_etcd() -> Kv {
         Kv::start_binary(PathBuf::from("/usr/bin/etcd"), 1)
@@ -99,11 +104,15 @@ impl Kv {
 
     /// Every member's client URL, comma-separated (fleet's `etcd_servers`).
     pub fn url(&self) -> String {
+        self.urls().join(",")
+    }
+
+    /// Every member's client URL.
+    pub fn urls(&self) -> Vec<String> {
         self.members
             .iter()
             .map(|m| format!("http://127.0.0.1:{}", m.client))
-            .collect::<Vec<_>>()
-            .join(",")
+            .collect()
     }
 
     fn launch(&mut self, i: usize) {

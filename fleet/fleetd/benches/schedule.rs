@@ -19,8 +19,8 @@ mod mix;
 
 async fn run(n_units: usize) {
     let n_machines = n_units / 10;
-    let kv = Kv::start();
-    let registry = Registry::connect(&[kv.url()], "/_coreos.com/fleet/", Duration::from_secs(30))
+    let kv = Kv::start_members(1);
+    let registry = Registry::connect(&kv.urls(), "/_coreos.com/fleet/", Duration::from_secs(30))
         .await
         .expect("connect");
     let lease = registry

@@ -57,7 +57,7 @@ impl FleetApi {
             .await
             .expect("kvstore start");
         let registry = Registry::connect(
-            &[kv.url()],
+            &kv.urls(),
             fleet_model::Keys::DEFAULT_PREFIX,
             Duration::from_secs(2),
         )
