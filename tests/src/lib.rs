@@ -64,6 +64,22 @@ struct KvMember {
     client: u16,
     peer: u16,
     metrics: u16,
+    /// For a member joining a running cluster: its identity and cluster come from these `KVSTORE_*` variables
+    /// (what `member add` printed) instead of flags.
+    join_env: Option<Vec<(String, String)>>,
+}
+
+impl KvMember {
+    fn new(name: String) -> KvMember {
+        KvMember {
+            name,
+            child: None,
+            client: free_port("127.0.0.1"),
+            peer: free_port("127.0.0.1"),
+            metrics: free_port("127.0.0.1"),
+            join_env: None,
+        }
+    }
 }
 
 impl Kv {
@@ -83,15 +99,7 @@ impl Kv {
     }
 
     fn start_binary(binary: PathBuf, n: usize) -> Kv {
-        let members: Vec<KvMember> = (0..n)
-            .map(|i| KvMember {
-                name: format!("kv{i}"),
-                child: None,
-                client: free_port("127.0.0.1"),
-                peer: free_port("127.0.0.1"),
-                metrics: free_port("127.0.0.1"),
-            })
-            .collect();
+        let members: Vec<KvMember> = (0..n).map(|i| KvMember::new(format!("kv{i}"))).collect();
         let mut kv = Kv {
             binary,
             client_port: members[0].client,
@@ -129,16 +137,20 @@ impl Kv {
             .append(true)
             .open(self.dir.path().join(format!("{}.log", m.name)))
             .unwrap();
-        let child = Command::new(&self.binary)
-            .args(["--name", &m.name, "--data-dir"])
+        let mut cmd = Command::new(&self.binary);
+        match &m.join_env {
+            None => cmd.args(["--name", &m.name]).args([
+                format!("--initial-advertise-peer-urls=http://127.0.0.1:{p}"),
+                format!("--initial-cluster={initial}"),
+            ]),
+            Some(env) => cmd.envs(env.iter().cloned()),
+        };
+        let child = cmd
+            .arg("--data-dir")
             .arg(self.dir.path().join(&m.name))
             .arg(format!("--listen-client-urls=http://127.0.0.1:{c}"))
             .arg(format!("--advertise-client-urls=http://127.0.0.1:{c}"))
             .arg(format!("--listen-peer-urls=http://127.0.0.1:{p}"))
-            .arg(format!(
-                "--initial-advertise-peer-urls=http://127.0.0.1:{p}"
-            ))
-            .arg(format!("--initial-cluster={initial}"))
             .arg(format!("--listen-metrics-urls=http://127.0.0.1:{mp}"))
             .arg("--log-level=warn")
             .stdout(Stdio::null())
@@ -191,6 +203,30 @@ impl Kv {
         self.kill9_member(i);
         self.launch(i);
         self.wait_healthy();
+    }
+
+    /// Ports for a new member `name`, not started: returns its index and the peer URL to `member add` it with.
+    pub fn reserve_member(&mut self, name: &str) -> (usize, String) {
+        let m = KvMember::new(name.to_string());
+        let url = format!("http://127.0.0.1:{}", m.peer);
+        self.members.push(m);
+        (self.members.len() - 1, url)
+    }
+
+    /// Starts reserved member `i` into the running cluster with `env` (the `KVSTORE_*` settings `member add`
+    /// printed) as its only identity and cluster settings, and waits until it serves.
+    pub fn join_member(&mut self, i: usize, env: Vec<(String, String)>) {
+        self.members[i].join_env = Some(env);
+        self.launch(i);
+        self.wait_healthy();
+    }
+
+    /// Whether member `i` was started and has exited (a removed member stops itself).
+    pub fn member_exited(&mut self, i: usize) -> bool {
+        self.members[i]
+            .child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_some())
     }
 
     /// The process id of member `i`, while it runs.

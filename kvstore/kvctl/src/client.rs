@@ -72,7 +72,7 @@ fn is_transport_failure(s: &tonic::Status) -> bool {
 
 /// How etcdctl shows a gRPC error: etcd's own message (`etcdserver: ...`) when the server gave one, else Go
 /// gRPC's `rpc error: code = ... desc = ...`.
-fn status_text(s: &tonic::Status) -> String {
+pub fn status_text(s: &tonic::Status) -> String {
     let mut msg = s.message().to_string();
     if let Some(source) = std::error::Error::source(s) {
         let chain = error_chain(source);

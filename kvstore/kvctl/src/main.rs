@@ -12,7 +12,7 @@
 //! - `printer.rs`: simple / json / fields / table output, byte-exact with etcdctl where etcdctl has the format.
 //! - `error.rs`: etcdctl's exit codes and the `Failure` that carries one.
 //! - `command/`: one file per verb family (`put`, `get`, `del`, `watch`, `txn`, `lease`, `member`, `endpoint`,
-//!   `compaction`, `v2`).
+//!   `snapshot`, `compaction`, `v2`).
 //!
 //! Why clap: its derive gives typed flags per verb, which `txn` reuses to parse its `put`/`get`/`del` lines and
 //! `watch -i` its `watch` lines; global flags may come before or after the verb, as with etcdctl's cobra. Why
@@ -36,6 +36,7 @@ use command::get::GetArgs;
 use command::lease::LeaseCommand;
 use command::member::MemberCommand;
 use command::put::PutArgs;
+use command::snapshot::SnapshotCommand;
 use command::txn::TxnArgs;
 use command::v2::{Condition, LsArgs, RmArgs, SetArgs};
 use command::watch::WatchArgs;
@@ -99,6 +100,9 @@ enum Command {
     Member(MemberCommand),
     /// Endpoint related commands.
     Endpoint(EndpointArgs),
+    /// Manages etcd node snapshots.
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
     /// Compacts the event history in etcd.
     Compaction(CompactionArgs),
     /// v2: set the value of a key.
@@ -136,6 +140,7 @@ async fn dispatch(ctx: &Context, command: &Command) -> anyhow::Result<()> {
         Command::Lease(c) => command::lease::run(ctx, c).await,
         Command::Member(c) => command::member::run(ctx, c).await,
         Command::Endpoint(a) => command::endpoint::run(ctx, a).await,
+        Command::Snapshot(c) => command::snapshot::run(ctx, c).await,
         Command::Compaction(a) => command::compaction::run(ctx, a).await,
         Command::Set(a) => command::v2::set(ctx, a).await,
         Command::Mk(a) => command::v2::conditional_set(ctx, a, Condition::Absent).await,

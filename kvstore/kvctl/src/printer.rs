@@ -12,8 +12,9 @@ use base64::Engine;
 use comfy_table::{Cell, CellAlignment, Table};
 use kvstore_proto::etcdserverpb::{
     response_op, DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse,
-    LeaseLeasesResponse, LeaseRevokeResponse, LeaseTimeToLiveResponse, MemberListResponse,
-    PutResponse, RangeResponse, ResponseHeader, StatusResponse, TxnResponse, WatchResponse,
+    LeaseLeasesResponse, LeaseRevokeResponse, LeaseTimeToLiveResponse, Member, MemberAddResponse,
+    MemberListResponse, PutResponse, RangeResponse, ResponseHeader, StatusResponse, TxnResponse,
+    WatchResponse,
 };
 use kvstore_proto::mvccpb::{event::EventType, KeyValue};
 use serde::Serialize;
@@ -386,29 +387,70 @@ impl Printer {
             Format::Json => json(&mut out, &JMemberList::from(r)),
             Format::Fields => {
                 fields_header(&mut out, r.header.as_ref());
-                for m in &r.members {
-                    line(&mut out, format!("\"ID\" : {}", m.id));
-                    line(
-                        &mut out,
-                        format!("\"Name\" : {}", go_quote(m.name.as_bytes())),
-                    );
-                    for u in &m.peer_ur_ls {
-                        line(
-                            &mut out,
-                            format!("\"PeerURL\" : {}", go_quote(u.as_bytes())),
-                        );
-                    }
-                    for u in &m.client_ur_ls {
-                        line(
-                            &mut out,
-                            format!("\"ClientURL\" : {}", go_quote(u.as_bytes())),
-                        );
-                    }
-                    line(&mut out, format!("\"IsLearner\" : {}", m.is_learner));
-                    line(&mut out, "");
-                }
+                fields_members(&mut out, &r.members);
             }
             Format::Table => out = table(&hdr, rows, CellAlignment::Right),
+        }
+        Ok(out)
+    }
+
+    /// `member add`: etcdctl's line, then (simple and table formats) the settings that start the new member.
+    pub fn member_add(&self, r: &MemberAddResponse, name: &str) -> Rendered {
+        let mut out = Vec::new();
+        let member = r.member.clone().unwrap_or_default();
+        let cluster = r.header.as_ref().map_or(0, |h| h.cluster_id);
+        match self.format {
+            Format::Simple | Format::Table => {
+                let learner = if member.is_learner {
+                    " as learner "
+                } else {
+                    " "
+                };
+                line(
+                    &mut out,
+                    format!(
+                        "Member {:16x} added{learner}to cluster {cluster:16x}",
+                        member.id
+                    ),
+                );
+                out.extend_from_slice(&new_member_env(name, &member, &r.members));
+            }
+            Format::Json => json(
+                &mut out,
+                &JMemberAdd {
+                    header: r.header.as_ref().map(JHeader::from),
+                    member: r.member.as_ref().map(JMember::from),
+                    members: r.members.iter().map(JMember::from).collect(),
+                },
+            ),
+            Format::Fields => {
+                fields_header(&mut out, r.header.as_ref());
+                fields_members(&mut out, std::slice::from_ref(&member));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `member remove|update|promote`: `verb` is etcdctl's word ("removed from", "updated in", "promoted in").
+    pub fn member_changed(
+        &self,
+        id: u64,
+        verb: &str,
+        header: Option<&ResponseHeader>,
+        members: &[Member],
+    ) -> Rendered {
+        let mut out = Vec::new();
+        let cluster = header.map_or(0, |h| h.cluster_id);
+        match self.format {
+            Format::Simple | Format::Table => line(
+                &mut out,
+                format!("Member {id:16x} {verb} cluster {cluster:16x}"),
+            ),
+            Format::Json => json(&mut out, &JMemberList::new(header, members)),
+            Format::Fields => {
+                fields_header(&mut out, header);
+                fields_members(&mut out, members);
+            }
         }
         Ok(out)
     }
@@ -740,6 +782,60 @@ fn table(headers: &[&str], rows: Vec<Vec<String>>, align: CellAlignment) -> Vec<
     let mut s = t.to_string();
     s.push('\n');
     s.into_bytes()
+}
+
+fn fields_members(out: &mut Vec<u8>, members: &[Member]) {
+    for m in members {
+        line(out, format!("\"ID\" : {}", m.id));
+        line(out, format!("\"Name\" : {}", go_quote(m.name.as_bytes())));
+        for u in &m.peer_ur_ls {
+            line(out, format!("\"PeerURL\" : {}", go_quote(u.as_bytes())));
+        }
+        for u in &m.client_ur_ls {
+            line(out, format!("\"ClientURL\" : {}", go_quote(u.as_bytes())));
+        }
+        line(out, format!("\"IsLearner\" : {}", m.is_learner));
+        line(out, "");
+    }
+}
+
+/// What etcdctl prints after `member add` for starting the new member, with kvstore's variable names
+/// (`KVSTORE_*`, the environment form of the flags of the same names): every member's `name=peerURL`, the new one
+/// under the name it was added with, since it has not published its own yet.
+pub fn new_member_env(name: &str, added: &Member, members: &[Member]) -> Vec<u8> {
+    let cluster: Vec<String> = members
+        .iter()
+        .flat_map(|m| {
+            let n = if m.id == added.id {
+                name
+            } else {
+                m.name.as_str()
+            };
+            m.peer_ur_ls.iter().map(move |u| format!("{n}={u}"))
+        })
+        .collect();
+    let mut out = Vec::new();
+    line(&mut out, "");
+    line(
+        &mut out,
+        format!("KVSTORE_NAME={}", go_quote(name.as_bytes())),
+    );
+    line(
+        &mut out,
+        format!(
+            "KVSTORE_INITIAL_CLUSTER={}",
+            go_quote(cluster.join(",").as_bytes())
+        ),
+    );
+    line(
+        &mut out,
+        format!(
+            "KVSTORE_INITIAL_ADVERTISE_PEER_URLS={}",
+            go_quote(added.peer_ur_ls.join(",").as_bytes())
+        ),
+    );
+    line(&mut out, "KVSTORE_INITIAL_CLUSTER_STATE=\"existing\"");
+    out
 }
 
 fn fields_header(out: &mut Vec<u8>, h: Option<&ResponseHeader>) {
@@ -1120,23 +1216,42 @@ struct JMember {
     is_learner: bool,
 }
 
-impl From<&MemberListResponse> for JMemberList {
-    fn from(r: &MemberListResponse) -> JMemberList {
-        JMemberList {
-            header: r.header.as_ref().map(JHeader::from),
-            members: r
-                .members
-                .iter()
-                .map(|m| JMember {
-                    id: m.id,
-                    name: m.name.clone(),
-                    peer_urls: m.peer_ur_ls.clone(),
-                    client_urls: m.client_ur_ls.clone(),
-                    is_learner: m.is_learner,
-                })
-                .collect(),
+impl From<&Member> for JMember {
+    fn from(m: &Member) -> JMember {
+        JMember {
+            id: m.id,
+            name: m.name.clone(),
+            peer_urls: m.peer_ur_ls.clone(),
+            client_urls: m.client_ur_ls.clone(),
+            is_learner: m.is_learner,
         }
     }
+}
+
+impl From<&MemberListResponse> for JMemberList {
+    fn from(r: &MemberListResponse) -> JMemberList {
+        JMemberList::new(r.header.as_ref(), &r.members)
+    }
+}
+
+impl JMemberList {
+    fn new(header: Option<&ResponseHeader>, members: &[Member]) -> JMemberList {
+        JMemberList {
+            header: header.map(JHeader::from),
+            members: members.iter().map(JMember::from).collect(),
+        }
+    }
+}
+
+/// `member add` in JSON: the response, the new member included.
+#[derive(Serialize)]
+struct JMemberAdd {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    header: Option<JHeader>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    member: Option<JMember>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    members: Vec<JMember>,
 }
 
 #[derive(Serialize)]

@@ -8,6 +8,7 @@ pub mod get;
 pub mod lease;
 pub mod member;
 pub mod put;
+pub mod snapshot;
 pub mod txn;
 pub mod v2;
 pub mod watch;
