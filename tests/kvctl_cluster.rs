@@ -119,6 +119,15 @@ fn kvctl_adds_promotes_updates_and_removes_members() {
         "the new member never published its name: {}",
         ok(&all, &["member", "list"])
     );
+    // A learner serves serializable reads and status only, as etcd's do: writes go to the voters.
+    let out = kvctl(&new_ep, &["put", "via-learner", "no"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        stderr(&out).contains("etcdserver: rpc not supported for learner"),
+        "{out:?}"
+    );
+    assert!(!kvctl(&new_ep, &["get", "k29"]).status.success());
+    ok(&new_ep, &["endpoint", "status"]);
     let id = member_id(&all, "kv3");
     assert!(ok(&all, &["member", "list"])
         .contains(&format!("{id}, started, kv3, {peer_url}, {new_ep}, true")));
@@ -132,6 +141,25 @@ fn kvctl_adds_promotes_updates_and_removes_members() {
     ok(&new_ep, &["put", "via-kv3", "yes"]);
     assert!(ok(&all, &["member", "list"])
         .contains(&format!("{id}, started, kv3, {peer_url}, {new_ep}, false")));
+
+    // Hand it the leadership (etcdctl move-leader finds the current leader among the endpoints).
+    let out = kvctl(&all, &["move-leader", "1234"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        stderr(&out).contains("etcdserver: bad leader transferee"),
+        "{out:?}"
+    );
+    let printed = ok(&all, &["move-leader", &id]);
+    assert!(
+        printed.starts_with("Leadership transferred from ")
+            && printed.trim_end().ends_with(&format!(" to {id}")),
+        "{printed}"
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&ok(&new_ep, &["endpoint", "status", "-w", "json"])).unwrap();
+    let s = &status[0]["Status"];
+    assert!(s["leader"].is_u64(), "{status}");
+    assert_eq!(s["leader"], s["header"]["member_id"], "{status}");
 
     // Update its peer URL (the same port by another name for this host): the list shows it, the cluster works on.
     let renamed = peer_url.replace("127.0.0.1", "localhost");

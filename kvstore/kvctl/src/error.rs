@@ -127,6 +127,24 @@ pub fn parse_go_int(s: &str, radix: u32) -> Result<i64, String> {
     })
 }
 
+/// Go's `strconv.ParseUint(s, 16, 64)` with its error text: how etcdctl reads member IDs.
+pub fn parse_go_hex_u64(s: &str) -> Result<u64, String> {
+    let parsed = if s.starts_with(['+', '-']) {
+        Err("invalid syntax")
+    } else {
+        u64::from_str_radix(s, 16).map_err(|e| match e.kind() {
+            std::num::IntErrorKind::PosOverflow => "value out of range",
+            _ => "invalid syntax",
+        })
+    };
+    parsed.map_err(|why| {
+        format!(
+            "strconv.ParseUint: parsing {}: {why}",
+            go_quote(s.as_bytes())
+        )
+    })
+}
+
 /// Go's `%q` / `strconv.Quote` for bytes: a double-quoted string with Go escapes, invalid UTF-8 as `\x..`.
 pub fn go_quote(bytes: &[u8]) -> String {
     let mut out = String::from("\"");

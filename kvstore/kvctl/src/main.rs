@@ -12,7 +12,7 @@
 //! - `printer.rs`: simple / json / fields / table output, byte-exact with etcdctl where etcdctl has the format.
 //! - `error.rs`: etcdctl's exit codes and the `Failure` that carries one.
 //! - `command/`: one file per verb family (`put`, `get`, `del`, `watch`, `txn`, `lease`, `member`, `endpoint`,
-//!   `snapshot`, `compaction`, `v2`).
+//!   `move-leader`, `snapshot`, `compaction`, `v2`).
 //!
 //! Why clap: its derive gives typed flags per verb, which `txn` reuses to parse its `put`/`get`/`del` lines and
 //! `watch -i` its `watch` lines; global flags may come before or after the verb, as with etcdctl's cobra. Why
@@ -35,6 +35,7 @@ use command::endpoint::EndpointArgs;
 use command::get::GetArgs;
 use command::lease::LeaseCommand;
 use command::member::MemberCommand;
+use command::move_leader::MoveLeaderArgs;
 use command::put::PutArgs;
 use command::snapshot::SnapshotCommand;
 use command::txn::TxnArgs;
@@ -100,6 +101,8 @@ enum Command {
     Member(MemberCommand),
     /// Endpoint related commands.
     Endpoint(EndpointArgs),
+    /// Transfers leadership to another etcd cluster member.
+    MoveLeader(MoveLeaderArgs),
     /// Manages etcd node snapshots.
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
@@ -141,6 +144,7 @@ async fn dispatch(ctx: &Context, command: &Command) -> anyhow::Result<()> {
         Command::Member(c) => command::member::run(ctx, c).await,
         Command::Endpoint(a) => command::endpoint::run(ctx, a).await,
         Command::Snapshot(c) => command::snapshot::run(ctx, c).await,
+        Command::MoveLeader(a) => command::move_leader::run(ctx, a).await,
         Command::Compaction(a) => command::compaction::run(ctx, a).await,
         Command::Set(a) => command::v2::set(ctx, a).await,
         Command::Mk(a) => command::v2::conditional_set(ctx, a, Condition::Absent).await,

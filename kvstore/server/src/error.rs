@@ -54,6 +54,12 @@ pub enum EtcdError {
     LearnerNotReady,
     #[error("etcdserver: re-configuration failed due to not enough started members")]
     NotEnoughStarted,
+    #[error("etcdserver: rpc not supported for learner")]
+    NotSupportedForLearner,
+    #[error("etcdserver: bad leader transferee")]
+    BadLeaderTransferee,
+    #[error("etcdserver: request timed out, leader transfer took too long")]
+    LeaderTransferTimeout,
     #[error("etcdserver: {0}")]
     InvalidArgument(String),
     /// A storage failure: the server stops itself after reporting it (fail-stop, like etcd).
@@ -70,8 +76,13 @@ impl EtcdError {
             Compacted | FutureRev | LeaseTtlTooLarge => Code::OutOfRange,
             LeaseNotFound | MemberNotFound => Code::NotFound,
             LeaseExists | NotLeader | PeerUrlExists | MemberRemoved | MemberExists | NotLearner
-            | LearnerNotReady | NotEnoughStarted => Code::FailedPrecondition,
-            NoLeader | Stopped | Timeout | ConnectionLost => Code::Unavailable,
+            | LearnerNotReady | NotEnoughStarted | BadLeaderTransferee => Code::FailedPrecondition,
+            NoLeader
+            | Stopped
+            | Timeout
+            | ConnectionLost
+            | NotSupportedForLearner
+            | LeaderTransferTimeout => Code::Unavailable,
             Storage(_) => Code::Internal,
         }
     }

@@ -76,6 +76,8 @@ pub enum NodeMsg {
     },
     /// A peer refused this member because it was removed from the cluster.
     Removed,
+    /// Hand leadership to this voter (etcd's MoveLeader; raft's leader transfer).
+    TransferLeader(u64),
 }
 
 /// A runtime membership change.
@@ -183,6 +185,13 @@ impl NodeHandle {
 
     pub fn removed(&self) {
         let _ = self.tx.send(NodeMsg::Removed);
+    }
+
+    /// Asks raft to hand leadership to `to`; the caller watches the leader change.
+    pub fn transfer_leader(&self, to: u64) -> Result<(), EtcdError> {
+        self.tx
+            .send(NodeMsg::TransferLeader(to))
+            .map_err(|_| EtcdError::Stopped)
     }
 
     pub fn member_id(&self) -> u64 {
@@ -423,6 +432,7 @@ impl Node {
                 self.raw.report_snapshot(to, status);
             }
             NodeMsg::Removed => self.removed = true,
+            NodeMsg::TransferLeader(to) => self.raw.transfer_leader(to),
         }
     }
 

@@ -182,6 +182,15 @@ impl ServerState {
             .unwrap_or_default()
     }
 
+    /// Whether this member is a learner: etcd serves a learner's clients only Status and serializable reads.
+    pub fn is_learner(&self) -> bool {
+        let me = self.member_id.load(Relaxed);
+        self.membership
+            .read()
+            .map(|m| m.get(me).is_some_and(|x| x.is_learner))
+            .unwrap_or(false)
+    }
+
     pub fn is_removed(&self, id: u64) -> bool {
         self.membership
             .read()

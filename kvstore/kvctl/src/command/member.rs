@@ -8,7 +8,7 @@ use kvstore_proto::etcdserverpb::{
 };
 
 use super::{emit, Context};
-use crate::error::{go_quote, Failure};
+use crate::error::{parse_go_hex_u64, Failure};
 
 /// `member <subcommand>`.
 #[derive(Subcommand, Clone, Debug)]
@@ -83,20 +83,8 @@ pub fn member_id(args: &[String]) -> Result<u64, Failure> {
     let [arg] = args else {
         return Err(Failure::bad_args("member ID is not provided"));
     };
-    let parsed = if arg.starts_with(['+', '-']) {
-        Err("invalid syntax")
-    } else {
-        u64::from_str_radix(arg, 16).map_err(|e| match e.kind() {
-            std::num::IntErrorKind::PosOverflow => "value out of range",
-            _ => "invalid syntax",
-        })
-    };
-    parsed.map_err(|why| {
-        Failure::bad_args(format!(
-            "bad member ID arg (strconv.ParseUint: parsing {}: {why}), expecting ID in Hex",
-            go_quote(arg.as_bytes())
-        ))
-    })
+    parse_go_hex_u64(arg)
+        .map_err(|e| Failure::bad_args(format!("bad member ID arg ({e}), expecting ID in Hex")))
 }
 
 /// Runs a `member` subcommand.

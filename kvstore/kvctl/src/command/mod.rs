@@ -7,6 +7,7 @@ pub mod endpoint;
 pub mod get;
 pub mod lease;
 pub mod member;
+pub mod move_leader;
 pub mod put;
 pub mod snapshot;
 pub mod txn;

@@ -120,6 +120,9 @@ impl Kv for KvService {
         let r = req.into_inner();
         self.0
             .unary(SERVICE, "Range", async {
+                if !r.serializable && self.0.state.is_learner() {
+                    return Err(EtcdError::NotSupportedForLearner);
+                }
                 kv_ops::check_range(&r)?;
                 let (mut resp, current) = self
                     .read(r.serializable, |rd, cur, comp| range_at(rd, &r, cur, comp))

@@ -66,6 +66,9 @@ impl std::io::Write for ChunkSender {
 
 const SERVICE: &str = "etcdserverpb.Maintenance";
 
+/// How long MoveLeader waits for the target to lead.
+const LEADER_TRANSFER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl MaintenanceService {
     fn hash_at(&self, rev: i64) -> Result<(u32, i64, i64), EtcdError> {
         let db = self.0.db.clone();
@@ -215,11 +218,24 @@ impl Maintenance for MaintenanceService {
         let target = r.into_inner().target_id;
         self.0
             .unary(SERVICE, "MoveLeader", async {
-                if target != self.0.state.member_id.load(Relaxed) {
-                    return Err(EtcdError::MemberNotFound);
+                let state = &self.0.state;
+                if state.leader.load(Relaxed) != state.member_id.load(Relaxed) {
+                    return Err(EtcdError::NotLeader);
+                }
+                if state.membership().get(target).is_none_or(|m| m.is_learner) {
+                    return Err(EtcdError::BadLeaderTransferee);
+                }
+                self.0.node.transfer_leader(target)?;
+                // raft abandons a transfer after an election timeout; give it a few before saying so.
+                let deadline = std::time::Instant::now() + LEADER_TRANSFER_WAIT;
+                while state.leader.load(Relaxed) != target {
+                    if std::time::Instant::now() >= deadline {
+                        return Err(EtcdError::LeaderTransferTimeout);
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                 }
                 Ok(MoveLeaderResponse {
-                    header: Some(self.0.state.header()),
+                    header: Some(state.header()),
                 })
             })
             .await

@@ -38,7 +38,24 @@ pub struct Ctx {
     pub leader_conn: tokio::sync::Mutex<Option<(u64, tonic::transport::Channel)>>,
 }
 
+/// What a learner answers (etcd 3.4's `isRPCSupportedForLearner`): Status, and Range — serializable only, which
+/// the Range handler checks. Everything else, streams included, is refused so that clients move to a voter.
+fn learner_may(service: &str, method: &str) -> bool {
+    matches!(
+        (service, method),
+        ("etcdserverpb.Maintenance", "Status") | ("etcdserverpb.KV", "Range")
+    )
+}
+
 impl Ctx {
+    /// Refuses a stream (Watch, LeaseKeepAlive) on a learner.
+    pub fn refuse_learner(&self) -> Result<(), Status> {
+        if self.state.is_learner() {
+            return Err(EtcdError::NotSupportedForLearner.into());
+        }
+        Ok(())
+    }
+
     /// A channel to the leader (cached per leader). `NoLeader` while there is none, `NotLeader` if the leader has
     /// not published a client URL yet.
     pub async fn leader_channel(&self) -> Result<tonic::transport::Channel, EtcdError> {
@@ -79,9 +96,12 @@ impl Ctx {
         F: Future<Output = Result<T, EtcdError>>,
     {
         let start = Instant::now();
-        let res = f
-            .instrument(tracing::debug_span!("rpc", service, method))
-            .await;
+        let res = if !learner_may(service, method) && self.state.is_learner() {
+            Err(EtcdError::NotSupportedForLearner)
+        } else {
+            f.instrument(tracing::debug_span!("rpc", service, method))
+                .await
+        };
         let code = match &res {
             Ok(_) => tonic::Code::Ok,
             Err(e) => e.code(),

@@ -24,6 +24,7 @@ impl Watch for WatchService {
         &self,
         req: Request<Streaming<WatchRequest>>,
     ) -> Result<Response<Self::WatchStream>, Status> {
+        self.0.refuse_learner()?;
         let inbound = req.into_inner();
         let (tx, rx) = tokio::sync::mpsc::channel(OUT_BUFFER);
         let ctx = &self.0;
