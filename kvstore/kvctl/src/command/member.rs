@@ -3,8 +3,8 @@
 
 use clap::{Args, Subcommand};
 use kvstore_proto::etcdserverpb::{
-    MemberAddRequest, MemberListRequest, MemberPromoteRequest, MemberRemoveRequest,
-    MemberUpdateRequest,
+    Member, MemberAddRequest, MemberListRequest, MemberPromoteRequest, MemberRemoveRequest,
+    MemberUpdateRequest, ResponseHeader,
 };
 
 use super::{emit, Context};
@@ -116,51 +116,51 @@ pub async fn run(ctx: &Context, cmd: &MemberCommand) -> anyhow::Result<()> {
         MemberCommand::Remove(a) => {
             let id = member_id(&a.args)?;
             let client = ctx.connect().await?;
-            let resp = client
+            let r = client
                 .call(client.cluster().member_remove(MemberRemoveRequest { id }))
                 .await
                 .map_err(Failure::from)?;
-            emit(&ctx.printer.member_changed(
-                id,
-                "removed from",
-                resp.header.as_ref(),
-                &resp.members,
-            )?)?;
+            changed(ctx, id, "removed from", r.header, r.members)?;
         }
         MemberCommand::Update(a) => {
             let id = member_id(&a.args)?;
-            let urls = peer_urls(&a.peer_urls)?;
+            let peer_ur_ls = peer_urls(&a.peer_urls)?;
             let client = ctx.connect().await?;
-            let resp = client
-                .call(client.cluster().member_update(MemberUpdateRequest {
-                    id,
-                    peer_ur_ls: urls,
-                }))
+            let r = client
+                .call(
+                    client
+                        .cluster()
+                        .member_update(MemberUpdateRequest { id, peer_ur_ls }),
+                )
                 .await
                 .map_err(Failure::from)?;
-            emit(&ctx.printer.member_changed(
-                id,
-                "updated in",
-                resp.header.as_ref(),
-                &resp.members,
-            )?)?;
+            changed(ctx, id, "updated in", r.header, r.members)?;
         }
         MemberCommand::Promote(a) => {
             let id = member_id(&a.args)?;
             let client = ctx.connect().await?;
-            let resp = client
+            let r = client
                 .call(client.cluster().member_promote(MemberPromoteRequest { id }))
                 .await
                 .map_err(Failure::from)?;
-            emit(&ctx.printer.member_changed(
-                id,
-                "promoted in",
-                resp.header.as_ref(),
-                &resp.members,
-            )?)?;
+            changed(ctx, id, "promoted in", r.header, r.members)?;
         }
     }
     Ok(())
+}
+
+/// Prints etcdctl's line for a change to member `id` (`verb`: "removed from", "updated in", "promoted in").
+fn changed(
+    ctx: &Context,
+    id: u64,
+    verb: &str,
+    header: Option<ResponseHeader>,
+    members: Vec<Member>,
+) -> Result<(), Failure> {
+    emit(
+        &ctx.printer
+            .member_changed(id, verb, header.as_ref(), &members)?,
+    )
 }
 
 #[cfg(test)]
