@@ -134,12 +134,7 @@ impl Applier {
         if finished < compact_revision {
             let _ = compactor.send((compact_revision, None));
         }
-        if let Some(raw) = db.get_cf(CF_META, meta::MEMBERSHIP)? {
-            let m: Membership =
-                serde_json::from_slice(&raw).map_err(|e| storage::StorageError::Corrupt {
-                    path: db.path.clone(),
-                    what: format!("membership: {e}"),
-                })?;
+        if let Some(m) = Membership::load(db)? {
             state.set_membership(m);
         }
         state.revision.store(revision, Relaxed);
@@ -168,13 +163,12 @@ impl Applier {
         membership: Membership,
         index: u64,
     ) -> storage::Result<()> {
-        let meta_cf = self.db.cf(CF_META)?;
-        let raw = serde_json::to_vec(&membership).map_err(|e| storage::StorageError::Corrupt {
-            path: self.db.path.clone(),
-            what: format!("membership: {e}"),
-        })?;
-        wb.put_cf(meta_cf, meta::MEMBERSHIP, raw);
-        wb.put_cf(meta_cf, meta::APPLIED_INDEX, index.to_be_bytes());
+        membership.put(&self.db, wb)?;
+        wb.put_cf(
+            self.db.cf(CF_META)?,
+            meta::APPLIED_INDEX,
+            index.to_be_bytes(),
+        );
         self.state.set_membership(membership);
         Ok(())
     }
@@ -334,8 +328,7 @@ impl Applier {
     ) -> Result<Response, EtcdError> {
         let mut m = self.state.membership();
         change(&mut m)?;
-        let raw = serde_json::to_vec(&m).map_err(|e| EtcdError::Storage(e.to_string()))?;
-        wb.put_cf(self.db.cf(CF_META)?, meta::MEMBERSHIP, raw);
+        m.put(&self.db, wb)?;
         let member = m.get(id).cloned();
         let members = m.members.clone();
         self.state.set_membership(m);

@@ -105,22 +105,31 @@ pub fn split_urls(s: &str) -> Vec<String> {
 
 /// Resolves `http://host:port` to socket addresses.
 pub fn parse_url(flag: &'static str, url: &str) -> Result<SocketAddr, ConfigError> {
-    let rest = if let Some(r) = url.strip_prefix("http://") {
-        r
-    } else if url.starts_with("https://") || url.starts_with("unix://") {
-        return Err(invalid(
-            flag,
-            format!("{url}: only http:// URLs are supported (no TLS yet)"),
-        ));
-    } else {
-        return Err(invalid(flag, format!("{url}: expected http://HOST:PORT")));
-    };
-    let hostport = rest.trim_end_matches('/');
-    hostport
+    host_port(url)
+        .map_err(|e| invalid(flag, e))?
         .to_socket_addrs()
         .map_err(|e| invalid(flag, format!("{url}: {e}")))?
         .next()
         .ok_or_else(|| invalid(flag, format!("{url}: resolves to no address")))
+}
+
+/// The `HOST:PORT` of an `http://HOST:PORT[/]` URL, the one form kvstore listens on and dials (no TLS yet); the
+/// error names the URL and says what was expected.
+pub fn host_port(url: &str) -> Result<&str, String> {
+    let rest = match url.strip_prefix("http://") {
+        Some(r) => r,
+        None if url.starts_with("https://") || url.starts_with("unix://") => {
+            return Err(format!(
+                "{url}: only http:// URLs are supported (no TLS yet)"
+            ))
+        }
+        None => return Err(format!("{url}: expected http://HOST:PORT")),
+    };
+    let hostport = rest.trim_end_matches('/');
+    match hostport.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(hostport),
+        _ => Err(format!("{url}: expected http://HOST:PORT")),
+    }
 }
 
 /// etcd's member id: SHA-1 of the sorted peer URLs and the cluster token, first 8 bytes big-endian.
@@ -274,6 +283,27 @@ impl ServerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_are_http_host_port_with_a_reason_otherwise() {
+        assert_eq!(host_port("http://127.0.0.1:2380/"), Ok("127.0.0.1:2380"));
+        assert_eq!(host_port("http://node-1:2380"), Ok("node-1:2380"));
+        assert!(host_port("https://10.0.0.1:2380")
+            .unwrap_err()
+            .contains("only http://"));
+        for bad in [
+            "10.0.0.1:2380",
+            "http://10.0.0.1",
+            "http://:2380",
+            "http://h:99999",
+        ] {
+            let e = host_port(bad).unwrap_err();
+            assert!(
+                e.starts_with(bad) && e.ends_with("expected http://HOST:PORT"),
+                "{e}"
+            );
+        }
+    }
 
     #[test]
     fn defaults_make_a_single_member_in_default_kvstore() {

@@ -31,15 +31,10 @@ pub fn restore(file: &Path, cfg: &ServerConfig) -> Result<(), RestoreError> {
         .map_err(|e| RestoreError::Io(cfg.data_dir.display().to_string(), e))?;
     let db = Db::open(&cfg.data_dir)?;
     snapshot::load_state(&db, f)?;
-    let raw = serde_json::to_vec(&cfg.initial).map_err(|e| StorageError::Corrupt {
-        path: db.path.clone(),
-        what: format!("membership: {e}"),
-    })?;
     let mut wb = WriteBatch::default();
-    let cf = db.cf(CF_META)?;
-    wb.put_cf(cf, meta::MEMBERSHIP, raw);
+    cfg.initial.put(&db, &mut wb)?;
     // The source's raft position means nothing in the new cluster; bootstrap sets it.
-    wb.delete_cf(cf, meta::APPLIED_INDEX);
+    wb.delete_cf(db.cf(CF_META)?, meta::APPLIED_INDEX);
     db.write(wb, true)?;
     let revision = crate::storage::i64_be(db.get_cf(CF_META, meta::REVISION)?);
     tracing::info!(file = %file.display(), revision, data_dir = %cfg.data_dir.display(), "restored a backup");

@@ -29,7 +29,7 @@ use crate::peer::sender::PeerTransport;
 use crate::rpc::{self, Ctx};
 use crate::snapshot::SnapshotFiles;
 use crate::state::{Membership, ServerState};
-use crate::storage::{meta, raft_log::RaftLog, Db, StorageError, CF_META, CF_RAFT};
+use crate::storage::{raft_log::RaftLog, Db, StorageError, CF_RAFT};
 use crate::transport::{NoPeers, Transport};
 use crate::watch::WatchHub;
 
@@ -312,14 +312,8 @@ async fn load_or_bootstrap_membership(
     cfg: &ServerConfig,
 ) -> Result<(Membership, u64), ServerError> {
     let stored_id = db.get_cf(CF_RAFT, MEMBER_ID)?.map(|b| storage_u64(&b));
-    if let Some(raw) = db.get_cf(CF_META, meta::MEMBERSHIP)? {
+    if let Some(m) = Membership::load(db)? {
         let me = stored_id.unwrap_or(cfg.member_id);
-        let m: Membership = serde_json::from_slice(&raw).map_err(|e| {
-            ServerError::Storage(StorageError::Corrupt {
-                path: db.path.clone(),
-                what: format!("membership: {e}"),
-            })
-        })?;
         if m.removed.contains(&me) {
             return Err(ServerError::Removed);
         }
@@ -365,9 +359,8 @@ async fn load_or_bootstrap_membership(
     } else {
         (cfg.initial.clone(), cfg.member_id)
     };
-    let raw = serde_json::to_vec(&m).map_err(|e| ServerError::Cluster(e.to_string()))?;
     let mut wb = rocksdb::WriteBatch::default();
-    wb.put_cf(db.cf(CF_META)?, meta::MEMBERSHIP, raw);
+    m.put(db, &mut wb)?;
     wb.put_cf(db.cf(CF_RAFT)?, MEMBER_ID, me.to_be_bytes());
     db.write(wb, true)?;
     Ok((m, me))

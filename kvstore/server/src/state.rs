@@ -8,6 +8,7 @@ use kvstore_proto::etcdserverpb::{Member, ResponseHeader};
 use serde::{Deserialize, Serialize};
 
 use crate::error::EtcdError;
+use crate::storage::{self, meta, Db, CF_META};
 
 /// One cluster member as configured and persisted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +45,29 @@ pub struct Membership {
 }
 
 impl Membership {
+    /// The membership stored in `db`, if there is one yet.
+    pub fn load(db: &Db) -> storage::Result<Option<Membership>> {
+        let Some(raw) = db.get_cf(CF_META, meta::MEMBERSHIP)? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&raw)
+            .map(Some)
+            .map_err(|e| storage::StorageError::Corrupt {
+                path: db.path.clone(),
+                what: format!("membership: {e}"),
+            })
+    }
+
+    /// Adds the write that stores this membership to `wb`.
+    pub fn put(&self, db: &Db, wb: &mut rocksdb::WriteBatch) -> storage::Result<()> {
+        let raw = serde_json::to_vec(self).map_err(|e| storage::StorageError::Corrupt {
+            path: db.path.clone(),
+            what: format!("membership: {e}"),
+        })?;
+        wb.put_cf(db.cf(CF_META)?, meta::MEMBERSHIP, raw);
+        Ok(())
+    }
+
     pub fn get(&self, id: u64) -> Option<&MemberInfo> {
         self.members.iter().find(|m| m.id == id)
     }

@@ -23,10 +23,9 @@ use std::net::SocketAddr;
 pub async fn resolve(urls: &[String]) -> Vec<SocketAddr> {
     let mut out = Vec::new();
     for u in urls {
-        let hostport = u
-            .trim_start_matches("http://")
-            .trim_start_matches("https://")
-            .trim_end_matches('/');
+        let Ok(hostport) = crate::config::host_port(u) else {
+            continue;
+        };
         if let Ok(addrs) = tokio::net::lookup_host(hostport).await {
             out.extend(addrs);
         }

@@ -31,15 +31,8 @@ fn check_peer_urls(urls: &[String]) -> Result<(), EtcdError> {
         ));
     }
     for u in urls {
-        let ok = u
-            .strip_prefix("http://")
-            .and_then(|r| r.trim_end_matches('/').rsplit_once(':'))
-            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-        if !ok {
-            return Err(EtcdError::InvalidArgument(format!(
-                "invalid peer URL {u:?}: expected http://HOST:PORT"
-            )));
-        }
+        crate::config::host_port(u)
+            .map_err(|e| EtcdError::InvalidArgument(format!("invalid peer URL {e}")))?;
     }
     Ok(())
 }
