@@ -170,9 +170,14 @@ async fn leader_kill_9_fails_over_and_the_member_catches_up_from_a_snapshot() {
     }
     let failover = killed.elapsed();
     eprintln!("writes accepted again {failover:?} after kill -9 of the leader");
+    // etcd 3.4 here: a median 1.29 s at these (default) timeouts. The survivors notice the closed connections at
+    // once and elect at a tenth of the election timeout.
     assert!(
-        failover < Duration::from_secs(4),
-        "failover took {failover:?}"
+        failover < Duration::from_secs(1),
+        "failover took {failover:?}; logs:\n{}",
+        (0..3)
+            .map(|i| format!("--- member {i}\n{}", c.log(i)))
+            .collect::<String>()
     );
     let new = c.wait_leader(Duration::from_secs(5));
     assert_ne!(new, old);
