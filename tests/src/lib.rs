@@ -13,7 +13,7 @@
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 pub mod cluster;
@@ -39,13 +39,34 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// A free TCP port on `ip`.
+/// A free TCP port on `ip` for a server a test is about to start, handed out once per test process.
+///
+/// Not the kernel's choice for port 0: that comes from the ephemeral range, the same range every outgoing
+/// connection takes its local port from, so between the probe and the server's bind a peer or client connection
+/// of a concurrently running test could take it (a cluster that "did not come up"). These ports lie below that
+/// range, from a per-process starting point, each one probed with a bind.
 pub fn free_port(ip: &str) -> u16 {
-    TcpListener::bind((ip, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let (low, high) = (10_000, ephemeral_range_start().max(10_001));
+    let span = high - low;
+    let start = std::process::id() % span;
+    for _ in 0..span {
+        let port = low + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+        let port = u16::try_from(port).expect("ports below the ephemeral range fit in u16");
+        if TcpListener::bind((ip, port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port on {ip} between {low} and {high}");
+}
+
+/// The first port of the kernel's ephemeral range (`net.ipv4.ip_local_port_range`, 32768 by default).
+fn ephemeral_range_start() -> u32 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
+        .min(u32::from(u16::MAX))
 }
 
 /// The KV store of a test: Flotilla's `kvstore` as a 3-member cluster, or the reference etcd 3.4 as a single
@@ -169,9 +190,25 @@ impl Kv {
         };
         assert!(
             wait_for(Duration::from_secs(20), up),
-            "{} did not come up",
-            self.binary.display()
+            "{} did not come up within 20 s\n{}",
+            self.binary.display(),
+            self.logs()
         );
+    }
+
+    /// Every member's ports and log, for a failure message.
+    pub fn logs(&self) -> String {
+        self.members
+            .iter()
+            .map(|m| {
+                let log = std::fs::read_to_string(self.dir.path().join(format!("{}.log", m.name)))
+                    .unwrap_or_default();
+                format!(
+                    "--- {} (client {}, peer {}, metrics {}):\n{log}",
+                    m.name, m.client, m.peer, m.metrics
+                )
+            })
+            .collect()
     }
 
     /// SIGKILL of every member (an outage).

@@ -5,7 +5,6 @@
 //! (Flotilla's `kvstore`), to check both sides of the wire against the same expectations.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -49,10 +48,7 @@ impl Drop for Etcd {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    flotilla_tests::free_port("127.0.0.1")
 }
 
 impl Etcd {

@@ -4,7 +4,7 @@
 
 pub mod cluster;
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -36,12 +36,10 @@ impl Ports {
     }
 }
 
+/// A loopback port for a server this test starts (below the ephemeral range, so no outgoing connection of a
+/// concurrent test can take it first: see [`flotilla_tests::free_port`]).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    flotilla_tests::free_port("127.0.0.1")
 }
 
 impl KvStore {
