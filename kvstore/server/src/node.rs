@@ -45,9 +45,42 @@ const SPIN: Duration = Duration::from_micros(50);
 const CATCH_UP_ENTRIES: u64 = 5_000;
 /// etcd's readiness bar for promoting a learner: its log matches at least 90% of the leader's.
 const LEARNER_READY_PERCENT: f64 = 0.9;
+/// Requests held while there is no reachable leader; beyond this many a request is refused with "no leader".
+const MAX_WAITING_FOR_LEADER: usize = 10_000;
 
 type Reply = oneshot::Sender<Result<Response, EtcdError>>;
 type ReadReply = oneshot::Sender<Result<(), EtcdError>>;
+
+/// A request that arrived while this member knew no reachable leader, held until one is known.
+enum Waiting {
+    Propose {
+        id: u64,
+        data: Vec<u8>,
+        reply: Reply,
+    },
+    Read(ReadReply),
+}
+
+impl Waiting {
+    /// Whether its caller gave up (the RPC timed out or was cancelled).
+    fn abandoned(&self) -> bool {
+        match self {
+            Waiting::Propose { reply, .. } => reply.is_closed(),
+            Waiting::Read(reply) => reply.is_closed(),
+        }
+    }
+
+    fn refuse(self, err: EtcdError) {
+        match self {
+            Waiting::Propose { reply, .. } => {
+                let _ = reply.send(Err(err));
+            }
+            Waiting::Read(reply) => {
+                let _ = reply.send(Err(err));
+            }
+        }
+    }
+}
 
 /// What the rest of the server asks of the raft thread.
 pub enum NodeMsg {
@@ -232,9 +265,14 @@ pub struct Node {
     leader: u64,
     snapshot_count: u64,
     removed: bool,
-    /// The transport could not reach the leader since its last message: a follower then fails requests at once
-    /// instead of forwarding them into the void (clients retry elsewhere while an election runs).
+    /// The transport could not reach the leader since its last message: a follower then holds new requests
+    /// (see `waiting`) instead of forwarding them into the void.
     leader_unreachable: bool,
+    /// Proposals and reads that arrived while there was no reachable leader (an election is running), in
+    /// arrival order. As etcd does, they wait for the next leader instead of failing, so a client sees a
+    /// failover as a pause rather than an error; one that gives up first (its RPC timed out) is dropped.
+    /// Clients that want to fail fast send etcd's `hasleader` metadata (see `rpc::require_leader`).
+    waiting: Vec<Waiting>,
     /// Since when this follower has been without a reachable leader, electing at the fast pace (see
     /// [`Node::tick_interval`]); `None` once a leader is heard from or elected.
     fast_election_since: Option<Instant>,
@@ -300,6 +338,7 @@ impl Node {
             snapshot_count: cfg.snapshot_count.max(1),
             removed: false,
             leader_unreachable: false,
+            waiting: Vec::new(),
             fast_election_since: None,
             fast_election_window: cfg.tick * (3 * cfg.election_ticks as u32),
         };
@@ -342,7 +381,9 @@ impl Node {
             if last_tick.elapsed() >= self.tick_interval() {
                 self.raw.tick();
                 last_tick = Instant::now();
+                self.waiting.retain(|w| !w.abandoned());
             }
+            self.release_waiting();
             if !self.reads_new.is_empty() {
                 self.read_ctx += 1;
                 // The leader keys pending reads by context: it must be unique across members, or a follower's
@@ -398,34 +439,71 @@ impl Node {
         for r in reads {
             let _ = r.send(Err(err.clone()));
         }
+        for w in self.waiting.drain(..) {
+            w.refuse(err.clone());
+        }
+    }
+
+    /// Whether requests can go to raft now: a leader is known and, for a follower, reachable.
+    fn has_reachable_leader(&self) -> bool {
+        self.leader != 0 && !self.leader_unreachable
+    }
+
+    /// Holds a request until a leader is known, or refuses it if too many already wait.
+    fn wait_for_leader(&mut self, w: Waiting) {
+        if self.waiting.len() < MAX_WAITING_FOR_LEADER {
+            self.waiting.push(w);
+            return;
+        }
+        if let Waiting::Propose { .. } = w {
+            self.metrics.proposals_failed.inc();
+        }
+        w.refuse(EtcdError::NoLeader);
+    }
+
+    /// Hands the held requests to raft, in arrival order, once a reachable leader is known.
+    fn release_waiting(&mut self) {
+        if self.waiting.is_empty() || !self.has_reachable_leader() {
+            return;
+        }
+        tracing::debug!(
+            requests = self.waiting.len(),
+            "a leader is known: releasing held requests"
+        );
+        for w in std::mem::take(&mut self.waiting) {
+            match w {
+                w if w.abandoned() => {}
+                Waiting::Propose { id, data, reply } => self.propose(id, data, reply),
+                Waiting::Read(reply) => self.reads_new.push(reply),
+            }
+        }
+    }
+
+    fn propose(&mut self, id: u64, data: Vec<u8>, reply: Reply) {
+        if !self.has_reachable_leader() {
+            return self.wait_for_leader(Waiting::Propose { id, data, reply });
+        }
+        match self.raw.propose(Vec::new(), data) {
+            Ok(()) => {
+                self.pending.insert(id, reply);
+            }
+            Err(e) => {
+                // A leader that is transferring leadership away drops proposals (raft-rs).
+                self.metrics.proposals_failed.inc();
+                tracing::debug!(error = %e, "proposal dropped");
+                let _ = reply.send(Err(EtcdError::NotLeader));
+            }
+        }
     }
 
     fn handle(&mut self, m: NodeMsg) {
         match m {
-            NodeMsg::Propose { reply, .. } if self.leader_unreachable => {
-                self.metrics.proposals_failed.inc();
-                let _ = reply.send(Err(EtcdError::NoLeader));
-            }
-            NodeMsg::Propose { id, data, reply } => match self.raw.propose(Vec::new(), data) {
-                Ok(()) => {
-                    self.pending.insert(id, reply);
-                }
-                Err(e) => {
-                    self.metrics.proposals_failed.inc();
-                    let err = if self.leader == 0 {
-                        EtcdError::NoLeader
-                    } else {
-                        EtcdError::NotLeader
-                    };
-                    tracing::debug!(error = %e, "proposal dropped");
-                    let _ = reply.send(Err(err));
-                }
-            },
+            NodeMsg::Propose { id, data, reply } => self.propose(id, data, reply),
             NodeMsg::ReadIndex { reply } => {
-                if self.leader == 0 || self.leader_unreachable {
-                    let _ = reply.send(Err(EtcdError::NoLeader));
-                } else {
+                if self.has_reachable_leader() {
                     self.reads_new.push(reply);
+                } else {
+                    self.wait_for_leader(Waiting::Read(reply));
                 }
             }
             NodeMsg::Step(msg) => {
@@ -465,7 +543,8 @@ impl Node {
     }
 
     /// The leader cannot be reached: what this follower forwarded to it may be lost. Its callers are told so now
-    /// (the outcome is unknown, as with any timeout) rather than after the full proposal timeout.
+    /// (the outcome is unknown, as with any timeout) rather than after the full proposal timeout. Reads are only
+    /// barriers, so they are asked again of the next leader.
     fn on_leader_unreachable(&mut self) {
         if !self.leader_unreachable {
             tracing::warn!(
@@ -479,12 +558,18 @@ impl Node {
             self.metrics.proposals_failed.inc();
             let _ = r.send(Err(EtcdError::ConnectionLost));
         }
-        let reads = self
+        self.hold_unanswered_reads();
+    }
+
+    /// Moves reads that were waiting for a ReadIndex answer from a leader that is gone to wait for the next one.
+    fn hold_unanswered_reads(&mut self) {
+        let reads: Vec<ReadReply> = self
             .reads_new
             .drain(..)
-            .chain(self.reads_in_flight.drain().flat_map(|(_, v)| v));
+            .chain(self.reads_in_flight.drain().flat_map(|(_, v)| v))
+            .collect();
         for r in reads {
-            let _ = r.send(Err(EtcdError::NoLeader));
+            self.wait_for_leader(Waiting::Read(r));
         }
     }
 
@@ -618,15 +703,8 @@ impl Node {
             }
         }
         if leader == 0 {
-            // Reads waiting for a ReadIndex round can no longer be answered by this leader.
-            let waiting: Vec<_> = self
-                .reads_new
-                .drain(..)
-                .chain(self.reads_in_flight.drain().flat_map(|(_, v)| v))
-                .collect();
-            for r in waiting {
-                let _ = r.send(Err(EtcdError::NoLeader));
-            }
+            // Reads waiting for a ReadIndex round can no longer be answered by the old leader.
+            self.hold_unanswered_reads();
         }
     }
 

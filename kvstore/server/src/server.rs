@@ -206,6 +206,9 @@ impl Server {
         for listener in client {
             let addr = listener.local_addr().ok();
             let router = tonic::transport::Server::builder()
+                .layer(tonic::service::InterceptorLayer::new(rpc::RequireLeader(
+                    state.clone(),
+                )))
                 .add_service(
                     KvServer::new(rpc::kv::KvService(ctx.clone()))
                         .max_decoding_message_size(MAX_REQUEST_BYTES + (512 << 10)),

@@ -231,6 +231,65 @@ async fn leader_kill_9_fails_over_and_the_member_catches_up_from_a_snapshot() {
     assert_eq!(got.kvs()[0].value(), b"ok");
 }
 
+/// A write sent while the cluster has no leader waits for the election, as etcd's does, and is applied once
+/// the cluster has one; a client that asks to fail fast (etcd's `hasleader` metadata) is told "no leader".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_during_an_election_waits_for_the_new_leader() {
+    let mut c = Cluster::start(3, &[]);
+    let eps = c.endpoints();
+    c.wait_leader(Duration::from_secs(5));
+    // Two of three down: the survivor can elect no one.
+    c.kill9(1);
+    c.kill9(2);
+    let survivor = [eps[0].clone()];
+    wait_until(
+        Duration::from_secs(10),
+        "the survivor lost its leader",
+        || {
+            let fast = ConnectOptions::new()
+                .with_timeout(Duration::from_secs(2))
+                .with_require_leader(true);
+            let survivor = survivor.clone();
+            async move {
+                let Ok(mut cl) = Client::connect(&survivor, Some(fast)).await else {
+                    return false;
+                };
+                matches!(cl.put("fast", "x", None).await,
+                Err(etcd_client::Error::GRpcStatus(s)) if s.message() == "etcdserver: no leader")
+            }
+        },
+    )
+    .await;
+    let sent = Instant::now();
+    let patient = ConnectOptions::new().with_timeout(Duration::from_secs(8));
+    let mut cl = Client::connect(&survivor, Some(patient)).await.unwrap();
+    let put = tokio::spawn(async move { cl.put("held", "through the election", None).await });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        !put.is_finished(),
+        "the write was answered without a leader"
+    );
+    c.launch(1);
+    let res = put.await.unwrap();
+    assert!(
+        res.is_ok(),
+        "the held write failed after {:?}: {res:?}",
+        sent.elapsed()
+    );
+    eprintln!(
+        "a write held through an election was applied {:?} after it was sent",
+        sent.elapsed()
+    );
+    for ep in [&eps[0], &eps[1]] {
+        let ep = ep.clone();
+        wait_until(Duration::from_secs(5), "the held write on both members", || {
+            let ep = ep.clone();
+            async move { local_get(&ep, "held").await.as_deref() == Some("through the election") }
+        })
+        .await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_writes_survive_kill_9_of_every_member() {
     let mut c = Cluster::start(3, &[]);

@@ -47,6 +47,28 @@ fn learner_may(service: &str, method: &str) -> bool {
     )
 }
 
+/// etcd's `hasleader` interceptor: a request carrying the metadata `hasleader: true` (etcd clients add it with
+/// `WithRequireLeader`; etcdctl's watch does) is refused with "etcdserver: no leader" while this member knows no
+/// leader, instead of waiting for an election to end as other requests do.
+#[derive(Clone)]
+pub struct RequireLeader(pub Arc<ServerState>);
+
+/// The metadata key and value of [`RequireLeader`] (etcd's `rpctypes.MetadataRequireLeaderKey`).
+const REQUIRE_LEADER: (&str, &str) = ("hasleader", "true");
+
+impl tonic::service::Interceptor for RequireLeader {
+    fn call(&mut self, req: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
+        let wants_leader = req
+            .metadata()
+            .get(REQUIRE_LEADER.0)
+            .is_some_and(|v| v == REQUIRE_LEADER.1);
+        if wants_leader && self.0.leader.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+            return Err(EtcdError::NoLeader.into());
+        }
+        Ok(req)
+    }
+}
+
 impl Ctx {
     /// Refuses a stream (Watch, LeaseKeepAlive) on a learner.
     pub fn refuse_learner(&self) -> Result<(), Status> {
