@@ -593,14 +593,15 @@ fn a_kv_leader_killed_while_units_are_scheduled_loses_none_and_runs_none_twice()
         assert!(killed.success());
         run.join().expect("fleetctl thread")
     });
-    // A request that was in flight when the leader died may have failed; the user re-runs the same command,
-    // which is idempotent.
+    // A request that was in flight when the leader died may have failed (its outcome unknown, as with etcd);
+    // the user re-runs the same command, which is idempotent, a moment later.
     if !first.status.success() {
         eprintln!(
             "first start during the failover: {}{}",
             stdout(&first),
             stderr(&first)
         );
+        std::thread::sleep(Duration::from_millis(200));
         c.fleetctl_ok(&args);
     }
     c.kv.restart_member(leader);

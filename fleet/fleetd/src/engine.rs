@@ -52,6 +52,7 @@ impl Engine {
             let leading = match self.ensure_leadership(&mut lease, &mut last_renew).await {
                 Ok(l) => l,
                 Err(e) => {
+                    self.registry.report(&e);
                     debug!(error = %e, "engine: KV store unavailable");
                     false
                 }
@@ -62,6 +63,7 @@ impl Engine {
                 match self.pass(lease.map_or(0, |l| l.id)).await {
                     Ok((_, revision)) => seen = Some(revision),
                     Err(e) => {
+                        self.registry.report(&e);
                         self.metrics.registry_error("engine_pass");
                         warn!(error = %e, "engine pass failed");
                     }

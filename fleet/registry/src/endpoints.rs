@@ -3,14 +3,15 @@
 //! fleet's default `etcd_servers` lists two URLs (`:2379` and the legacy `:4001`), and a KV cluster lists one
 //! per member. A client balancing requests over all of them fails a share of requests whenever one is down,
 //! so instead the registry holds one client per endpoint, uses one at a time, and a background check (every
-//! [`CHECK_INTERVAL`]) moves to the first endpoint that answers when the current one does not — etcd's
-//! clientv3 fails over the same way.
+//! [`CHECK_INTERVAL`], and at once when a request could not reach the KV store) moves to the first endpoint that
+//! answers when the current one does not — etcd's clientv3 fails over the same way.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use etcd_client::{Client, ConnectOptions, GetOptions};
+use tokio::sync::Notify;
 use tracing::{info, warn};
 
 /// How often the current endpoint is checked.
@@ -22,6 +23,8 @@ pub(crate) struct Endpoints {
     clients: Vec<Client>,
     current: AtomicUsize,
     timeout: Duration,
+    /// Wakes the check before its interval is up.
+    check_now: Notify,
 }
 
 impl Endpoints {
@@ -49,6 +52,7 @@ impl Endpoints {
             clients,
             current: AtomicUsize::new(0),
             timeout,
+            check_now: Notify::new(),
         });
         if endpoints.clients.len() > 1 {
             // Start on the first endpoint that answers now (the first one if none does yet).
@@ -68,6 +72,12 @@ impl Endpoints {
         self.clients[self.current.load(Ordering::Relaxed) % self.clients.len()].clone()
     }
 
+    /// A request on the current endpoint could not reach the KV store: check it now rather than at the next
+    /// interval, so the next request already goes to an endpoint that answers.
+    pub(crate) fn suspect(&self) {
+        self.check_now.notify_one();
+    }
+
     async fn answers(&self, i: usize) -> bool {
         let mut kv = self.clients[i].kv_client();
         let probe = kv.get("\0", Some(GetOptions::new().with_count_only()));
@@ -79,10 +89,13 @@ impl Endpoints {
 async fn keep_healthy(endpoints: Weak<Endpoints>) {
     let mut down = false;
     loop {
-        tokio::time::sleep(CHECK_INTERVAL).await;
         let Some(e) = endpoints.upgrade() else {
             return;
         };
+        tokio::select! {
+            () = tokio::time::sleep(CHECK_INTERVAL) => {}
+            () = e.check_now.notified() => {}
+        }
         let current = e.current.load(Ordering::Relaxed);
         if e.answers(current).await {
             down = false;

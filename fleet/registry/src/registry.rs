@@ -42,6 +42,14 @@ impl Registry {
         self.endpoints.client()
     }
 
+    /// Tells the registry that `err`, from one of its requests, may mean the KV endpoint in use is gone: if it
+    /// does, the endpoint is checked at once (and left for one that answers).
+    pub fn report(&self, err: &RegistryError) {
+        if err.is_unavailable() {
+            self.endpoints.suspect();
+        }
+    }
+
     pub(crate) fn kv(&self) -> KvClient {
         self.client().kv_client()
     }
