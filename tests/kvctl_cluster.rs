@@ -184,8 +184,8 @@ fn kvctl_adds_promotes_updates_and_removes_members() {
     );
     let list = ok(&rest, &["member", "list"]);
     assert_eq!(list.lines().count(), 3, "{list}");
-    // If the removed founder led, the others elect a new leader first; a put that reaches the removed member's
-    // address meanwhile fails, so it is retried.
+    // If the removed founder led, the others elect a new leader first; a put they forwarded to it just before it
+    // stopped fails (its outcome unknown), so it is retried.
     assert!(
         wait_for(Duration::from_secs(5), || {
             kvctl(&rest, &["put", "after-remove", "yes"])
