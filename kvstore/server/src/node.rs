@@ -654,10 +654,14 @@ impl Node {
             // Synced when raft needs it (new entries, a new term or vote); a commit index alone can be
             // re-learned from the leader, so a follower does not pay an fsync just to record it.
             let t = Instant::now();
-            self.db.write(wb, ready.must_sync())?;
-            self.metrics
-                .wal_fsync_seconds
-                .observe(t.elapsed().as_secs_f64());
+            let sync = ready.must_sync();
+            self.db.write(wb, sync)?;
+            if sync {
+                // Like etcd's, the histogram counts real fsyncs only.
+                self.metrics
+                    .wal_fsync_seconds
+                    .observe(t.elapsed().as_secs_f64());
+            }
         }
         transport.send(ready.take_persisted_messages());
         let committed = ready.take_committed_entries();
