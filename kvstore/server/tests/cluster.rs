@@ -564,6 +564,17 @@ async fn members_are_added_as_learners_promoted_and_removed_at_runtime() {
         },
     )
     .await;
+    // It publishes its name and client URLs through raft once it finds itself in the membership it received
+    // (etcd's publish), a moment after it starts serving.
+    wait_until(
+        Duration::from_secs(5),
+        "the new member published its name",
+        || {
+            let all = all.clone();
+            async move { stdout(&etcdctl(&all, &["member", "list"])).contains(", d, ") }
+        },
+    )
+    .await;
     let list = stdout(&etcdctl(&all, &["member", "list"]));
     let id = list
         .lines()
