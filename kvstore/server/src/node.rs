@@ -271,7 +271,7 @@ pub struct Node {
     /// Proposals and reads that arrived while there was no reachable leader (an election is running), in
     /// arrival order. As etcd does, they wait for the next leader instead of failing, so a client sees a
     /// failover as a pause rather than an error; one that gives up first (its RPC timed out) is dropped.
-    /// Clients that want to fail fast send etcd's `hasleader` metadata (see `rpc::require_leader`).
+    /// Clients that want to fail fast send etcd's `hasleader` metadata (see `rpc::RequireLeader`).
     waiting: Vec<Waiting>,
     /// Since when this follower has been without a reachable leader, electing at the fast pace (see
     /// [`Node::tick_interval`]); `None` once a leader is heard from or elected.

@@ -79,6 +79,7 @@ impl Server {
             source,
         })?;
         let db = Db::open(&cfg.data_dir)?;
+        db.presize_wal()?;
         let (membership, me) = load_or_bootstrap_membership(&db, &cfg).await?;
         // A member added at runtime has the id the cluster gave it, not the one its flags hash to.
         let mut cfg = cfg;

@@ -122,9 +122,7 @@ impl Db {
                 source,
             }
         })?;
-        let db = Db { db, path };
-        db.presize_wal()?;
-        Ok(Arc::new(db))
+        Ok(Arc::new(Db { db, path }))
     }
 
     /// Leaves the write-ahead log in a file that already has its size, as etcd preallocates its WAL segments.
@@ -136,7 +134,10 @@ impl Db {
     /// open, instead of after the first tens of megabytes of writes: each round writes [`WAL_PRESIZE_BYTES`] of
     /// log-only data (never applied: RocksDB's `PutLogData`) plus one marker in `meta`, syncs it, and flushes
     /// `meta`, which retires the WAL. The marker is deleted in the same batch that writes it.
-    fn presize_wal(&self) -> Result<()> {
+    ///
+    /// Called by the server when it opens its store (not by every [`Db::open`]: a restore or a test that opens a
+    /// store briefly need not write 64 MiB).
+    pub fn presize_wal(&self) -> Result<()> {
         let meta = self.cf(CF_META)?;
         let chunk = vec![0u8; 1 << 20];
         for _ in 0..2 {
@@ -329,7 +330,7 @@ mod tests {
         assert_eq!(n, 60_000);
     }
 
-    /// The WAL file a freshly opened store writes to already has its size (so an acknowledged write's
+    /// After presizing, the WAL file an opened store writes to already has its size (so an acknowledged write's
     /// `fdatasync` need not also write the file size), on every open, and what was written survives a reopen.
     #[test]
     fn writes_go_to_a_presized_wal_that_recovers_on_reopen() {
@@ -345,6 +346,7 @@ mod tests {
         };
         for round in 0..2u8 {
             let db = Db::open(dir.path()).unwrap();
+            db.presize_wal().unwrap();
             assert!(wal_in_use(&db) >= WAL_PRESIZE_BYTES, "open #{round}");
             let meta = db.cf(CF_META).unwrap();
             assert_eq!(db.db.get_cf(meta, WAL_PRESIZE_MARKER).unwrap(), None);
