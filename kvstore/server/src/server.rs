@@ -226,8 +226,11 @@ impl Server {
             let shutdown = wait_stop(stop_rx.clone());
             tasks.push(tokio::spawn(async move {
                 // Small gRPC replies must not wait for Nagle's algorithm (40 ms with delayed ACKs).
-                let incoming =
-                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+                // Replies of one raft batch leave in one write (see rpc::batched_io).
+                let incoming = tokio_stream::StreamExt::map(
+                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+                    |conn| conn.map(rpc::batched_io::BatchedWrites::new),
+                );
                 if let Err(e) = router
                     .serve_with_incoming_shutdown(incoming, shutdown)
                     .await

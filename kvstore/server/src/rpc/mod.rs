@@ -2,6 +2,7 @@
 //! request, read from a snapshot or propose through raft, map the error, fill the header.
 
 pub mod auth;
+pub mod batched_io;
 pub mod cluster;
 pub mod kv;
 pub mod lease;

@@ -1,0 +1,188 @@
+//! A client connection whose writes are batched: many gRPC replies leave in one `writev` instead of one each.
+//!
+//! The raft thread answers a whole batch of proposals at once, which wakes one handler task per request. Each
+//! finished handler wakes its connection's HTTP/2 task, and tokio runs a task woken that way right next, so
+//! the connection flushed after every reply: at 256 clients ~0.6 `writev` per put, each a trip through the
+//! loopback TCP stack and a wake-up of the client. grpc-go (etcd) avoids this with a writer that drains all
+//! queued frames before it flushes.
+//!
+//! [`BatchedWrites`] does the same under h2: writes go to a buffer, and the first flush of a buffer yields
+//! once (the task wakes itself, which puts it behind the tasks already queued) so that the other replies of
+//! the batch are encoded before the bytes go out. A lone client pays one extra pass of the scheduler
+//! (microseconds), not a timer. Reads pass through.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// Buffered bytes above which a write drains the buffer first (and a larger write goes straight through).
+const BUFFER_LIMIT: usize = 64 << 10;
+
+/// An I/O stream whose writes are held until a flush, and whose first flush yields once to gather more.
+pub struct BatchedWrites<T> {
+    inner: T,
+    buf: Vec<u8>,
+    /// Bytes of `buf` already written to `inner`.
+    written: usize,
+    /// Whether this flush already yielded.
+    yielded: bool,
+}
+
+impl<T> BatchedWrites<T> {
+    pub fn new(inner: T) -> Self {
+        BatchedWrites {
+            inner,
+            buf: Vec::new(),
+            written: 0,
+            yielded: false,
+        }
+    }
+
+    pub fn get_ref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T: AsyncWrite + Unpin> BatchedWrites<T> {
+    /// Writes out everything buffered.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.written < self.buf.len() {
+            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &self.buf[self.written..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.written += n;
+        }
+        self.buf.clear();
+        self.written = 0;
+        Poll::Ready(Ok(()))
+    }
+
+    /// Makes room for `len` more bytes: drains a full buffer. `Ready(true)` when the bytes should bypass the
+    /// buffer (they are as large as it is).
+    fn poll_room(&mut self, cx: &mut Context<'_>, len: usize) -> Poll<io::Result<bool>> {
+        if self.buf.len() + len > BUFFER_LIMIT {
+            ready!(self.poll_drain(cx))?;
+        }
+        Poll::Ready(Ok(len >= BUFFER_LIMIT))
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for BatchedWrites<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if ready!(this.poll_room(cx, data.len()))? {
+            return Pin::new(&mut this.inner).poll_write(cx, data);
+        }
+        this.buf.extend_from_slice(data);
+        Poll::Ready(Ok(data.len()))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let len: usize = bufs.iter().map(|b| b.len()).sum();
+        if ready!(this.poll_room(cx, len))? {
+            return Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        }
+        for b in bufs {
+            this.buf.extend_from_slice(b);
+        }
+        Poll::Ready(Ok(len))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.buf.is_empty() {
+            return Pin::new(&mut this.inner).poll_flush(cx);
+        }
+        if !this.yielded {
+            // Waking the running task re-queues it behind the tasks already runnable (tokio treats it as a
+            // yield), so the replies they are about to finish join this write.
+            this.yielded = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        ready!(this.poll_drain(cx))?;
+        this.yielded = false;
+        Pin::new(&mut this.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_drain(cx))?;
+        Pin::new(&mut this.inner).poll_shutdown(cx)
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for BatchedWrites<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: tonic::transport::server::Connected> tonic::transport::server::Connected
+    for BatchedWrites<T>
+{
+    type ConnectInfo = T::ConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.inner.connect_info()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn writes_are_held_until_a_flush_and_then_arrive_in_order() {
+        let (a, mut b) = tokio::io::duplex(1 << 20);
+        let mut w = BatchedWrites::new(a);
+        w.write_all(b"one ").await.unwrap();
+        w.write_all(b"two").await.unwrap();
+        let mut probe = [0u8; 16];
+        let early =
+            tokio::time::timeout(std::time::Duration::from_millis(50), b.read(&mut probe)).await;
+        assert!(early.is_err(), "bytes left before the flush");
+        w.flush().await.unwrap();
+        let mut got = vec![0u8; 7];
+        b.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, b"one two");
+    }
+
+    #[tokio::test]
+    async fn a_write_larger_than_the_buffer_goes_through_after_what_was_buffered() {
+        let (a, mut b) = tokio::io::duplex(4 << 20);
+        let mut w = BatchedWrites::new(a);
+        let big = vec![7u8; BUFFER_LIMIT * 3];
+        w.write_all(b"head").await.unwrap();
+        w.write_all(&big).await.unwrap();
+        w.write_all(b"tail").await.unwrap();
+        w.shutdown().await.unwrap();
+        let mut got = Vec::new();
+        b.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got.len(), 4 + big.len() + 4);
+        assert_eq!(&got[..4], b"head");
+        assert!(got[4..4 + big.len()].iter().all(|&x| x == 7));
+        assert_eq!(&got[got.len() - 4..], b"tail");
+    }
+}
