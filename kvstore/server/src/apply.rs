@@ -25,6 +25,7 @@ use tokio::sync::oneshot;
 use crate::error::EtcdError;
 use crate::kv_ops;
 use crate::lease::Lessor;
+use crate::mvcc::read::LatestCursor;
 use crate::mvcc::read::Reader;
 use crate::mvcc::write::{lease_entry, LeaseChange, Overlay, Staged, WriteTxn};
 use crate::state::{MemberInfo, Membership, ServerState};
@@ -190,6 +191,8 @@ impl Applier {
         };
         let mut wb = WriteBatch::default();
         let mut overlay = Overlay::new();
+        let db = self.db.clone();
+        let cursor = LatestCursor::new(&db);
         let mut events = Vec::new();
         let mut out = Vec::new();
         let mut compactions = Vec::new();
@@ -205,8 +208,14 @@ impl Applier {
                     continue;
                 }
             };
-            let result =
-                self.apply_request(&req, &mut wb, &mut overlay, &mut events, &mut compactions);
+            let result = self.apply_request(
+                &req,
+                &cursor,
+                &mut wb,
+                &mut overlay,
+                &mut events,
+                &mut compactions,
+            );
             let result = match result {
                 Err(EtcdError::Storage(msg)) => {
                     return Err(storage::StorageError::Corrupt {
@@ -270,6 +279,7 @@ impl Applier {
     fn apply_request(
         &mut self,
         req: &RaftRequest,
+        cursor: &LatestCursor<'_>,
         wb: &mut WriteBatch,
         overlay: &mut Overlay,
         events: &mut Vec<Event>,
@@ -282,7 +292,8 @@ impl Applier {
         match request {
             R::Put(p) => {
                 let db = self.db.clone();
-                let mut txn = WriteTxn::new(&db, overlay, self.revision, self.watched());
+                let mut txn =
+                    WriteTxn::new(&db, overlay, self.revision, self.watched()).with_cursor(cursor);
                 let mut resp = self.put(&mut txn, p)?;
                 self.commit(txn.finish(), wb, overlay, events)?;
                 resp.header = Some(self.state.header_at(self.revision));
@@ -290,7 +301,8 @@ impl Applier {
             }
             R::DeleteRange(d) => {
                 let db = self.db.clone();
-                let mut txn = WriteTxn::new(&db, overlay, self.revision, self.watched());
+                let mut txn =
+                    WriteTxn::new(&db, overlay, self.revision, self.watched()).with_cursor(cursor);
                 let mut resp = delete_range(&mut txn, d)?;
                 self.commit(txn.finish(), wb, overlay, events)?;
                 resp.header = Some(self.state.header_at(self.revision));
@@ -298,7 +310,8 @@ impl Applier {
             }
             R::Txn(t) => {
                 let db = self.db.clone();
-                let mut txn = WriteTxn::new(&db, overlay, self.revision, self.watched());
+                let mut txn =
+                    WriteTxn::new(&db, overlay, self.revision, self.watched()).with_cursor(cursor);
                 let mut resp = self.txn(&mut txn, t)?;
                 self.commit(txn.finish(), wb, overlay, events)?;
                 resp.header = Some(self.state.header_at(self.revision));

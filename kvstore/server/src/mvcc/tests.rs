@@ -192,6 +192,42 @@ fn writes_in_one_batch_see_each_other() {
 }
 
 #[test]
+fn a_batch_reads_every_stored_key_it_touches_in_any_order() {
+    // One batch looks stored keys up through one shared iterator: keys out of order, keys absent between
+    // present ones, a key that is a prefix of another, and a deleted key must each find their own state.
+    let mut h = Harness::new();
+    h.put("b", "1");
+    h.put("ab", "1");
+    h.put("a", "1");
+    h.put("gone", "1");
+    h.apply(R::DeleteRange(DeleteRangeRequest {
+        key: "gone".into(),
+        ..Default::default()
+    }))
+    .unwrap();
+    let put = |k: &str| {
+        R::Put(PutRequest {
+            key: k.into(),
+            value: "2".into(),
+            prev_kv: true,
+            ..Default::default()
+        })
+    };
+    let res = h.apply_all(vec![put("b"), put("new"), put("a"), put("gone"), put("ab")]);
+    let prev_versions: Vec<Option<i64>> = res
+        .iter()
+        .map(|r| match r {
+            Ok(Response::Put(p)) => p.prev_kv.as_ref().map(|kv| kv.version),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(prev_versions, vec![Some(1), None, Some(1), None, Some(1)]);
+    for (k, version) in [("a", 2), ("ab", 2), ("b", 2), ("new", 1), ("gone", 1)] {
+        assert_eq!(h.get(k, i64::MAX).unwrap().version, version, "{k}");
+    }
+}
+
+#[test]
 fn delete_range_counts_and_returns_prev_kvs_at_one_revision() {
     let mut h = Harness::new();
     for k in ["a/1", "a/2", "a/3", "b"] {

@@ -11,7 +11,7 @@ use kvstore_proto::mvccpb::{event::EventType, Event, KeyValue};
 use rocksdb::WriteBatch;
 
 use super::keys::{self, Record, Revision};
-use super::read::Reader;
+use super::read::{LatestCursor, Reader};
 use crate::storage::{self, Db, CF_KV, CF_LEASE, CF_REV};
 
 /// Latest state of keys written (`None`: deleted).
@@ -40,10 +40,24 @@ pub fn lease_entry(lease: i64) -> Vec<u8> {
     k
 }
 
+/// Where a txn looks up stored values: a [`LatestCursor`] (behind a trait object only so that a cursor borrowed
+/// for a whole batch can be lent to each shorter-lived txn).
+trait StoredLatest {
+    fn latest(&self, key: &[u8]) -> storage::Result<Option<KeyValue>>;
+}
+
+impl StoredLatest for LatestCursor<'_> {
+    fn latest(&self, key: &[u8]) -> storage::Result<Option<KeyValue>> {
+        LatestCursor::latest(self, key)
+    }
+}
+
 /// Staged writes of one request, all at revision `rev`.
 pub struct WriteTxn<'a> {
     db: &'a Db,
     batch: &'a Overlay,
+    /// The batch's shared lookup of stored values, if the caller has one.
+    cursor: Option<&'a (dyn StoredLatest + 'a)>,
     local: Overlay,
     writes: Vec<(Vec<u8>, Revision, Record)>,
     rev: i64,
@@ -61,6 +75,7 @@ impl<'a> WriteTxn<'a> {
         WriteTxn {
             db,
             batch,
+            cursor: None,
             local: Overlay::new(),
             writes: Vec::new(),
             rev: current_revision + 1,
@@ -68,6 +83,12 @@ impl<'a> WriteTxn<'a> {
             events: Vec::new(),
             lease_changes: Vec::new(),
         }
+    }
+
+    /// Reads stored values through `cursor`, shared by every request of an apply batch.
+    pub fn with_cursor(mut self, cursor: &'a LatestCursor<'_>) -> Self {
+        self.cursor = Some(cursor);
+        self
     }
 
     /// Whether anything was written (and so whether the store's revision moves).
@@ -90,7 +111,10 @@ impl<'a> WriteTxn<'a> {
         if let Some(v) = self.local.get(key).or_else(|| self.batch.get(key)) {
             return Ok(v.clone());
         }
-        Reader::live(self.db).get_at(key, i64::MAX)
+        match self.cursor {
+            Some(c) => c.latest(key),
+            None => Reader::live(self.db).get_at(key, i64::MAX),
+        }
     }
 
     /// Every live key-value in `[start, end)`, in key order, including staged and batched writes.
