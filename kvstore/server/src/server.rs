@@ -182,6 +182,7 @@ impl Server {
             metrics: metrics.clone(),
             progress_interval: Duration::from_secs(600),
             leader_conn: tokio::sync::Mutex::new(None),
+            in_flight: Arc::default(),
         });
         let mut tasks = Vec::new();
         for listener in peer {
@@ -224,12 +225,15 @@ impl Server {
                 ))
                 .add_service(AuthServer::new(rpc::auth::AuthService));
             let shutdown = wait_stop(stop_rx.clone());
+            let in_flight = ctx.in_flight.clone();
             tasks.push(tokio::spawn(async move {
                 // Small gRPC replies must not wait for Nagle's algorithm (40 ms with delayed ACKs).
                 // Replies of one raft batch leave in one write (see rpc::batched_io).
                 let incoming = tokio_stream::StreamExt::map(
                     tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-                    |conn| conn.map(rpc::batched_io::BatchedWrites::new),
+                    move |conn| {
+                        conn.map(|c| rpc::batched_io::BatchedWrites::new(c, in_flight.clone()))
+                    },
                 );
                 if let Err(e) = router
                     .serve_with_incoming_shutdown(incoming, shutdown)

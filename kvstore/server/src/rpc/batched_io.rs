@@ -6,13 +6,17 @@
 //! loopback TCP stack and a wake-up of the client. grpc-go (etcd) avoids this with a writer that drains all
 //! queued frames before it flushes.
 //!
-//! [`BatchedWrites`] does the same under h2: writes go to a buffer, and the first flush of a buffer yields
-//! once (the task wakes itself, which puts it behind the tasks already queued) so that the other replies of
-//! the batch are encoded before the bytes go out. A lone client pays one extra pass of the scheduler
-//! (microseconds), not a timer. Reads pass through.
+//! [`BatchedWrites`] does the same under h2: writes go to a buffer, and while other requests are in flight
+//! ([`InFlight`]) the first flush of a buffer yields once (the task wakes itself, which puts it behind the
+//! tasks already queued) so that the other replies of the batch are encoded before the bytes go out. With
+//! nothing else in flight (one client, a watch event on an idle server) the bytes go at once: a yield would
+//! only hand the connection to the other worker thread, one more wake-up on a lone request's path. Reads pass
+//! through.
 
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -20,9 +24,36 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// Buffered bytes above which a write drains the buffer first (and a larger write goes straight through).
 const BUFFER_LIMIT: usize = 64 << 10;
 
-/// An I/O stream whose writes are held until a flush, and whose first flush yields once to gather more.
+/// How many unary requests are being handled on this member: while any are, a flush waits for their replies.
+#[derive(Debug, Default)]
+pub struct InFlight(AtomicUsize);
+
+impl InFlight {
+    /// Counts a request until the returned guard is dropped.
+    pub fn enter(&self) -> InFlightGuard<'_> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        InFlightGuard(self)
+    }
+
+    fn any(&self) -> bool {
+        self.0.load(Ordering::Relaxed) > 0
+    }
+}
+
+/// One request in flight; see [`InFlight::enter`].
+pub struct InFlightGuard<'a>(&'a InFlight);
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        self.0 .0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// An I/O stream whose writes are held until a flush, and whose first flush yields once to gather more while
+/// other requests are in flight.
 pub struct BatchedWrites<T> {
     inner: T,
+    in_flight: Arc<InFlight>,
     buf: Vec<u8>,
     /// Bytes of `buf` already written to `inner`.
     written: usize,
@@ -31,9 +62,10 @@ pub struct BatchedWrites<T> {
 }
 
 impl<T> BatchedWrites<T> {
-    pub fn new(inner: T) -> Self {
+    pub fn new(inner: T, in_flight: Arc<InFlight>) -> Self {
         BatchedWrites {
             inner,
+            in_flight,
             buf: Vec::new(),
             written: 0,
             yielded: false,
@@ -109,7 +141,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for BatchedWrites<T> {
         if this.buf.is_empty() {
             return Pin::new(&mut this.inner).poll_flush(cx);
         }
-        if !this.yielded {
+        if !this.yielded && this.in_flight.any() {
             // Waking the running task re-queues it behind the tasks already runnable (tokio treats it as a
             // yield), so the replies they are about to finish join this write.
             this.yielded = true;
@@ -156,7 +188,7 @@ mod tests {
     #[tokio::test]
     async fn writes_are_held_until_a_flush_and_then_arrive_in_order() {
         let (a, mut b) = tokio::io::duplex(1 << 20);
-        let mut w = BatchedWrites::new(a);
+        let mut w = BatchedWrites::new(a, Arc::default());
         w.write_all(b"one ").await.unwrap();
         w.write_all(b"two").await.unwrap();
         let mut probe = [0u8; 16];
@@ -172,7 +204,7 @@ mod tests {
     #[tokio::test]
     async fn a_write_larger_than_the_buffer_goes_through_after_what_was_buffered() {
         let (a, mut b) = tokio::io::duplex(4 << 20);
-        let mut w = BatchedWrites::new(a);
+        let mut w = BatchedWrites::new(a, Arc::default());
         let big = vec![7u8; BUFFER_LIMIT * 3];
         w.write_all(b"head").await.unwrap();
         w.write_all(&big).await.unwrap();

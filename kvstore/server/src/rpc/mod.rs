@@ -37,6 +37,8 @@ pub struct Ctx {
     /// A gRPC channel to the current leader's client URL, for the few requests only the leader can answer
     /// (lease keep-alive and time-to-live: lease deadlines live on the leader), as etcd forwards them.
     pub leader_conn: tokio::sync::Mutex<Option<(u64, tonic::transport::Channel)>>,
+    /// Unary requests being handled, so that client connections know when replies are about to pile up.
+    pub in_flight: Arc<batched_io::InFlight>,
 }
 
 /// What a learner answers (etcd 3.4's `isRPCSupportedForLearner`): Status, and Range — serializable only, which
@@ -119,12 +121,14 @@ impl Ctx {
         F: Future<Output = Result<T, EtcdError>>,
     {
         let start = Instant::now();
+        let in_flight = self.in_flight.enter();
         let res = if !learner_may(service, method) && self.state.is_learner() {
             Err(EtcdError::NotSupportedForLearner)
         } else {
             f.instrument(tracing::debug_span!("rpc", service, method))
                 .await
         };
+        drop(in_flight);
         let code = match &res {
             Ok(_) => tonic::Code::Ok,
             Err(e) => e.code(),
