@@ -38,8 +38,10 @@ use crate::transport::Transport;
 
 /// How long a proposal may wait for its result before the caller gets "request timed out".
 const PROPOSAL_TIMEOUT: Duration = Duration::from_secs(7);
-/// How long the Ready loop polls for work before it blocks.
-const SPIN: Duration = Duration::from_micros(50);
+/// How long after its last message the Ready loop keeps polling for the next one before it blocks.
+const POLL_AFTER_WORK: Duration = Duration::from_micros(400);
+/// The first part of that poll spins; the rest yields the CPU between polls.
+const SPIN: Duration = Duration::from_micros(20);
 /// At most this many applied entries stay in the log after truncation, for followers that are a little behind
 /// (etcd's `SnapshotCatchUpEntries`); a follower further behind gets a snapshot.
 const CATCH_UP_ENTRIES: u64 = 5_000;
@@ -349,30 +351,47 @@ impl Node {
     /// (fail-stop): the caller must stop the member.
     pub fn run(mut self, mut transport: Box<dyn Transport>) -> storage::Result<Exit> {
         let mut last_tick = Instant::now();
+        let mut last_work = Instant::now();
         loop {
             let wait = if self.raw.has_ready() {
                 Duration::ZERO
             } else {
                 self.tick_interval().saturating_sub(last_tick.elapsed())
             };
-            // Spin briefly before sleeping: a proposal that arrives within microseconds of the last Ready is
-            // picked up without a futex wake-up, which is most of a lone client's non-fsync latency.
+            // Poll for a while after the last message before sleeping: a lone client's next proposal arrives
+            // about one round trip after its reply, and a thread that is still polling picks it up without the
+            // wake-up of a sleeping one (tens of µs here: ~10% of such a write's latency; Go's scheduler, which
+            // etcd runs on, spins the same way). After the first µs the poll yields the CPU, so it never starves
+            // the threads that produce the work; an idle member sleeps.
             let mut first = None;
-            let spin_until = Instant::now() + SPIN;
-            while first.is_none() && !wait.is_zero() && Instant::now() < spin_until {
+            loop {
+                if first.is_some() || wait.is_zero() {
+                    break;
+                }
+                let since = last_work.elapsed();
+                if since >= POLL_AFTER_WORK {
+                    break;
+                }
                 match self.rx.try_recv() {
                     Ok(m) => first = Some(m),
-                    Err(std::sync::mpsc::TryRecvError::Empty) => std::hint::spin_loop(),
+                    Err(std::sync::mpsc::TryRecvError::Empty) if since < SPIN => {
+                        std::hint::spin_loop()
+                    }
+                    Err(std::sync::mpsc::TryRecvError::Empty) => std::thread::yield_now(),
                     Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
                 }
             }
-            match first {
-                Some(m) => self.handle(m),
+            let got = match first {
+                Some(m) => Some(m),
                 None => match self.rx.recv_timeout(wait) {
-                    Ok(m) => self.handle(m),
-                    Err(RecvTimeoutError::Timeout) => {}
+                    Ok(m) => Some(m),
+                    Err(RecvTimeoutError::Timeout) => None,
                     Err(RecvTimeoutError::Disconnected) => break,
                 },
+            };
+            let worked = got.is_some();
+            if let Some(m) = got {
+                self.handle(m);
             }
             // Group commit: take everything that queued up while we were busy.
             while let Ok(m) = self.rx.try_recv() {
@@ -397,6 +416,9 @@ impl Node {
             if let Err(e) = self.on_ready(transport.as_mut()) {
                 self.fail_all(EtcdError::Stopped);
                 return Err(e);
+            }
+            if worked {
+                last_work = Instant::now();
             }
             self.metrics
                 .proposals_pending
