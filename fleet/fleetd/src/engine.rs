@@ -52,7 +52,6 @@ impl Engine {
             let leading = match self.ensure_leadership(&mut lease, &mut last_renew).await {
                 Ok(l) => l,
                 Err(e) => {
-                    self.registry.report(&e);
                     debug!(error = %e, "engine: KV store unavailable");
                     false
                 }
@@ -63,7 +62,6 @@ impl Engine {
                 match self.pass(lease.map_or(0, |l| l.id)).await {
                     Ok((_, revision)) => seen = Some(revision),
                     Err(e) => {
-                        self.registry.report(&e);
                         self.metrics.registry_error("engine_pass");
                         warn!(error = %e, "engine pass failed");
                     }
@@ -110,7 +108,7 @@ impl Engine {
             Some(l) => l,
             None => {
                 // Someone leads: stand by without holding a lease.
-                if self.leader().await?.is_some() {
+                if self.registry.engine_leader().await?.is_some() {
                     return Ok(false);
                 }
                 let l = self.registry.grant_lease(self.lease_ttl).await?;
@@ -175,16 +173,6 @@ impl Engine {
                 }
             }
         }
-    }
-
-    /// The machine holding the leader key.
-    async fn leader(&self) -> Result<Option<String>, fleet_registry::RegistryError> {
-        let mut kv = self.registry.client().kv_client();
-        let resp = kv.get(self.registry.keys().engine_leader(), None).await?;
-        Ok(resp
-            .kvs()
-            .first()
-            .map(|kv| String::from_utf8_lossy(kv.value()).into_owned()))
     }
 
     /// One reconcile pass as leader under `lease`; returns its counts and the revision it read.

@@ -19,6 +19,7 @@
 //!   engine keep alive.
 //! - `api_view` — records as fleet's HTTP API shows them (shared by fleetd's API and fleetctl's etcd driver).
 //! - `endpoints` — one client per KV endpoint, one in use, failing over to the next that answers.
+//! - `kv` — the registry's KV requests; one that cannot reach the store has the endpoint re-checked at once.
 //! - `error` — [`RegistryError`].
 
 mod api_reads;
@@ -26,6 +27,7 @@ pub mod api_view;
 mod cluster;
 mod endpoints;
 mod error;
+mod kv;
 mod presence;
 mod registry;
 mod schedule;

@@ -1,6 +1,7 @@
 //! What fleetd keeps alive in the KV store: leases, machine presence, published unit states, the engine
 //! leader key — and the watch that tells the engine and the agent something changed.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use etcd_client::{
@@ -8,7 +9,9 @@ use etcd_client::{
 };
 use fleet_model::{MachineState, UnitState};
 
+use crate::endpoints::Endpoints;
 use crate::error::RegistryError;
+use crate::kv::reported;
 use crate::registry::Registry;
 
 /// A granted lease.
@@ -23,6 +26,8 @@ pub struct Lease {
 pub struct ChangeStream {
     /// Dropping it cancels the watch.
     stream: WatchStream,
+    /// Told when the stream fails because the KV store went away.
+    endpoints: Arc<Endpoints>,
 }
 
 impl ChangeStream {
@@ -30,7 +35,8 @@ impl ChangeStream {
     /// watch ended (the KV store went away or compacted past it: read the cluster again and re-watch).
     pub async fn next(&mut self) -> Result<Option<(i64, Vec<(String, bool)>)>, RegistryError> {
         loop {
-            let Some(resp) = self.stream.message().await? else {
+            let message = self.stream.message().await;
+            let Some(resp) = reported(&self.endpoints, message)? else {
                 return Ok(None);
             };
             if resp.canceled() || resp.compact_revision() > 0 {
@@ -61,7 +67,7 @@ impl Registry {
     /// Grants a lease of `ttl` (at least one second).
     pub async fn grant_lease(&self, ttl: Duration) -> Result<Lease, RegistryError> {
         let ttl = ttl.as_secs().max(1) as i64;
-        let resp = self.client().lease_grant(ttl, None).await?;
+        let resp = self.reported(self.client().lease_grant(ttl, None).await)?;
         Ok(Lease {
             id: resp.id(),
             ttl: resp.ttl(),
@@ -71,9 +77,10 @@ impl Registry {
     /// Renews `lease` once; `Ok(false)` when it has already expired (its keys are gone: grant a new one and
     /// write them again).
     pub async fn keep_alive(&self, lease: i64) -> Result<bool, RegistryError> {
-        let (mut keeper, mut stream) = self.client().lease_keep_alive(lease).await?;
-        keeper.keep_alive().await?;
-        match stream.message().await? {
+        let (mut keeper, mut stream) =
+            self.reported(self.client().lease_keep_alive(lease).await)?;
+        self.reported(keeper.keep_alive().await)?;
+        match self.reported(stream.message().await)? {
             Some(resp) => Ok(resp.ttl() > 0),
             None => Ok(false),
         }
@@ -85,7 +92,7 @@ impl Registry {
             Ok(_) => Ok(()),
             // Already expired or revoked: the keys are gone either way.
             Err(etcd_client::Error::GRpcStatus(s)) if s.code() == tonic::Code::NotFound => Ok(()),
-            Err(e) => Err(e.into()),
+            Err(e) => self.reported(Err(e)),
         }
     }
 
@@ -175,7 +182,7 @@ impl Registry {
     /// Watches everything under fleet's prefix from `revision` on.
     pub async fn watch_changes(&self, revision: i64) -> Result<ChangeStream, RegistryError> {
         let mut client = self.client();
-        let stream = client
+        let watch = client
             .watch(
                 self.keys().prefix(),
                 Some(
@@ -184,7 +191,20 @@ impl Registry {
                         .with_start_revision(revision),
                 ),
             )
-            .await?;
-        Ok(ChangeStream { stream })
+            .await;
+        let stream = self.reported(watch)?;
+        Ok(ChangeStream {
+            stream,
+            endpoints: self.endpoints(),
+        })
+    }
+
+    /// The machine holding the engine leader key, if any.
+    pub async fn engine_leader(&self) -> Result<Option<String>, RegistryError> {
+        let resp = self.kv().get(self.keys().engine_leader(), None).await?;
+        Ok(resp
+            .kvs()
+            .first()
+            .map(|kv| String::from_utf8_lossy(kv.value()).into_owned()))
     }
 }

@@ -4,12 +4,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use etcd_client::{Client, Compare, CompareOp, DeleteOptions, KvClient, Txn, TxnOp};
+use etcd_client::{Client, Compare, CompareOp, DeleteOptions, Txn, TxnOp};
 use fleet_model::{Keys, TargetState, UnitFile};
 
 use crate::cluster::JobObject;
 use crate::endpoints::Endpoints;
 use crate::error::RegistryError;
+use crate::kv::Kv;
 
 /// fleet's state in a KV store reached through the etcd v3 API.
 #[derive(Clone)]
@@ -42,16 +43,19 @@ impl Registry {
         self.endpoints.client()
     }
 
-    /// Tells the registry that `err`, from one of its requests, may mean the KV endpoint in use is gone: if it
-    /// does, the endpoint is checked at once (and left for one that answers).
-    pub fn report(&self, err: &RegistryError) {
-        if err.is_unavailable() {
-            self.endpoints.suspect();
-        }
+    /// KV requests on the endpoint in use; a failure to reach the store has the endpoint checked at once (and
+    /// left for one that answers), whichever operation made the request.
+    pub(crate) fn kv(&self) -> Kv {
+        Kv::new(self.client().kv_client(), self.endpoints.clone())
     }
 
-    pub(crate) fn kv(&self) -> KvClient {
-        self.client().kv_client()
+    /// `r`, from a lease or watch request, as a registry result, reported like [`Registry::kv`]'s.
+    pub(crate) fn reported<T>(&self, r: Result<T, etcd_client::Error>) -> Result<T, RegistryError> {
+        crate::kv::reported(&self.endpoints, r)
+    }
+
+    pub(crate) fn endpoints(&self) -> Arc<Endpoints> {
+        self.endpoints.clone()
     }
 
     /// Adds `unit` as `name` with `target_state`. Refused with [`RegistryError::UnitExists`] when a unit of that

@@ -159,7 +159,6 @@ impl Agent {
             let cluster = match self.registry.cluster().await {
                 Ok(c) => c,
                 Err(e) => {
-                    self.registry.report(&e);
                     self.metrics.registry_error("agent_reconcile");
                     debug!(error = %e, "cannot read the cluster; local units left as they are");
                     return;

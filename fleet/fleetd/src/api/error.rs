@@ -62,7 +62,6 @@ impl HttpError {
             err => {
                 state.metrics.registry_error(op);
                 if err.is_unavailable() {
-                    state.registry.report(&err);
                     tracing::warn!(op, error = %err, "KV store unavailable");
                     HttpError::new(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE)
                 } else {
