@@ -361,7 +361,7 @@ impl Node {
             // Poll for a while after the last message before sleeping: a lone client's next proposal arrives
             // about one round trip after its reply, and a thread that is still polling picks it up without the
             // wake-up of a sleeping one (tens of µs here: ~10% of such a write's latency; Go's scheduler, which
-            // etcd runs on, spins the same way). After the first µs the poll yields the CPU, so it never starves
+            // etcd runs on, spins the same way). After the first 20 µs each poll yields the CPU, giving way to
             // the threads that produce the work; an idle member sleeps.
             let mut first = None;
             loop {
