@@ -291,27 +291,21 @@ impl Applier {
         };
         match request {
             R::Put(p) => {
-                let db = self.db.clone();
-                let mut txn =
-                    WriteTxn::new(&db, overlay, self.revision, self.watched()).with_cursor(cursor);
+                let mut txn = WriteTxn::new(cursor, overlay, self.revision, self.watched());
                 let mut resp = self.put(&mut txn, p)?;
                 self.commit(txn.finish(), wb, overlay, events)?;
                 resp.header = Some(self.state.header_at(self.revision));
                 Ok(Response::Put(resp))
             }
             R::DeleteRange(d) => {
-                let db = self.db.clone();
-                let mut txn =
-                    WriteTxn::new(&db, overlay, self.revision, self.watched()).with_cursor(cursor);
+                let mut txn = WriteTxn::new(cursor, overlay, self.revision, self.watched());
                 let mut resp = delete_range(&mut txn, d)?;
                 self.commit(txn.finish(), wb, overlay, events)?;
                 resp.header = Some(self.state.header_at(self.revision));
                 Ok(Response::DeleteRange(resp))
             }
             R::Txn(t) => {
-                let db = self.db.clone();
-                let mut txn =
-                    WriteTxn::new(&db, overlay, self.revision, self.watched()).with_cursor(cursor);
+                let mut txn = WriteTxn::new(cursor, overlay, self.revision, self.watched());
                 let mut resp = self.txn(&mut txn, t)?;
                 self.commit(txn.finish(), wb, overlay, events)?;
                 resp.header = Some(self.state.header_at(self.revision));
@@ -320,7 +314,7 @@ impl Applier {
             R::Compaction(c) => self.compact(c, compactions),
             R::LeaseGrant(g) => self.lease_grant(g, wb),
             R::LeaseRevoke(r) => {
-                let resp = self.lease_revoke(r, wb, overlay, events)?;
+                let resp = self.lease_revoke(r, cursor, wb, overlay, events)?;
                 Ok(Response::LeaseRevoke(resp))
             }
             R::MemberAttributes(a) => self.change_membership(wb, a.id, |m| {
@@ -517,13 +511,13 @@ impl Applier {
     fn lease_revoke(
         &mut self,
         r: &LeaseRevokeRequest,
+        cursor: &LatestCursor<'_>,
         wb: &mut WriteBatch,
         overlay: &mut Overlay,
         events: &mut Vec<Event>,
     ) -> Result<LeaseRevokeResponse, EtcdError> {
         let keys = self.lessor()?.keys(r.id).ok_or(EtcdError::LeaseNotFound)?;
-        let db = self.db.clone();
-        let mut txn = WriteTxn::new(&db, overlay, self.revision, self.watched());
+        let mut txn = WriteTxn::new(cursor, overlay, self.revision, self.watched());
         for key in &keys {
             txn.delete(key)?;
         }

@@ -267,6 +267,10 @@ impl<'a> LatestCursor<'a> {
         }
     }
 
+    pub fn db(&self) -> &'a Db {
+        self.db
+    }
+
     /// The current live value of `key` as stored (not counting the batch's overlay).
     pub fn latest(&self, key: &[u8]) -> storage::Result<Option<KeyValue>> {
         let mut slot = self.it.borrow_mut();

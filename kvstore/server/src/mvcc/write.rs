@@ -56,8 +56,8 @@ impl StoredLatest for LatestCursor<'_> {
 pub struct WriteTxn<'a> {
     db: &'a Db,
     batch: &'a Overlay,
-    /// The batch's shared lookup of stored values, if the caller has one.
-    cursor: Option<&'a (dyn StoredLatest + 'a)>,
+    /// The batch's shared lookup of stored values.
+    cursor: &'a (dyn StoredLatest + 'a),
     local: Overlay,
     writes: Vec<(Vec<u8>, Revision, Record)>,
     rev: i64,
@@ -70,12 +70,18 @@ pub struct WriteTxn<'a> {
 }
 
 impl<'a> WriteTxn<'a> {
-    /// Starts a request that writes at `current_revision + 1`; `with_events` when watchers want its events.
-    pub fn new(db: &'a Db, batch: &'a Overlay, current_revision: i64, with_events: bool) -> Self {
+    /// Starts a request that writes at `current_revision + 1`, reading stored values through the batch's
+    /// `cursor`; `with_events` when watchers want its events.
+    pub fn new(
+        cursor: &'a LatestCursor<'_>,
+        batch: &'a Overlay,
+        current_revision: i64,
+        with_events: bool,
+    ) -> Self {
         WriteTxn {
-            db,
+            db: cursor.db(),
             batch,
-            cursor: None,
+            cursor,
             local: Overlay::new(),
             writes: Vec::new(),
             rev: current_revision + 1,
@@ -83,12 +89,6 @@ impl<'a> WriteTxn<'a> {
             events: Vec::new(),
             lease_changes: Vec::new(),
         }
-    }
-
-    /// Reads stored values through `cursor`, shared by every request of an apply batch.
-    pub fn with_cursor(mut self, cursor: &'a LatestCursor<'_>) -> Self {
-        self.cursor = Some(cursor);
-        self
     }
 
     /// Whether anything was written (and so whether the store's revision moves).
@@ -111,10 +111,7 @@ impl<'a> WriteTxn<'a> {
         if let Some(v) = self.local.get(key).or_else(|| self.batch.get(key)) {
             return Ok(v.clone());
         }
-        match self.cursor {
-            Some(c) => c.latest(key),
-            None => Reader::live(self.db).get_at(key, i64::MAX),
-        }
+        self.cursor.latest(key)
     }
 
     /// Every live key-value in `[start, end)`, in key order, including staged and batched writes.
