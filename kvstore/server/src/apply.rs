@@ -16,7 +16,7 @@ use kvstore_proto::etcdserverpb::{
     RangeRequest, RequestOp, ResponseOp, TxnRequest, TxnResponse,
 };
 use kvstore_proto::internal::{raft_request, RaftRequest};
-use kvstore_proto::mvccpb::{Event, KeyValue};
+use kvstore_proto::mvccpb::Event;
 use prost::Message as _;
 use raft::prelude::Entry;
 use rocksdb::WriteBatch;
@@ -231,6 +231,10 @@ impl Applier {
                 result,
             });
         }
+        // What was staged is in `wb` now: free it (and the cursor's pinned blocks) before RocksDB copies the batch
+        // into its memtable, which can then reuse that memory (after a mass delete, hundreds of MB).
+        drop(overlay);
+        drop(cursor);
         let meta_cf = self.db.cf(CF_META)?;
         wb.put_cf(meta_cf, meta::APPLIED_INDEX, last.index.to_be_bytes());
         wb.put_cf(meta_cf, meta::REVISION, self.revision.to_be_bytes());
@@ -556,18 +560,16 @@ fn delete_range(
     txn: &mut WriteTxn<'_>,
     d: &DeleteRangeRequest,
 ) -> Result<DeleteRangeResponse, EtcdError> {
-    let live: Vec<KeyValue> = if d.range_end.is_empty() {
-        txn.latest(&d.key)?.into_iter().collect()
+    let (deleted, prev_kvs) = if d.range_end.is_empty() {
+        let prev = txn.delete(&d.key)?;
+        (prev.is_some() as i64, prev.into_iter().collect())
     } else {
-        txn.range_latest_opt(&d.key, &d.range_end, !d.prev_kv && !txn.with_events())?
+        txn.delete_range(&d.key, &d.range_end, d.prev_kv)?
     };
-    for kv in &live {
-        txn.delete_live(kv);
-    }
     Ok(DeleteRangeResponse {
         header: None,
-        deleted: live.len() as i64,
-        prev_kvs: if d.prev_kv { live } else { Vec::new() },
+        deleted,
+        prev_kvs: if d.prev_kv { prev_kvs } else { Vec::new() },
     })
 }
 

@@ -105,6 +105,29 @@ impl<'a> Reader<'a> {
         limit: usize,
         keys_only: bool,
     ) -> storage::Result<RangeResult> {
+        let mut out = RangeResult::default();
+        self.for_each_live(start, end, rev, |key, r, v| {
+            out.count += 1;
+            if limit == 0 || out.kvs.len() < limit {
+                if let Some(kv) = decode_live(self.db, key, r, v, keys_only)? {
+                    out.kvs.push(kv);
+                }
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Every live key in `[start, end)` as of `rev`, in key order, one at a time: `f` gets the user key, the
+    /// revision and the stored record of its newest revision at or below `rev`. Nothing is collected, so a
+    /// caller that streams (a mass delete) holds one key at a time instead of the whole range.
+    pub fn for_each_live(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        rev: i64,
+        mut f: impl FnMut(Vec<u8>, Revision, &[u8]) -> storage::Result<()>,
+    ) -> storage::Result<()> {
         let lower = keys::key_prefix(start);
         let upper = if end.is_empty() {
             Some(keys::key_upper(start))
@@ -115,7 +138,6 @@ impl<'a> Reader<'a> {
         };
         let mut it = self.iter(CF_KV, Some(lower.clone()), upper)?;
         it.seek(&lower);
-        let mut out = RangeResult::default();
         let seek_rev = Revision::new(rev, i64::MAX).to_inverted();
         while let Some(ik) = it.key() {
             let prefix = keys::index_key_prefix(ik).to_vec();
@@ -129,13 +151,8 @@ impl<'a> Reader<'a> {
                 if keys::index_key_prefix(ik) == prefix.as_slice() {
                     let tombstone = v.first() == Some(&1);
                     if !tombstone {
-                        out.count += 1;
-                        if limit == 0 || out.kvs.len() < limit {
-                            if let Some((k, r)) = keys::split_index_key(ik) {
-                                if let Some(kv) = decode_live(self.db, k, r, v, keys_only)? {
-                                    out.kvs.push(kv);
-                                }
-                            }
+                        if let Some((k, r)) = keys::split_index_key(ik) {
+                            f(k, r, v)?;
                         }
                     }
                     it.next();
@@ -153,8 +170,7 @@ impl<'a> Reader<'a> {
                 }
             }
         }
-        it.status().map_err(|e| self.db.err(e))?;
-        Ok(out)
+        it.status().map_err(|e| self.db.err(e))
     }
 
     /// The changes with revisions in `[from, to)` whose key passes `wanted`, in revision order, at most `max`
@@ -295,7 +311,7 @@ fn corrupt(db: &Db) -> storage::StorageError {
     }
 }
 
-fn decode_live(
+pub(super) fn decode_live(
     db: &Db,
     key: Vec<u8>,
     rev: Revision,

@@ -265,6 +265,101 @@ fn delete_range_counts_and_returns_prev_kvs_at_one_revision() {
 }
 
 #[test]
+fn a_range_delete_sees_what_its_batch_and_txn_wrote_first() {
+    // Stored keys are streamed while earlier writes of the same batch (a/2 put, a/5 deleted) and of the same txn
+    // (a/4 put) are merged in: every live key goes, in key order, and nothing already gone is counted.
+    let mut h = Harness::new();
+    for k in ["a/1", "a/3", "a/5", "b"] {
+        h.put(k, "stored");
+    }
+    let delete_range = |key: &str, end: &str| DeleteRangeRequest {
+        key: key.into(),
+        range_end: end.into(),
+        prev_kv: true,
+    };
+    let res = h.apply_all(vec![
+        R::Put(PutRequest {
+            key: "a/2".into(),
+            value: "batch".into(),
+            ..Default::default()
+        }),
+        R::DeleteRange(delete_range("a/5", "")),
+        R::Txn(TxnRequest {
+            compare: vec![],
+            success: vec![
+                put_op("a/4", "txn"),
+                RequestOp {
+                    request: Some(Request::RequestDeleteRange(delete_range("a/", "a0"))),
+                },
+            ],
+            failure: vec![],
+        }),
+    ]);
+    let txn = match res.last() {
+        Some(Ok(Response::Txn(t))) => t.clone(),
+        other => panic!("{other:?}"),
+    };
+    let deleted = match &txn.responses[1].response {
+        Some(OpResponse::ResponseDeleteRange(d)) => d.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(deleted.deleted, 4);
+    let prev: Vec<(String, String)> = deleted
+        .prev_kvs
+        .iter()
+        .map(|kv| {
+            (
+                String::from_utf8_lossy(&kv.key).into_owned(),
+                String::from_utf8_lossy(&kv.value).into_owned(),
+            )
+        })
+        .collect();
+    let want = [
+        ("a/1", "stored"),
+        ("a/2", "batch"),
+        ("a/3", "stored"),
+        ("a/4", "txn"),
+    ];
+    assert_eq!(
+        prev,
+        want.map(|(k, v)| (k.to_string(), v.to_string())).to_vec()
+    );
+    // The txn's revision holds the put, then the deletes in key order.
+    let rev = txn.header.unwrap().revision;
+    let history = Reader::live(&h.db)
+        .history(
+            crate::mvcc::keys::Revision::new(rev, 0),
+            rev + 1,
+            &|_| true,
+            false,
+            100,
+        )
+        .unwrap();
+    let order: Vec<(i32, String)> = history
+        .iter()
+        .map(|(_, e)| {
+            let key = e.kv.as_ref().map(|kv| kv.key.clone()).unwrap_or_default();
+            (e.r#type, String::from_utf8_lossy(&key).into_owned())
+        })
+        .collect();
+    let (put, del) = (0, 1);
+    assert_eq!(
+        order,
+        vec![
+            (put, "a/4".to_string()),
+            (del, "a/1".to_string()),
+            (del, "a/2".to_string()),
+            (del, "a/3".to_string()),
+            (del, "a/4".to_string()),
+        ]
+    );
+    let left = Reader::live(&h.db)
+        .range(b"\0", b"\0", i64::MAX, 0, true)
+        .unwrap();
+    assert_eq!(left.count, 1, "only b is left");
+}
+
+#[test]
 fn range_limits_count_the_whole_range_and_read_old_revisions() {
     let mut h = Harness::new();
     for i in 0..10 {
