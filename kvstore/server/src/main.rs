@@ -185,8 +185,13 @@ async fn run(
                 .with_context(|| format!("listen on metrics URL {addr}"))?,
         );
     }
-    tracing::info!(clients = ?cfg.client_addrs, peers = ?cfg.peer_addrs, metrics = ?cfg.metrics_addrs, "serving");
+    let (client_addrs, peer_addrs, metrics_addrs) = (
+        cfg.client_addrs.clone(),
+        cfg.peer_addrs.clone(),
+        cfg.metrics_addrs.clone(),
+    );
     let server = Server::start(cfg, clients, peers, metrics).await?;
+    tracing::info!(clients = ?client_addrs, peers = ?peer_addrs, metrics = ?metrics_addrs, "serving");
     notify_ready();
     server.serve_until(shutdown_signal()).await?;
     tracing::info!("kvstore stopped");

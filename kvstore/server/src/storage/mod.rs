@@ -61,6 +61,8 @@ pub enum StorageError {
     Corrupt { path: PathBuf, what: String },
     #[error("column family {0} missing")]
     MissingFamily(&'static str),
+    #[error("data directory {dir} is in use by another process (its database lock is held)")]
+    InUse { dir: PathBuf },
 }
 
 pub type Result<T> = std::result::Result<T, StorageError>;
@@ -125,9 +127,19 @@ impl Db {
             ColumnFamilyDescriptor::new(*name, cf)
         });
         let db = DB::open_cf_descriptors(&opts, &path, families).map_err(|source| {
-            StorageError::Rocks {
-                path: path.clone(),
-                source,
+            // RocksDB holds a lock on `LOCK` while the database is open; another opener fails to take it.
+            let lock = path.join("LOCK");
+            if source.kind() == rocksdb::ErrorKind::IOError
+                && source.to_string().contains(&*lock.to_string_lossy())
+            {
+                StorageError::InUse {
+                    dir: dir.to_path_buf(),
+                }
+            } else {
+                StorageError::Rocks {
+                    path: path.clone(),
+                    source,
+                }
             }
         })?;
         Ok(Arc::new(Db { db, path }))
@@ -336,6 +348,24 @@ mod tests {
             .iterator_cf(db.cf(CF_KV).unwrap(), rocksdb::IteratorMode::Start)
             .count();
         assert_eq!(n, 60_000);
+    }
+
+    /// A second server pointed at a data directory in use is refused with a message that says so, and the
+    /// first one keeps its data.
+    #[test]
+    fn a_data_dir_in_use_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).unwrap();
+        let mut wb = WriteBatch::default();
+        wb.put_cf(db.cf(CF_KV).unwrap(), b"k", b"v");
+        db.write(wb, true).unwrap();
+        let err = Db::open(dir.path()).err().expect("second open refused");
+        assert!(matches!(err, StorageError::InUse { .. }), "{err:?}");
+        assert!(
+            err.to_string().contains("in use by another process"),
+            "{err}"
+        );
+        assert_eq!(db.get_cf(CF_KV, b"k").unwrap().as_deref(), Some(&b"v"[..]));
     }
 
     /// After presizing, the WAL file an opened store writes to already has its size (so an acknowledged write's
