@@ -364,10 +364,7 @@ impl Node {
             // etcd runs on, spins the same way). After the first 20 µs each poll yields the CPU, giving way to
             // the threads that produce the work; an idle member sleeps.
             let mut first = None;
-            loop {
-                if first.is_some() || wait.is_zero() {
-                    break;
-                }
+            while first.is_none() && !wait.is_zero() {
                 let since = last_work.elapsed();
                 if since >= POLL_AFTER_WORK {
                     break;
