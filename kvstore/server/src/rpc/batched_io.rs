@@ -11,7 +11,9 @@
 //! tasks already queued) so that the other replies of the batch are encoded before the bytes go out. With
 //! nothing else in flight (one client, a watch event on an idle server) the bytes go at once: a yield would
 //! only hand the connection to the other worker thread, one more wake-up on a lone request's path. Reads pass
-//! through.
+//! through. One reply's frames stay together only because the vendored h2 hands frames over without flushing
+//! until its send loop ends (`third_party/h2/FLOTILLA.md`); stock h2 flushes after a DATA frame of 256 bytes
+//! or more, which sent a Range reply's trailers in a second write.
 
 use std::io;
 use std::pin::Pin;
@@ -216,5 +218,97 @@ mod tests {
         assert_eq!(&got[..4], b"head");
         assert!(got[4..4 + big.len()].iter().all(|&x| x == 7));
         assert_eq!(&got[got.len() - 4..], b"tail");
+    }
+
+    /// Counts the writes that reach the socket side.
+    struct CountWrites<T> {
+        inner: T,
+        writes: Arc<AtomicUsize>,
+    }
+
+    impl<T: AsyncWrite + Unpin> AsyncWrite for CountWrites<T> {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            data: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, data))?;
+            self.writes.fetch_add(1, Ordering::SeqCst);
+            Poll::Ready(Ok(n))
+        }
+
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_flush(cx)
+        }
+
+        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_shutdown(cx)
+        }
+    }
+
+    impl<T: AsyncRead + Unpin> AsyncRead for CountWrites<T> {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_read(cx, buf)
+        }
+    }
+
+    /// A unary reply whose message is large enough for h2 to chain it (a Range answer with a 256-byte value)
+    /// leaves in one write with its trailers: the client wakes once per reply, not twice. This holds through
+    /// the patched h2 in third_party/h2 (see its FLOTILLA.md); stock h2 flushes between DATA and trailers.
+    #[tokio::test]
+    async fn a_reply_with_a_large_message_leaves_in_one_write_with_its_trailers() {
+        let (server_io, client_io) = tokio::io::duplex(1 << 20);
+        let writes = Arc::new(AtomicUsize::new(0));
+        let counted = CountWrites {
+            inner: server_io,
+            writes: writes.clone(),
+        };
+        let server = tokio::spawn(async move {
+            let mut conn = h2::server::handshake(BatchedWrites::new(counted, Arc::default()))
+                .await
+                .expect("server handshake");
+            let (_req, mut respond) = conn.accept().await.expect("a request").expect("request");
+            (conn, respond.send_response(http::Response::new(()), false))
+        });
+        let (mut client, client_conn) = h2::client::handshake(client_io)
+            .await
+            .expect("client handshake");
+        tokio::spawn(client_conn);
+        let (reply, _) = client
+            .send_request(http::Request::new(()), true)
+            .expect("send request");
+        let (mut conn, send) = server.await.expect("server task");
+        let mut send = send.expect("send_response");
+        let before = writes.load(Ordering::SeqCst);
+        send.send_data(bytes::Bytes::from(vec![b'v'; 300]), false)
+            .expect("send_data");
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+        send.send_trailers(trailers).expect("send_trailers");
+        tokio::spawn(async move { while conn.accept().await.is_some() {} });
+
+        let mut body = reply.await.expect("reply").into_body();
+        let mut got = 0;
+        while let Some(chunk) = body.data().await {
+            let chunk = chunk.expect("body chunk");
+            got += chunk.len();
+            let _ = body.flow_control().release_capacity(chunk.len());
+        }
+        let trailers = body
+            .trailers()
+            .await
+            .expect("trailers")
+            .expect("some trailers");
+        assert_eq!(got, 300);
+        assert_eq!(trailers["grpc-status"], "0");
+        assert_eq!(
+            writes.load(Ordering::SeqCst) - before,
+            1,
+            "headers, message and trailers of one reply took more than one write"
+        );
     }
 }

@@ -109,8 +109,11 @@ where
     /// to be flushed to `T`.
     pub fn poll_ready(&mut self, cx: &mut Context) -> Poll<io::Result<()>> {
         if !self.encoder.has_capacity() {
-            // Try flushing
-            ready!(self.flush(cx))?;
+            // Flotilla patch: hand the buffered frames to `T` without flushing it. A `T` that buffers writes
+            // itself (kvstore's batched client connections) then sends a chained DATA frame together with the
+            // frames after it, such as a unary reply's trailers, in one write when the connection flushes at
+            // the end of its send loop; for a plain TCP stream, whose flush does nothing, this changes nothing.
+            ready!(self.write_out(cx))?;
 
             if !self.encoder.has_capacity() {
                 return Poll::Pending;
@@ -139,6 +142,17 @@ where
         let span = tracing::trace_span!("FramedWrite::flush");
         let _e = span.enter();
 
+        ready!(self.write_out(cx))?;
+
+        tracing::trace!("flushing buffer");
+        // Flush the upstream
+        ready!(Pin::new(&mut self.inner).poll_flush(cx))?;
+
+        Poll::Ready(Ok(()))
+    }
+
+    /// Write every buffered frame to `T`, without flushing `T` (Flotilla patch: split out of `flush`).
+    fn write_out(&mut self, cx: &mut Context) -> Poll<io::Result<()>> {
         loop {
             while !self.encoder.is_empty() {
                 let n = match self.encoder.next {
@@ -168,10 +182,6 @@ where
                 ControlFlow::Break => break,
             }
         }
-
-        tracing::trace!("flushing buffer");
-        // Flush the upstream
-        ready!(Pin::new(&mut self.inner).poll_flush(cx))?;
 
         Poll::Ready(Ok(()))
     }
