@@ -3,8 +3,9 @@
 //!
 //! Ready handling follows raft-rs's documented order, persisting before applying as etcd does:
 //! send messages → (snapshot) → persist entries + hard state in one synced RocksDB write → send persisted
-//! messages → apply committed entries → `advance` → persist the new commit index → apply the light ready's
-//! committed entries → `advance_apply` → release reads whose index is applied.
+//! messages → apply committed entries → `advance` → apply the light ready's committed entries → `advance_apply`
+//! → release reads whose index is applied. A commit index learnt in the light ready is not written on its own:
+//! the applied index, persisted atomically with every apply, implies it on restart.
 //!
 //! Group commit: the loop drains every queued proposal before it asks for a Ready, so all writes that arrived
 //! while the previous fsync was running share the next one. Read requests are batched the same way into one
@@ -287,16 +288,18 @@ impl Node {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         cfg: &NodeConfig,
-        log: RaftLog,
+        mut log: RaftLog,
         db: Arc<Db>,
         applier: Applier,
         state: Arc<ServerState>,
         lessor: Arc<Mutex<Lessor>>,
         metrics: Arc<Metrics>,
     ) -> Result<(Node, NodeHandle), raft::Error> {
-        // A crash can leave the applied index (written unsynced after the commit index) ahead of the persisted
-        // commit; raft must not be told more than it knows. Entries applied twice are skipped by the applier.
-        let applied = applier.applied_index().min(log.hard_state().commit);
+        // Entries up to the applied index were committed: the commit index raft starts from is at least that,
+        // though the hard state last written may say less (a commit learnt after the last entries or vote were
+        // persisted is not written on its own).
+        let applied = applier.applied_index();
+        log.raise_commit(applied);
         let single_voter = log.conf_state().voters == vec![cfg.id];
         let config = Config {
             id: cfg.id,
@@ -689,10 +692,8 @@ impl Node {
         if let Some(commit) = light.commit_index() {
             self.state.commit_index.store(commit, Relaxed);
             self.metrics.committed_index.set(commit as i64);
-            let mut wb = WriteBatch::default();
-            self.raw.mut_store().set_commit(&mut wb, commit)?;
-            // Not synced: the entries are durable already; WAL order puts this before the apply write below.
-            self.db.write(wb, false)?;
+            // No write of its own: the apply below persists its applied index, and a restarted member knows
+            // everything up to that index is committed (see `Node::new`).
         }
         transport.send(light.take_messages());
         self.apply(light.take_committed_entries())?;

@@ -233,10 +233,11 @@ impl RaftLog {
         Ok(())
     }
 
-    pub fn set_commit(&mut self, wb: &mut WriteBatch, commit: u64) -> Result<()> {
-        let mut hs = self.hard_state.clone();
-        hs.commit = commit;
-        self.set_hard_state(wb, &hs)
+    /// Raises the commit index raft will start from to `index`, a point known to be committed (the applied
+    /// index), without writing anything: the hard state on disk may lag it, because the commit index a light
+    /// ready reports is not written on its own.
+    pub fn raise_commit(&mut self, index: u64) {
+        self.hard_state.commit = self.hard_state.commit.max(index);
     }
 
     pub fn set_conf_state(&mut self, wb: &mut WriteBatch, cs: ConfState) -> Result<()> {
