@@ -1,25 +1,50 @@
-//! The metrics listener (`--listen-metrics-urls`, default http://127.0.0.1:2381), as etcd serves it:
-//! `GET /health` → `{"health":"true"}` (503 and `"false"` when there is no leader or a linearizable read
-//! barrier does not complete in a second), `GET /metrics` → Prometheus text.
+//! The plain-HTTP endpoints etcd serves, in the two places etcd serves them:
 //!
-//! Why warp: a small, tokio-native HTTP server with composable routes, on the design card.
+//! - the metrics listener (`--listen-metrics-urls`, default http://127.0.0.1:2381): `GET /health` and
+//!   `GET /metrics`;
+//! - every client listener, beside gRPC on the same port (etcd tells the two apart by the HTTP/2 preface; here
+//!   tonic's server does, with HTTP/1 accepted): `/health`, `/metrics` and `GET /version` →
+//!   `{"etcdserver":"3.4.0","etcdcluster":"3.4.0"}`. Health checks written for etcd (`curl
+//!   http://127.0.0.1:2379/health`) and `etcdctl check datascale`, which reads `/metrics` from the client URL,
+//!   rely on this.
+//!
+//! `/health` answers `{"health":"true"}`, or 503 and `"false"` when there is no leader or a linearizable read
+//! barrier does not complete in a second; `/metrics` is Prometheus text.
+//!
+//! Why warp: a small, tokio-native HTTP server with composable routes, on the design card. The client port
+//! mounts the same filters as a tower service in tonic's router, so each endpoint is written once.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
-use warp::Filter;
+use warp::reply::Response;
+use warp::{Filter, Reply};
 
 use crate::metrics::Metrics;
 use crate::node::NodeHandle;
+use crate::rpc::maintenance::API_VERSION;
 
-/// Serves `/health` and `/metrics` on `listener` until `shutdown` resolves.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
+/// Which endpoints a listener serves.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Endpoints {
+    /// `/health` and `/metrics`.
+    Metrics,
+    /// Those and `/version`.
+    Client,
+}
+
+/// The paths [`Endpoints::Client`] answers, for mounting beside gRPC.
+pub const CLIENT_PATHS: [&str; 3] = ["/health", "/metrics", "/version"];
+
+/// The endpoints as one warp filter.
+pub fn endpoints(
     node: NodeHandle,
     metrics: Arc<Metrics>,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) {
+    which: Endpoints,
+) -> BoxedFilter<(Response,)> {
     let health = warp::path!("health").and(warp::get()).then(move || {
         let node = node.clone();
         async move {
@@ -37,10 +62,7 @@ pub async fn serve(
             } else {
                 StatusCode::SERVICE_UNAVAILABLE
             };
-            warp::reply::with_status(
-                warp::reply::with_header(body, "content-type", "application/json"),
-                status,
-            )
+            warp::reply::with_status(json(body), status).into_response()
         }
     });
     let metrics = warp::path!("metrics").and(warp::get()).map(move || {
@@ -49,8 +71,83 @@ pub async fn serve(
             "content-type",
             "text/plain; version=0.0.4",
         )
+        .into_response()
     });
-    warp::serve(health.or(metrics))
+    let both = health.or(metrics).unify();
+    match which {
+        Endpoints::Metrics => both.boxed(),
+        Endpoints::Client => {
+            let version = warp::path!("version").and(warp::get()).map(|| {
+                json(format!(
+                    r#"{{"etcdserver":"{API_VERSION}","etcdcluster":"{API_VERSION}"}}"#
+                ))
+                .into_response()
+            });
+            both.or(version).unify().boxed()
+        }
+    }
+}
+
+fn json(body: String) -> impl Reply {
+    warp::reply::with_header(body, "content-type", "application/json")
+}
+
+/// The client-port endpoints as a tower service for tonic's router (whose request body type is `B`). The
+/// requests are GETs: their bodies are dropped (warp wants a `Sync` body, which the router's is not).
+pub fn client_service<B: Send + 'static>(
+    node: NodeHandle,
+    metrics: Arc<Metrics>,
+) -> impl tower::Service<
+    http::Request<B>,
+    Response = Response,
+    Error = Infallible,
+    Future = impl Send + 'static,
+> + Clone
+       + Send
+       + Sync
+       + 'static {
+    tower::ServiceExt::map_request(
+        warp::service(endpoints(node, metrics, Endpoints::Client)),
+        |req: http::Request<B>| req.map(|_| String::new()),
+    )
+}
+
+/// Everything else on the client port: a gRPC client gets `Unimplemented`, as from any gRPC server; any other
+/// HTTP client a 404, as from etcd.
+pub fn client_fallback<B: Send + 'static>() -> impl tower::Service<
+    http::Request<B>,
+    Response = http::Response<tonic::body::Body>,
+    Error = Infallible,
+    Future = impl Send + 'static,
+> + Clone
+       + Send
+       + Sync
+       + 'static {
+    tower::service_fn(|req: http::Request<B>| {
+        let grpc = req
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+        let reply = if grpc {
+            tonic::Status::unimplemented("").into_http()
+        } else {
+            let mut r =
+                http::Response::new(tonic::body::Body::new(String::from("404 page not found\n")));
+            *r.status_mut() = http::StatusCode::NOT_FOUND;
+            r
+        };
+        std::future::ready(Ok::<_, Infallible>(reply))
+    })
+}
+
+/// Serves the metrics listener's endpoints on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    node: NodeHandle,
+    metrics: Arc<Metrics>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    warp::serve(endpoints(node, metrics, Endpoints::Metrics))
         .incoming(listener)
         .graceful(shutdown)
         .run()

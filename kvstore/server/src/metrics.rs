@@ -2,10 +2,11 @@
 //! and latencies per method, raft term/index/leader changes, proposals, fsync durations, db size, watchers.
 //!
 //! Why the `prometheus` crate: it is the maintained client (TiKV's), with a text encoder that emits the exposition
-//! format Prometheus scrapes.
+//! format Prometheus scrapes, and (feature `process`) the standard `process_*` metrics read from /proc.
 
 use std::sync::Arc;
 
+use prometheus::process_collector::ProcessCollector;
 use prometheus::{
     Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     Opts, Registry, TextEncoder,
@@ -189,13 +190,18 @@ impl Metrics {
                 tracing::error!(error = %e, "metric registration failed");
             }
         }
+        // process_resident_memory_bytes, process_cpu_seconds_total, process_open_fds, ... as Go's client (etcd)
+        // exports them; `etcdctl check datascale` reads the first.
+        if let Err(e) = m.registry.register(Box::new(ProcessCollector::for_self())) {
+            tracing::error!(error = %e, "process metrics registration failed");
+        }
         Arc::new(m)
     }
 
     /// Records one finished unary RPC.
     pub fn observe(&self, service: &str, method: &str, code: tonic::Code, seconds: f64) {
         self.grpc_handled
-            .with_label_values(&["unary", service, method, &format!("{code:?}")])
+            .with_label_values(&["unary", service, method, code_name(code)])
             .inc();
         self.grpc_seconds
             .with_label_values(&["unary", service, method])
@@ -210,5 +216,30 @@ impl Metrics {
             tracing::error!(error = %e, "metrics encoding failed");
         }
         String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+/// A status code as grpc-go spells it (`OK`, `Canceled`, ...), which is what etcd's `grpc_code` label carries
+/// and what etcd dashboards and alerts match on; tonic's `Debug` says `Ok` and `Cancelled`.
+fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "Canceled",
+        Unknown => "Unknown",
+        InvalidArgument => "InvalidArgument",
+        DeadlineExceeded => "DeadlineExceeded",
+        NotFound => "NotFound",
+        AlreadyExists => "AlreadyExists",
+        PermissionDenied => "PermissionDenied",
+        ResourceExhausted => "ResourceExhausted",
+        FailedPrecondition => "FailedPrecondition",
+        Aborted => "Aborted",
+        OutOfRange => "OutOfRange",
+        Unimplemented => "Unimplemented",
+        Internal => "Internal",
+        Unavailable => "Unavailable",
+        DataLoss => "DataLoss",
+        Unauthenticated => "Unauthenticated",
     }
 }

@@ -207,23 +207,34 @@ impl Server {
         )));
         for listener in client {
             let addr = listener.local_addr().ok();
+            let grpc = tonic::service::Routes::new(
+                KvServer::new(rpc::kv::KvService(ctx.clone()))
+                    .max_decoding_message_size(MAX_REQUEST_BYTES + (512 << 10)),
+            )
+            .add_service(WatchServer::new(rpc::watch::WatchService(ctx.clone())))
+            .add_service(LeaseServer::new(rpc::lease::LeaseService::new(ctx.clone())))
+            .add_service(ClusterServer::new(rpc::cluster::ClusterService(
+                ctx.clone(),
+            )))
+            .add_service(MaintenanceServer::new(
+                rpc::maintenance::MaintenanceService(ctx.clone()),
+            ))
+            .add_service(AuthServer::new(rpc::auth::AuthService));
+            // etcd's plain-HTTP endpoints on the same port: HTTP/1 requests reach them, gRPC clients (HTTP/2
+            // with prior knowledge) the services above.
+            let web = crate::http::client_service(handle.clone(), metrics.clone());
+            let routes = crate::http::CLIENT_PATHS
+                .iter()
+                .fold(grpc.into_axum_router(), |r, path| {
+                    r.route_service(path, web.clone())
+                })
+                .fallback_service(crate::http::client_fallback());
             let router = tonic::transport::Server::builder()
+                .accept_http1(true)
                 .layer(tonic::service::InterceptorLayer::new(rpc::RequireLeader(
                     state.clone(),
                 )))
-                .add_service(
-                    KvServer::new(rpc::kv::KvService(ctx.clone()))
-                        .max_decoding_message_size(MAX_REQUEST_BYTES + (512 << 10)),
-                )
-                .add_service(WatchServer::new(rpc::watch::WatchService(ctx.clone())))
-                .add_service(LeaseServer::new(rpc::lease::LeaseService::new(ctx.clone())))
-                .add_service(ClusterServer::new(rpc::cluster::ClusterService(
-                    ctx.clone(),
-                )))
-                .add_service(MaintenanceServer::new(
-                    rpc::maintenance::MaintenanceService(ctx.clone()),
-                ))
-                .add_service(AuthServer::new(rpc::auth::AuthService));
+                .add_routes(tonic::service::Routes::from(routes));
             let shutdown = wait_stop(stop_rx.clone());
             let in_flight = ctx.in_flight.clone();
             tasks.push(tokio::spawn(async move {

@@ -1,5 +1,5 @@
-//! Bad requests get etcd's status codes and messages, and never harm what is stored. Also /health and
-//! /metrics on the metrics listener.
+//! Bad requests get etcd's status codes and messages, and never harm what is stored. Also the plain-HTTP
+//! endpoints: /health and /metrics on the metrics listener, and those plus /version on the client port.
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
@@ -264,4 +264,34 @@ fn health_and_metrics_endpoints() {
     }
     let (code, _) = http_get(s.metrics_port, "/nope").unwrap();
     assert_eq!(code, 404);
+}
+
+/// As etcd does, the client port answers plain HTTP beside gRPC: health checks written for etcd (`curl
+/// http://127.0.0.1:2379/health`) work unchanged.
+#[test]
+fn the_client_port_serves_health_version_and_metrics_beside_grpc() {
+    let s = KvStore::start();
+    let (code, body) = http_get(s.client_port, "/health").unwrap();
+    assert_eq!((code, body.as_str()), (200, r#"{"health":"true"}"#));
+    let (code, body) = http_get(s.client_port, "/version").unwrap();
+    assert_eq!(
+        (code, body.as_str()),
+        (200, r#"{"etcdserver":"3.4.0","etcdcluster":"3.4.0"}"#)
+    );
+    let o = common::etcdctl(&s.endpoint(), &["put", "h", "1"]);
+    assert!(o.status.success(), "{o:?}");
+    let (code, body) = http_get(s.client_port, "/metrics").unwrap();
+    assert_eq!(code, 200);
+    for needed in [
+        "grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"Put\"",
+        "process_resident_memory_bytes ",
+        "process_open_fds ",
+    ] {
+        assert!(body.contains(needed), "missing {needed}");
+    }
+    let (code, body) = http_get(s.client_port, "/nope").unwrap();
+    assert_eq!((code, body.as_str()), (404, "404 page not found\n"));
+    // gRPC on the same port still works after the HTTP/1 requests.
+    let o = common::etcdctl(&s.endpoint(), &["get", "h", "--print-value-only"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "1\n");
 }

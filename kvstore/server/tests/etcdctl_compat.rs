@@ -191,6 +191,20 @@ fn check_perf_small_load_passes() {
     assert!(!t.contains("FAIL"), "{t}");
 }
 
+/// `check datascale` writes 10,000 keys and reads the member's memory from `/metrics` on the client URL.
+#[test]
+fn check_datascale_small_load_passes() {
+    let s = KvStore::start();
+    let o = etcdctl(&s.endpoint(), &["check", "datascale", "--load=s"]);
+    let t = stdout(&o);
+    assert!(
+        o.status.success(),
+        "check datascale failed: {t} {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(t.contains("PASS: Approximate system memory used"), "{t}");
+}
+
 #[test]
 fn compacted_revisions_are_refused_like_etcd() {
     let s = KvStore::start();
