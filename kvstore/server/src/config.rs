@@ -45,6 +45,8 @@ pub struct RawConfig {
     pub heartbeat_interval_ms: u64,
     pub election_timeout_ms: u64,
     pub snapshot_count: u64,
+    pub auto_compaction_mode: String,
+    pub auto_compaction_retention: String,
 }
 
 impl Default for RawConfig {
@@ -62,6 +64,8 @@ impl Default for RawConfig {
             listen_metrics_urls: "http://127.0.0.1:2381".into(),
             heartbeat_interval_ms: 100,
             election_timeout_ms: 1000,
+            auto_compaction_mode: "periodic".into(),
+            auto_compaction_retention: "0".into(),
             snapshot_count: DEFAULT_SNAPSHOT_COUNT,
         }
     }
@@ -93,6 +97,8 @@ pub struct ServerConfig {
     pub member_id: u64,
     pub tick: Duration,
     pub election_ticks: usize,
+    /// `--auto-compaction-*`; `None` when off.
+    pub auto_compaction: Option<crate::auto_compact::Policy>,
 }
 
 pub fn split_urls(s: &str) -> Vec<String> {
@@ -257,6 +263,11 @@ impl ServerConfig {
                 "must be at least 5 times --heartbeat-interval",
             ));
         }
+        let auto_compaction = crate::auto_compact::Policy::parse(
+            &raw.auto_compaction_mode,
+            &raw.auto_compaction_retention,
+        )
+        .map_err(|(flag, reason)| invalid(flag, reason))?;
         Ok(ServerConfig {
             name: raw.name.clone(),
             data_dir,
@@ -276,6 +287,7 @@ impl ServerConfig {
             member_id: me,
             tick: Duration::from_millis(raw.heartbeat_interval_ms),
             election_ticks: (raw.election_timeout_ms / raw.heartbeat_interval_ms) as usize,
+            auto_compaction,
         })
     }
 }

@@ -28,7 +28,8 @@
 //! | [`restore`] | `--restore`: a backup becomes a new cluster's data dir |
 //! | [`snapshot`] | state-machine snapshots: for lagging followers, backups and restores |
 //! | [`rpc`] | the gRPC services, one file each |
-//! | [`http`] | `/health` and `/metrics` |
+//! | [`http`] | `/health`, `/metrics`, `/version` |
+//! | [`auto_compact`] | `--auto-compaction-*`: the leader compacts history on a schedule |
 //! | [`metrics`] | Prometheus metrics with etcd's names |
 //! | [`server`] | wiring and lifecycle |
 //!
@@ -39,6 +40,7 @@
 //! `tracing`, `thiserror`.
 
 pub mod apply;
+pub mod auto_compact;
 pub mod config;
 pub mod discovery;
 pub mod error;

@@ -86,6 +86,14 @@ struct Flags {
     /// cluster with the membership from --initial-cluster.
     #[arg(long, env = "KVSTORE_RESTORE")]
     restore: Option<PathBuf>,
+    /// Auto compaction mode: periodic (keep --auto-compaction-retention of time) or revision (keep that many
+    /// revisions).
+    #[arg(long, env = "KVSTORE_AUTO_COMPACTION_MODE", default_value = "periodic")]
+    auto_compaction_mode: String,
+    /// History to keep: a duration for periodic mode (a bare number is hours: 1, 30m, 72h), a revision count
+    /// for revision mode; 0 turns auto compaction off.
+    #[arg(long, env = "KVSTORE_AUTO_COMPACTION_RETENTION", default_value = "0")]
+    auto_compaction_retention: String,
     /// Log filter (tracing-subscriber syntax), e.g. info or kvstore=debug.
     #[arg(long, env = "KVSTORE_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -132,6 +140,8 @@ fn main() -> anyhow::Result<()> {
         heartbeat_interval_ms: flags.heartbeat_interval,
         election_timeout_ms: flags.election_timeout,
         snapshot_count: flags.snapshot_count,
+        auto_compaction_mode: flags.auto_compaction_mode,
+        auto_compaction_retention: flags.auto_compaction_retention,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

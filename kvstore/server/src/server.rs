@@ -262,6 +262,14 @@ impl Server {
                 wait_stop(stop_rx.clone()),
             )));
         }
+        if let Some(policy) = cfg.auto_compaction {
+            tasks.push(tokio::spawn(crate::auto_compact::run(
+                policy,
+                handle.clone(),
+                state.clone(),
+                wait_stop(stop_rx.clone()),
+            )));
+        }
         tasks.push(tokio::spawn(expire_leases(
             handle.clone(),
             lessor,

@@ -205,6 +205,65 @@ fn check_datascale_small_load_passes() {
     assert!(t.contains("PASS: Approximate system memory used"), "{t}");
 }
 
+/// With `--auto-compaction-retention=2s` the server compacts history older than about two seconds itself;
+/// the latest value stays.
+#[test]
+fn auto_compaction_drops_history_older_than_the_retention() {
+    let s = KvStore::start_with(&[
+        "--auto-compaction-mode=periodic",
+        "--auto-compaction-retention=2s",
+    ]);
+    let ep = s.endpoint();
+    assert!(etcdctl(&ep, &["put", "k", "old"]).status.success());
+    let o = etcdctl(&ep, &["get", "k", "-w", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let old_rev = json["header"]["revision"].as_i64().unwrap();
+    assert!(etcdctl(&ep, &["put", "k", "new"]).status.success());
+    let readable = |rev: i64| etcdctl(&ep, &["get", "k", "--rev", &rev.to_string()]);
+    assert!(
+        readable(old_rev).status.success(),
+        "history is there before the retention passes"
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let o = readable(old_rev);
+        if !o.status.success() {
+            assert!(
+                String::from_utf8_lossy(&o.stderr).contains("required revision has been compacted"),
+                "{o:?}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "revision {old_rev} still readable after 15 s"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert_eq!(
+        stdout(&etcdctl(&ep, &["get", "k", "--print-value-only"])),
+        "new\n"
+    );
+}
+
+/// A bad retention is refused at start, naming the flag.
+#[test]
+fn a_bad_auto_compaction_retention_is_refused() {
+    let o = Command::new(env!("CARGO_BIN_EXE_kvstore"))
+        .args([
+            "--auto-compaction-mode=revision",
+            "--auto-compaction-retention=1h",
+        ])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--auto-compaction-retention") && err.contains("number of revisions"),
+        "{err}"
+    );
+}
+
 #[test]
 fn compacted_revisions_are_refused_like_etcd() {
     let s = KvStore::start();

@@ -45,15 +45,24 @@ pub fn free_port() -> u16 {
 impl KvStore {
     /// A fresh member in a new temporary data dir.
     pub fn start() -> KvStore {
+        KvStore::start_with(&[])
+    }
+
+    /// A fresh member in a new temporary data dir, with `extra` flags.
+    pub fn start_with(extra: &[&str]) -> KvStore {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("data");
-        let mut s = KvStore::start_in(&dir, Ports::free());
+        let mut s = KvStore::start_in_with(&dir, Ports::free(), extra);
         s._tmp = Some(tmp);
         s
     }
 
     /// A member on `data_dir` with the given ports (to restart one that was killed).
     pub fn start_in(data_dir: &Path, ports: Ports) -> KvStore {
+        KvStore::start_in_with(data_dir, ports, &[])
+    }
+
+    fn start_in_with(data_dir: &Path, ports: Ports, extra: &[&str]) -> KvStore {
         let Ports {
             client: client_port,
             peer: peer_port,
@@ -79,6 +88,7 @@ impl KvStore {
                 "--listen-metrics-urls=http://127.0.0.1:{metrics_port}"
             ))
             .arg("--log-level=warn")
+            .args(extra)
             .stdout(Stdio::null())
             .spawn()
             .expect("spawn kvstore");
