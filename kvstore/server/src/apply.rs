@@ -10,10 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use kvstore_proto::etcdserverpb::{
-    request_op::Request, response_op::Response as OpResponse, CompactionRequest,
-    CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, LeaseGrantRequest,
-    LeaseGrantResponse, LeaseRevokeRequest, LeaseRevokeResponse, PutRequest, PutResponse,
-    RangeRequest, RequestOp, ResponseOp, TxnRequest, TxnResponse,
+    alarm_request::AlarmAction, request_op::Request, response_op::Response as OpResponse,
+    AlarmRequest, AlarmResponse, AlarmType, CompactionRequest, CompactionResponse,
+    DeleteRangeRequest, DeleteRangeResponse, LeaseGrantRequest, LeaseGrantResponse,
+    LeaseRevokeRequest, LeaseRevokeResponse, PutRequest, PutResponse, RangeRequest, RequestOp,
+    ResponseOp, TxnRequest, TxnResponse,
 };
 use kvstore_proto::internal::{raft_request, RaftRequest};
 use kvstore_proto::mvccpb::Event;
@@ -41,6 +42,7 @@ pub enum Response {
     Compaction(CompactionResponse, Option<oneshot::Receiver<()>>),
     LeaseGrant(LeaseGrantResponse),
     LeaseRevoke(LeaseRevokeResponse),
+    Alarm(AlarmResponse),
     /// A membership change: the member it concerns and the members after it.
     Members(Option<MemberInfo>, Vec<MemberInfo>),
 }
@@ -137,6 +139,16 @@ impl Applier {
         if let Some(m) = Membership::load(db)? {
             state.set_membership(m);
         }
+        let alarms = match db.get_cf(CF_META, meta::ALARMS)? {
+            Some(b) => {
+                crate::quota::Alarms::decode(&b).map_err(|e| storage::StorageError::Corrupt {
+                    path: db.path.clone(),
+                    what: format!("alarms: {e}"),
+                })?
+            }
+            None => crate::quota::Alarms::default(),
+        };
+        state.set_alarms(alarms);
         state.revision.store(revision, Relaxed);
         state.compact_revision.store(compact_revision, Relaxed);
         state.applied_index.store(applied_index, Relaxed);
@@ -292,7 +304,18 @@ impl Applier {
         let Some(request) = &req.request else {
             return Err(EtcdError::InvalidArgument("empty raft request".into()));
         };
+        // While a NOSPACE alarm is up, nothing that adds data is applied (etcd's capped applier); every member
+        // decides the same, since the alarms are replicated state.
+        let adds_data = match request {
+            R::Put(_) | R::LeaseGrant(_) => true,
+            R::Txn(t) => !kv_ops::txn_is_read_only(t),
+            _ => false,
+        };
+        if adds_data && self.state.no_space() {
+            return Err(EtcdError::NoSpace);
+        }
         match request {
+            R::Alarm(a) => self.alarm(a, wb),
             R::Put(p) => {
                 let mut txn = WriteTxn::new(cursor, overlay, self.revision, self.watched());
                 let mut resp = self.put(&mut txn, p)?;
@@ -327,6 +350,36 @@ impl Applier {
                 self.change_membership(wb, u.id, |m| m.update_peer_urls(u.id, u.peer_ur_ls.clone()))
             }
         }
+    }
+
+    /// Raises or disarms an alarm, written with the batch. The response lists the alarm if it changed.
+    fn alarm(&mut self, a: &AlarmRequest, wb: &mut WriteBatch) -> Result<Response, EtcdError> {
+        let kind = AlarmType::try_from(a.alarm)
+            .map_err(|_| EtcdError::InvalidArgument(format!("unknown alarm type {}", a.alarm)))?;
+        let mut alarms = self.state.alarms();
+        let changed = match AlarmAction::try_from(a.action) {
+            Ok(AlarmAction::Activate) => alarms.activate(a.member_id, kind),
+            Ok(AlarmAction::Deactivate) => alarms.deactivate(a.member_id, kind),
+            _ => {
+                return Err(EtcdError::InvalidArgument(
+                    "alarm action is not replicated".into(),
+                ))
+            }
+        };
+        if let Some(m) = &changed {
+            tracing::warn!(
+                member = format!("{:x}", m.member_id),
+                alarm = kind.as_str_name(),
+                action = a.action,
+                "alarm changed"
+            );
+            wb.put_cf(self.db.cf(CF_META)?, meta::ALARMS, alarms.encode());
+            self.state.set_alarms(alarms);
+        }
+        Ok(Response::Alarm(AlarmResponse {
+            header: Some(self.state.header()),
+            alarms: changed.into_iter().collect(),
+        }))
     }
 
     /// A membership change that is not a raft conf change (names, URLs): written with the batch.

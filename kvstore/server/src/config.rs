@@ -47,6 +47,7 @@ pub struct RawConfig {
     pub snapshot_count: u64,
     pub auto_compaction_mode: String,
     pub auto_compaction_retention: String,
+    pub quota_backend_bytes: i64,
 }
 
 impl Default for RawConfig {
@@ -66,6 +67,7 @@ impl Default for RawConfig {
             election_timeout_ms: 1000,
             auto_compaction_mode: "periodic".into(),
             auto_compaction_retention: "0".into(),
+            quota_backend_bytes: 0,
             snapshot_count: DEFAULT_SNAPSHOT_COUNT,
         }
     }
@@ -99,6 +101,8 @@ pub struct ServerConfig {
     pub election_ticks: usize,
     /// `--auto-compaction-*`; `None` when off.
     pub auto_compaction: Option<crate::auto_compact::Policy>,
+    /// `--quota-backend-bytes`; `None` when off.
+    pub quota_bytes: Option<u64>,
 }
 
 pub fn split_urls(s: &str) -> Vec<String> {
@@ -288,6 +292,7 @@ impl ServerConfig {
             tick: Duration::from_millis(raw.heartbeat_interval_ms),
             election_ticks: (raw.election_timeout_ms / raw.heartbeat_interval_ms) as usize,
             auto_compaction,
+            quota_bytes: crate::quota::quota_from_flag(raw.quota_backend_bytes),
         })
     }
 }

@@ -60,6 +60,8 @@ pub enum EtcdError {
     BadLeaderTransferee,
     #[error("etcdserver: request timed out, leader transfer took too long")]
     LeaderTransferTimeout,
+    #[error("etcdserver: mvcc: database space exceeded")]
+    NoSpace,
     #[error("etcdserver: {0}")]
     InvalidArgument(String),
     /// A storage failure: the server stops itself after reporting it (fail-stop, like etcd).
@@ -83,6 +85,7 @@ impl EtcdError {
             | ConnectionLost
             | NotSupportedForLearner
             | LeaderTransferTimeout => Code::Unavailable,
+            NoSpace => Code::ResourceExhausted,
             Storage(_) => Code::Internal,
         }
     }

@@ -29,6 +29,7 @@
 //! | [`snapshot`] | state-machine snapshots: for lagging followers, backups and restores |
 //! | [`rpc`] | the gRPC services, one file each |
 //! | [`http`] | `/health`, `/metrics`, `/version` |
+//! | [`quota`] | `--quota-backend-bytes`: request costs, the replicated alarms, what NOSPACE refuses |
 //! | [`auto_compact`] | `--auto-compaction-*`: the leader compacts history on a schedule |
 //! | [`metrics`] | Prometheus metrics with etcd's names |
 //! | [`server`] | wiring and lifecycle |
@@ -51,6 +52,7 @@ pub mod metrics;
 pub mod mvcc;
 pub mod node;
 pub mod peer;
+pub mod quota;
 mod raft_log_bridge;
 pub mod restore;
 pub mod rpc;

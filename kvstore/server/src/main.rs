@@ -94,6 +94,15 @@ struct Flags {
     /// for revision mode; 0 turns auto compaction off.
     #[arg(long, env = "KVSTORE_AUTO_COMPACTION_RETENTION", default_value = "0")]
     auto_compaction_retention: String,
+    /// Raise the NOSPACE alarm and refuse writes that add data once the database would grow past this many
+    /// bytes (0: etcd's default, 2 GiB; negative: no quota).
+    #[arg(
+        long,
+        env = "KVSTORE_QUOTA_BACKEND_BYTES",
+        default_value_t = 0,
+        allow_negative_numbers = true
+    )]
+    quota_backend_bytes: i64,
     /// Log filter (tracing-subscriber syntax), e.g. info or kvstore=debug.
     #[arg(long, env = "KVSTORE_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -142,6 +151,7 @@ fn main() -> anyhow::Result<()> {
         snapshot_count: flags.snapshot_count,
         auto_compaction_mode: flags.auto_compaction_mode,
         auto_compaction_retention: flags.auto_compaction_retention,
+        quota_backend_bytes: flags.quota_backend_bytes,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

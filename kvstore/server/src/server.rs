@@ -183,7 +183,17 @@ impl Server {
             progress_interval: Duration::from_secs(600),
             leader_conn: tokio::sync::Mutex::new(None),
             in_flight: Arc::default(),
+            quota: cfg.quota_bytes,
         });
+        match cfg.quota_bytes {
+            None => tracing::info!("no space quota (--quota-backend-bytes is negative)"),
+            Some(q) if q > crate::quota::MAX_QUOTA_BYTES => tracing::warn!(
+                quota = q,
+                max = crate::quota::MAX_QUOTA_BYTES,
+                "--quota-backend-bytes exceeds the maximum etcd recommends"
+            ),
+            Some(_) => {}
+        }
         let mut tasks = Vec::new();
         for listener in peer {
             let rctx = ReceiverCtx {
@@ -518,7 +528,9 @@ async fn refresh_gauges(
             _ = &mut stop => return,
             _ = tick.tick() => {}
         }
-        metrics.db_size.set(db.size_bytes() as i64);
+        let size = db.size_bytes();
+        state.db_size.store(size, Relaxed);
+        metrics.db_size.set(size as i64);
         let (memtables, cache, readers) = db.memory_bytes();
         metrics
             .rocksdb_memory

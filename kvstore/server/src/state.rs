@@ -160,6 +160,10 @@ pub struct ServerState {
     pub leader: AtomicU64,
     pub is_leader: AtomicBool,
     pub membership: RwLock<Membership>,
+    /// The raised alarms (replicated; see [`crate::quota`]).
+    pub alarms: RwLock<crate::quota::Alarms>,
+    /// The database's size as last measured (refreshed every second), for the space quota.
+    pub db_size: AtomicU64,
 }
 
 impl ServerState {
@@ -189,6 +193,21 @@ impl ServerState {
             .read()
             .map(|m| m.clone())
             .unwrap_or_default()
+    }
+
+    pub fn alarms(&self) -> crate::quota::Alarms {
+        self.alarms.read().map(|a| a.clone()).unwrap_or_default()
+    }
+
+    pub fn set_alarms(&self, a: crate::quota::Alarms) {
+        if let Ok(mut cur) = self.alarms.write() {
+            *cur = a;
+        }
+    }
+
+    /// Whether some member's NOSPACE alarm is up: writes that add data are refused.
+    pub fn no_space(&self) -> bool {
+        self.alarms.read().is_ok_and(|a| a.no_space())
     }
 
     pub fn set_membership(&self, m: Membership) {

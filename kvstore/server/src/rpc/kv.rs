@@ -138,6 +138,7 @@ impl Kv for KvService {
         self.0
             .unary(SERVICE, "Put", async {
                 kv_ops::check_put(&p)?;
+                self.0.check_quota(crate::quota::put_cost(&p)).await?;
                 match self.0.node.propose(Raft::Put(p)).await? {
                     Applied::Put(resp) => Ok(resp),
                     _ => Err(unexpected()),
@@ -177,6 +178,7 @@ impl Kv for KvService {
                     resp.header = Some(self.0.state.header_at(current));
                     return Ok(resp);
                 }
+                self.0.check_quota(crate::quota::txn_cost(&t)).await?;
                 match self.0.node.propose(Raft::Txn(t)).await? {
                     Applied::Txn(resp) => Ok(resp),
                     _ => Err(unexpected()),

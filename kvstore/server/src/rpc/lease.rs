@@ -77,6 +77,7 @@ impl Lease for LeaseService {
                 if g.id == 0 {
                     g.id = self.new_id();
                 }
+                self.ctx.check_quota(crate::quota::lease_cost()).await?;
                 match self.ctx.node.propose(Raft::LeaseGrant(g)).await? {
                     Applied::LeaseGrant(resp) => Ok(resp),
                     _ => Err(EtcdError::Storage("unexpected apply result".into())),

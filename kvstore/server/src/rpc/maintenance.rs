@@ -1,4 +1,5 @@
-//! `etcdserverpb.Maintenance`: Status, Alarm (no alarms are raised), Defragment (a RocksDB manual compaction),
+//! `etcdserverpb.Maintenance`: Status, Alarm (list, raise, disarm: see [`crate::quota`]), Defragment (a RocksDB
+//! manual compaction),
 //! Hash/HashKV, MoveLeader, and Snapshot (a backup stream).
 
 use std::pin::Pin;
@@ -7,15 +8,18 @@ use std::sync::Arc;
 
 use futures::Stream;
 use kvstore_proto::etcdserverpb::{
-    maintenance_server::Maintenance, AlarmRequest, AlarmResponse, DefragmentRequest,
-    DefragmentResponse, HashKvRequest, HashKvResponse, HashRequest, HashResponse,
-    MoveLeaderRequest, MoveLeaderResponse, SnapshotRequest, SnapshotResponse, StatusRequest,
-    StatusResponse,
+    alarm_request::AlarmAction, maintenance_server::Maintenance, AlarmRequest, AlarmResponse,
+    AlarmType, DefragmentRequest, DefragmentResponse, HashKvRequest, HashKvResponse, HashRequest,
+    HashResponse, MoveLeaderRequest, MoveLeaderResponse, SnapshotRequest, SnapshotResponse,
+    StatusRequest, StatusResponse,
 };
 use sha2::Digest;
 use tonic::{Request, Response, Status};
 
+use kvstore_proto::internal::raft_request::Request as Raft;
+
 use super::Ctx;
+use crate::apply::Response as Applied;
 use crate::error::EtcdError;
 use crate::mvcc::read::Reader;
 
@@ -83,13 +87,21 @@ impl MaintenanceService {
 
 #[tonic::async_trait]
 impl Maintenance for MaintenanceService {
-    async fn alarm(&self, _r: Request<AlarmRequest>) -> Result<Response<AlarmResponse>, Status> {
+    async fn alarm(&self, r: Request<AlarmRequest>) -> Result<Response<AlarmResponse>, Status> {
+        let a = r.into_inner();
         self.0
             .unary(SERVICE, "Alarm", async {
-                Ok(AlarmResponse {
-                    header: Some(self.0.state.header()),
-                    alarms: Vec::new(),
-                })
+                if a.action == AlarmAction::Get as i32 {
+                    let kind = AlarmType::try_from(a.alarm).unwrap_or(AlarmType::None);
+                    return Ok(AlarmResponse {
+                        header: Some(self.0.state.header()),
+                        alarms: self.0.state.alarms().get(kind),
+                    });
+                }
+                match self.0.node.propose(Raft::Alarm(a)).await? {
+                    Applied::Alarm(resp) => Ok(resp),
+                    _ => Err(EtcdError::Storage("unexpected apply result".into())),
+                }
             })
             .await
     }
@@ -107,7 +119,7 @@ impl Maintenance for MaintenanceService {
                     raft_index: s.commit_index.load(Relaxed),
                     raft_term: s.term.load(Relaxed),
                     raft_applied_index: s.applied_index.load(Relaxed),
-                    errors: Vec::new(),
+                    errors: s.alarms().describe(),
                     db_size_in_use: (self.0.db.size_in_use_bytes() as i64).min(db_size),
                     is_learner: s
                         .membership()

@@ -10,9 +10,12 @@ pub mod maintenance;
 pub mod watch;
 
 use std::future::Future;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use kvstore_proto::etcdserverpb::{alarm_request::AlarmAction, AlarmRequest, AlarmType};
+use kvstore_proto::internal::raft_request::Request as Raft;
 use tonic::{Response, Status};
 use tracing::Instrument;
 
@@ -39,6 +42,8 @@ pub struct Ctx {
     pub leader_conn: tokio::sync::Mutex<Option<(u64, tonic::transport::Channel)>>,
     /// Unary requests being handled, so that client connections know when replies are about to pile up.
     pub in_flight: Arc<batched_io::InFlight>,
+    /// `--quota-backend-bytes`; `None` when off.
+    pub quota: Option<u64>,
 }
 
 /// What a learner answers (etcd 3.4's `isRPCSupportedForLearner`): Status, and Range — serializable only, which
@@ -73,6 +78,32 @@ impl tonic::service::Interceptor for RequireLeader {
 }
 
 impl Ctx {
+    /// etcd's quota check before a write that adds `cost` bytes: if the database would outgrow the quota, this
+    /// member's NOSPACE alarm is raised (once) and the write refused.
+    pub async fn check_quota(&self, cost: u64) -> Result<(), EtcdError> {
+        if crate::quota::fits(self.quota, self.state.db_size.load(Ordering::Relaxed), cost) {
+            return Ok(());
+        }
+        let me = self.state.member_id.load(Ordering::Relaxed);
+        let raised = self
+            .state
+            .alarms()
+            .get(AlarmType::Nospace)
+            .iter()
+            .any(|a| a.member_id == me);
+        if !raised {
+            let raise = AlarmRequest {
+                action: AlarmAction::Activate as i32,
+                member_id: me,
+                alarm: AlarmType::Nospace as i32,
+            };
+            if let Err(e) = self.node.propose(Raft::Alarm(raise)).await {
+                tracing::warn!(error = %e, "raising the NOSPACE alarm failed");
+            }
+        }
+        Err(EtcdError::NoSpace)
+    }
+
     /// Refuses a stream (Watch, LeaseKeepAlive) on a learner.
     pub fn refuse_learner(&self) -> Result<(), Status> {
         if self.state.is_learner() {

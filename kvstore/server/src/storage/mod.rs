@@ -299,6 +299,8 @@ pub mod meta {
     pub const COMPACT_FINISHED: &[u8] = b"compact_finished";
     /// JSON membership (cluster id and members), written at bootstrap.
     pub const MEMBERSHIP: &[u8] = b"membership";
+    /// The raised alarms (an `AlarmResponse` holding them), written with the batch that raised or disarmed one.
+    pub const ALARMS: &[u8] = b"alarms";
 }
 
 pub fn u64_be(b: Option<Vec<u8>>) -> u64 {
