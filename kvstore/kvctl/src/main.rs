@@ -12,7 +12,7 @@
 //! - `printer.rs`: simple / json / fields / table output, byte-exact with etcdctl where etcdctl has the format.
 //! - `error.rs`: etcdctl's exit codes and the `Failure` that carries one.
 //! - `command/`: one file per verb family (`put`, `get`, `del`, `watch`, `txn`, `lease`, `member`, `endpoint`,
-//!   `move-leader`, `snapshot`, `compaction`, `v2`).
+//!   `move-leader`, `snapshot`, `compaction`, `alarm` (with `defrag`), `v2`).
 //!
 //! Why clap: its derive gives typed flags per verb, which `txn` reuses to parse its `put`/`get`/`del` lines and
 //! `watch -i` its `watch` lines; global flags may come before or after the verb, as with etcdctl's cobra. Why
@@ -29,6 +29,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use client::{parse_go_duration, ClientConfig};
+use command::alarm::AlarmCommand;
 use command::compaction::CompactionArgs;
 use command::del::DelArgs;
 use command::endpoint::EndpointArgs;
@@ -108,6 +109,11 @@ enum Command {
     Snapshot(SnapshotCommand),
     /// Compacts the event history in etcd.
     Compaction(CompactionArgs),
+    /// Alarm related commands.
+    #[command(subcommand)]
+    Alarm(AlarmCommand),
+    /// Defragments the storage of the etcd members with given endpoints.
+    Defrag,
     /// v2: set the value of a key.
     Set(SetArgs),
     /// v2: make a new key with a given value (fails if it exists).
@@ -146,6 +152,8 @@ async fn dispatch(ctx: &Context, command: &Command) -> anyhow::Result<()> {
         Command::Snapshot(c) => command::snapshot::run(ctx, c).await,
         Command::MoveLeader(a) => command::move_leader::run(ctx, a).await,
         Command::Compaction(a) => command::compaction::run(ctx, a).await,
+        Command::Alarm(c) => command::alarm::run(ctx, c).await,
+        Command::Defrag => command::alarm::defrag(ctx).await,
         Command::Set(a) => command::v2::set(ctx, a).await,
         Command::Mk(a) => command::v2::conditional_set(ctx, a, Condition::Absent).await,
         Command::Update(a) => command::v2::conditional_set(ctx, a, Condition::Present).await,

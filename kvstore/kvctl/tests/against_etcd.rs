@@ -54,6 +54,11 @@ fn free_port() -> u16 {
 impl Etcd {
     /// Starts etcd, or returns `None` (after saying so) when it is not installed.
     fn start() -> Option<Etcd> {
+        Etcd::start_with(&[])
+    }
+
+    /// Starts etcd with `extra` flags.
+    fn start_with(extra: &[&str]) -> Option<Etcd> {
         let server = server_binary();
         if !Path::new(&server).exists() {
             eprintln!("note: {server} not found; skipping the test against a real etcd");
@@ -81,6 +86,7 @@ impl Etcd {
                 .arg(format!("default={peer_url}"))
                 .arg("--listen-metrics-urls")
                 .arg(format!("http://127.0.0.1:{metrics}"))
+                .args(extra)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -590,6 +596,35 @@ fn watches() {
             1,
             "Error: etcdserver: mvcc: required revision has been compacted\n"
         )
+    );
+}
+
+/// A one-byte quota: the first put raises NOSPACE. `alarm list`, `alarm disarm` and `defrag` print what
+/// etcdctl prints.
+#[test]
+fn alarms_and_defrag() {
+    let Some(etcd) = Etcd::start_with(&["--quota-backend-bytes=1"]) else {
+        return;
+    };
+    assert_eq!(etcd.run(&["alarm", "list"]).ok(), "");
+    let put = etcd.run(&["put", "k", "v"]);
+    assert_eq!(put.code, 1, "{put:?}");
+    assert!(
+        put.stderr
+            .contains("etcdserver: mvcc: database space exceeded"),
+        "{put:?}"
+    );
+    let list = etcd.run(&["alarm", "list"]);
+    let line = list.ok().to_string();
+    assert!(
+        line.starts_with("memberID:") && line.ends_with(" alarm:NOSPACE \n"),
+        "{line:?}"
+    );
+    assert_eq!(etcd.run(&["alarm", "disarm"]).ok(), line);
+    assert_eq!(etcd.run(&["alarm", "list"]).ok(), "");
+    assert_eq!(
+        etcd.run(&["defrag"]).ok(),
+        format!("Finished defragmenting etcd member[{}]\n", etcd.endpoint)
     );
 }
 

@@ -8,8 +8,8 @@
 //!   http://127.0.0.1:2379/health`) and `etcdctl check datascale`, which reads `/metrics` from the client URL,
 //!   rely on this.
 //!
-//! `/health` answers `{"health":"true"}`, or 503 and `"false"` when there is no leader or a linearizable read
-//! barrier does not complete in a second; `/metrics` is Prometheus text.
+//! `/health` answers `{"health":"true"}`, or 503 and `"false"` when an alarm is raised (NOSPACE), there is no
+//! leader, or a linearizable read barrier does not complete in a second; `/metrics` is Prometheus text.
 //!
 //! Why warp: a small, tokio-native HTTP server with composable routes, on the design card. The client port
 //! mounts the same filters as a tower service in tonic's router, so each endpoint is written once.
@@ -26,6 +26,8 @@ use warp::{Filter, Reply};
 use crate::metrics::Metrics;
 use crate::node::NodeHandle;
 use crate::rpc::maintenance::API_VERSION;
+use crate::state::ServerState;
+use kvstore_proto::etcdserverpb::AlarmType;
 
 /// Which endpoints a listener serves.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -42,16 +44,19 @@ pub const CLIENT_PATHS: [&str; 3] = ["/health", "/metrics", "/version"];
 /// The endpoints as one warp filter.
 pub fn endpoints(
     node: NodeHandle,
+    state: Arc<ServerState>,
     metrics: Arc<Metrics>,
     which: Endpoints,
 ) -> BoxedFilter<(Response,)> {
     let health = warp::path!("health").and(warp::get()).then(move || {
         let node = node.clone();
+        let alarms = state.clone();
         async move {
-            let ok = matches!(
-                tokio::time::timeout(Duration::from_secs(1), node.read_index()).await,
-                Ok(Ok(()))
-            );
+            let ok = alarms.alarms().get(AlarmType::None).is_empty()
+                && matches!(
+                    tokio::time::timeout(Duration::from_secs(1), node.read_index()).await,
+                    Ok(Ok(()))
+                );
             let body = String::from(if ok {
                 r#"{"health":"true"}"#
             } else {
@@ -96,6 +101,7 @@ fn json(body: String) -> impl Reply {
 /// requests are GETs: their bodies are dropped (warp wants a `Sync` body, which the router's is not).
 pub fn client_service<B: Send + 'static>(
     node: NodeHandle,
+    state: Arc<ServerState>,
     metrics: Arc<Metrics>,
 ) -> impl tower::Service<
     http::Request<B>,
@@ -107,7 +113,7 @@ pub fn client_service<B: Send + 'static>(
        + Sync
        + 'static {
     tower::ServiceExt::map_request(
-        warp::service(endpoints(node, metrics, Endpoints::Client)),
+        warp::service(endpoints(node, state, metrics, Endpoints::Client)),
         |req: http::Request<B>| req.map(|_| String::new()),
     )
 }
@@ -144,10 +150,11 @@ pub fn client_fallback<B: Send + 'static>() -> impl tower::Service<
 pub async fn serve(
     listener: tokio::net::TcpListener,
     node: NodeHandle,
+    state: Arc<ServerState>,
     metrics: Arc<Metrics>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
-    warp::serve(endpoints(node, metrics, Endpoints::Metrics))
+    warp::serve(endpoints(node, state, metrics, Endpoints::Metrics))
         .incoming(listener)
         .graceful(shutdown)
         .run()

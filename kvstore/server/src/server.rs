@@ -232,7 +232,7 @@ impl Server {
             .add_service(AuthServer::new(rpc::auth::AuthService));
             // etcd's plain-HTTP endpoints on the same port: HTTP/1 requests reach them, gRPC clients (HTTP/2
             // with prior knowledge) the services above.
-            let web = crate::http::client_service(handle.clone(), metrics.clone());
+            let web = crate::http::client_service(handle.clone(), state.clone(), metrics.clone());
             let routes = crate::http::CLIENT_PATHS
                 .iter()
                 .fold(grpc.into_axum_router(), |r, path| {
@@ -268,6 +268,7 @@ impl Server {
             tasks.push(tokio::spawn(crate::http::serve(
                 listener,
                 handle.clone(),
+                state.clone(),
                 metrics.clone(),
                 wait_stop(stop_rx.clone()),
             )));

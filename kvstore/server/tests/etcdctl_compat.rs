@@ -276,6 +276,11 @@ fn the_space_quota_raises_nospace_and_disarming_restores_writes() {
     assert!(alarms.contains("alarm:NOSPACE"), "{alarms:?}");
     let status = stdout(&etcdctl(&ep, &["endpoint", "status"]));
     assert!(status.contains("alarm:NOSPACE"), "{status:?}");
+    // etcd's /health fails while an alarm is up (etcdctl 3.4's `endpoint health` does not look at alarms).
+    assert_eq!(
+        common::http_get(s.client_port, "/health"),
+        Some((503, r#"{"health":"false"}"#.to_string()))
+    );
     // Small writes are refused too while the alarm is up; reads and deletes are not.
     let o = etcdctl(&ep, &["put", "small", "1"]);
     assert!(!o.status.success(), "a put went through under NOSPACE");
@@ -296,6 +301,10 @@ fn the_space_quota_raises_nospace_and_disarming_restores_writes() {
     let o = etcdctl(&ep, &["alarm", "disarm"]);
     assert!(stdout(&o).contains("alarm:NOSPACE"), "{o:?}");
     assert_eq!(stdout(&etcdctl(&ep, &["alarm", "list"])), "");
+    assert_eq!(
+        common::http_get(s.client_port, "/health"),
+        Some((200, r#"{"health":"true"}"#.to_string()))
+    );
     assert!(etcdctl(&ep, &["put", "small", "1"]).status.success());
     assert_eq!(
         stdout(&etcdctl(&ep, &["get", "keep", "--print-value-only"])),

@@ -1,6 +1,7 @@
 //! One file per verb family. Each exposes its clap arguments and an async `run`; request building is split
 //! from the I/O so it can be tested (and reused by `txn`, which parses `put`/`get`/`del` lines).
 
+pub mod alarm;
 pub mod compaction;
 pub mod del;
 pub mod endpoint;
