@@ -48,6 +48,8 @@ pub struct RawConfig {
     pub auto_compaction_mode: String,
     pub auto_compaction_retention: String,
     pub quota_backend_bytes: i64,
+    pub max_txn_ops: usize,
+    pub max_request_bytes: usize,
 }
 
 impl Default for RawConfig {
@@ -68,6 +70,8 @@ impl Default for RawConfig {
             auto_compaction_mode: "periodic".into(),
             auto_compaction_retention: "0".into(),
             quota_backend_bytes: 0,
+            max_txn_ops: crate::kv_ops::MAX_TXN_OPS,
+            max_request_bytes: crate::kv_ops::MAX_REQUEST_BYTES,
             snapshot_count: DEFAULT_SNAPSHOT_COUNT,
         }
     }
@@ -103,6 +107,10 @@ pub struct ServerConfig {
     pub auto_compaction: Option<crate::auto_compact::Policy>,
     /// `--quota-backend-bytes`; `None` when off.
     pub quota_bytes: Option<u64>,
+    /// `--max-txn-ops`: operations one txn may hold.
+    pub max_txn_ops: usize,
+    /// `--max-request-bytes`: the largest request a client may send.
+    pub max_request_bytes: usize,
 }
 
 pub fn split_urls(s: &str) -> Vec<String> {
@@ -267,6 +275,12 @@ impl ServerConfig {
                 "must be at least 5 times --heartbeat-interval",
             ));
         }
+        if raw.max_txn_ops == 0 {
+            return Err(invalid("max-txn-ops", "must be positive"));
+        }
+        if raw.max_request_bytes == 0 {
+            return Err(invalid("max-request-bytes", "must be positive"));
+        }
         let auto_compaction = crate::auto_compact::Policy::parse(
             &raw.auto_compaction_mode,
             &raw.auto_compaction_retention,
@@ -293,6 +307,8 @@ impl ServerConfig {
             election_ticks: (raw.election_timeout_ms / raw.heartbeat_interval_ms) as usize,
             auto_compaction,
             quota_bytes: crate::quota::quota_from_flag(raw.quota_backend_bytes),
+            max_txn_ops: raw.max_txn_ops,
+            max_request_bytes: raw.max_request_bytes,
         })
     }
 }

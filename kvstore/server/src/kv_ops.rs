@@ -14,9 +14,9 @@ use kvstore_proto::mvccpb::KeyValue;
 
 use crate::error::EtcdError;
 
-/// etcd's default `--max-txn-ops`.
+/// etcd's default `--max-txn-ops` (the server's is a flag).
 pub const MAX_TXN_OPS: usize = 128;
-/// etcd's default `--max-request-bytes` (1.5 MiB).
+/// etcd's default `--max-request-bytes` (1.5 MiB; the server's is a flag).
 pub const MAX_REQUEST_BYTES: usize = 1536 * 1024;
 
 /// Resolves the revision a read asks for against the view's current and compacted revisions.

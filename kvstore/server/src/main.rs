@@ -103,6 +103,12 @@ struct Flags {
         allow_negative_numbers = true
     )]
     quota_backend_bytes: i64,
+    /// Maximum number of operations permitted in a transaction.
+    #[arg(long, env = "KVSTORE_MAX_TXN_OPS", default_value_t = kvstore::kv_ops::MAX_TXN_OPS)]
+    max_txn_ops: usize,
+    /// Maximum client request size in bytes the server will accept.
+    #[arg(long, env = "KVSTORE_MAX_REQUEST_BYTES", default_value_t = kvstore::kv_ops::MAX_REQUEST_BYTES)]
+    max_request_bytes: usize,
     /// Log filter (tracing-subscriber syntax), e.g. info or kvstore=debug.
     #[arg(long, env = "KVSTORE_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -152,6 +158,8 @@ fn main() -> anyhow::Result<()> {
         auto_compaction_mode: flags.auto_compaction_mode,
         auto_compaction_retention: flags.auto_compaction_retention,
         quota_backend_bytes: flags.quota_backend_bytes,
+        max_txn_ops: flags.max_txn_ops,
+        max_request_bytes: flags.max_request_bytes,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -29,7 +29,6 @@ use tokio::sync::oneshot;
 
 use crate::apply::{Applier, Response};
 use crate::error::EtcdError;
-use crate::kv_ops::MAX_REQUEST_BYTES;
 use crate::lease::Lessor;
 use crate::metrics::Metrics;
 use crate::state::{MemberInfo, ServerState};
@@ -163,6 +162,7 @@ pub struct NodeHandle {
     tx: Sender<NodeMsg>,
     next_id: Arc<AtomicU64>,
     member_id: u64,
+    max_request_bytes: usize,
 }
 
 impl NodeHandle {
@@ -175,7 +175,7 @@ impl NodeHandle {
             request: Some(request),
         }
         .encode_to_vec();
-        if data.len() > MAX_REQUEST_BYTES {
+        if data.len() > self.max_request_bytes {
             return Err(EtcdError::RequestTooLarge);
         }
         let (reply, rx) = oneshot::channel();
@@ -245,6 +245,8 @@ pub struct NodeConfig {
     pub election_ticks: usize,
     /// Applied entries between log truncations (etcd's `--snapshot-count`).
     pub snapshot_count: u64,
+    /// The largest proposal accepted (etcd's `--max-request-bytes`).
+    pub max_request_bytes: usize,
 }
 
 pub struct Node {
@@ -324,6 +326,7 @@ impl Node {
             tx,
             next_id: Arc::new(AtomicU64::new(1)),
             member_id: cfg.id,
+            max_request_bytes: cfg.max_request_bytes,
         };
         let node = Node {
             raw,

@@ -20,7 +20,6 @@ use tokio::sync::watch;
 
 use crate::apply::{Applier, CompactJob};
 use crate::config::{ClusterState, ServerConfig};
-use crate::kv_ops::MAX_REQUEST_BYTES;
 use crate::lease::Lessor;
 use crate::metrics::Metrics;
 use crate::node::{Exit, Node, NodeConfig, NodeHandle};
@@ -126,6 +125,7 @@ impl Server {
             tick: cfg.tick,
             election_ticks: cfg.election_ticks,
             snapshot_count: cfg.snapshot_count,
+            max_request_bytes: cfg.max_request_bytes,
         };
         let single = membership.members.len() == 1 && !joining;
         let (node, handle) = Node::new(
@@ -184,6 +184,7 @@ impl Server {
             leader_conn: tokio::sync::Mutex::new(None),
             in_flight: Arc::default(),
             quota: cfg.quota_bytes,
+            max_txn_ops: cfg.max_txn_ops,
         });
         match cfg.quota_bytes {
             None => tracing::info!("no space quota (--quota-backend-bytes is negative)"),
@@ -219,7 +220,7 @@ impl Server {
             let addr = listener.local_addr().ok();
             let grpc = tonic::service::Routes::new(
                 KvServer::new(rpc::kv::KvService(ctx.clone()))
-                    .max_decoding_message_size(MAX_REQUEST_BYTES + (512 << 10)),
+                    .max_decoding_message_size(cfg.max_request_bytes + (512 << 10)),
             )
             .add_service(WatchServer::new(rpc::watch::WatchService(ctx.clone())))
             .add_service(LeaseServer::new(rpc::lease::LeaseService::new(ctx.clone())))

@@ -312,6 +312,48 @@ fn the_space_quota_raises_nospace_and_disarming_restores_writes() {
     );
 }
 
+/// `--max-txn-ops` and `--max-request-bytes` bound what one request may carry, with etcd's errors.
+#[test]
+fn request_limits_follow_the_flags() {
+    let s = KvStore::start_with(&["--max-txn-ops=2", "--max-request-bytes=2048"]);
+    let ep = s.endpoint();
+    let txn = |script: &str| {
+        let mut c = Command::new(common::etcdctl_path())
+            .env("ETCDCTL_API", "3")
+            .args([&format!("--endpoints={ep}"), "txn"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        c.wait_with_output().unwrap()
+    };
+    assert!(txn("\nput a 1\nput b 2\n\n\n").status.success());
+    let o = txn("\nput a 1\nput b 2\nput c 3\n\n\n");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("too many operations in txn request"),
+        "{o:?}"
+    );
+    assert!(etcdctl(&ep, &["put", "small", &"v".repeat(1000)])
+        .status
+        .success());
+    let o = etcdctl(&ep, &["put", "big", &"v".repeat(3000)]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("etcdserver: request is too large"),
+        "{o:?}"
+    );
+    assert_eq!(
+        stdout(&etcdctl(&ep, &["get", "c"])),
+        "",
+        "the refused txn wrote nothing"
+    );
+}
+
 /// A bad retention is refused at start, naming the flag.
 #[test]
 fn a_bad_auto_compaction_retention_is_refused() {

@@ -167,7 +167,7 @@ impl Kv for KvService {
         let t = req.into_inner();
         self.0
             .unary(SERVICE, "Txn", async {
-                kv_ops::check_txn(&t, kv_ops::MAX_TXN_OPS)?;
+                kv_ops::check_txn(&t, self.0.max_txn_ops)?;
                 if kv_ops::txn_is_read_only(&t) {
                     let serializable = t.success.iter().chain(&t.failure).all(|op| {
                         matches!(&op.request, Some(Request::RequestRange(r)) if r.serializable)

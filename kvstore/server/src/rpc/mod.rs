@@ -44,6 +44,8 @@ pub struct Ctx {
     pub in_flight: Arc<batched_io::InFlight>,
     /// `--quota-backend-bytes`; `None` when off.
     pub quota: Option<u64>,
+    /// `--max-txn-ops`.
+    pub max_txn_ops: usize,
 }
 
 /// What a learner answers (etcd 3.4's `isRPCSupportedForLearner`): Status, and Range — serializable only, which
