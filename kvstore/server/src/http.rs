@@ -27,7 +27,6 @@ use crate::metrics::Metrics;
 use crate::node::NodeHandle;
 use crate::rpc::maintenance::API_VERSION;
 use crate::state::ServerState;
-use kvstore_proto::etcdserverpb::AlarmType;
 
 /// Which endpoints a listener serves.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -52,7 +51,7 @@ pub fn endpoints(
         let node = node.clone();
         let alarms = state.clone();
         async move {
-            let ok = alarms.alarms().get(AlarmType::None).is_empty()
+            let ok = alarms.alarms().is_empty()
                 && matches!(
                     tokio::time::timeout(Duration::from_secs(1), node.read_index()).await,
                     Ok(Ok(()))

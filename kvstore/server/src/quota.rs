@@ -91,6 +91,17 @@ impl Alarms {
         Some(self.0.remove(i))
     }
 
+    /// Whether `member_id`'s alarm of this kind is up.
+    pub fn is_raised(&self, member_id: u64, kind: AlarmType) -> bool {
+        self.0
+            .iter()
+            .any(|a| a.member_id == member_id && a.alarm == kind as i32)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn no_space(&self) -> bool {
         self.0.iter().any(|a| a.alarm == AlarmType::Nospace as i32)
     }

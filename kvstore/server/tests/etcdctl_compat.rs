@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -81,21 +81,7 @@ fn txn_compare_and_swap() {
     let s = KvStore::start();
     let ep = s.endpoint();
     etcdctl(&ep, &["put", "cas", "old"]);
-    let run = |script: &str| {
-        let mut c = Command::new(common::etcdctl_path())
-            .env("ETCDCTL_API", "3")
-            .args([&format!("--endpoints={ep}"), "txn"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        c.stdin
-            .take()
-            .unwrap()
-            .write_all(script.as_bytes())
-            .unwrap();
-        c.wait_with_output().unwrap()
-    };
+    let run = |script: &str| common::etcdctl_with_input(&ep, &["txn"], script);
     let o = run("value(\"cas\") = \"old\"\n\nput cas new\n\nput cas lost\n\n");
     assert!(o.status.success(), "{o:?}");
     assert_eq!(stdout(&o), "SUCCESS\n\nOK\n");
@@ -317,22 +303,7 @@ fn the_space_quota_raises_nospace_and_disarming_restores_writes() {
 fn request_limits_follow_the_flags() {
     let s = KvStore::start_with(&["--max-txn-ops=2", "--max-request-bytes=2048"]);
     let ep = s.endpoint();
-    let txn = |script: &str| {
-        let mut c = Command::new(common::etcdctl_path())
-            .env("ETCDCTL_API", "3")
-            .args([&format!("--endpoints={ep}"), "txn"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        c.stdin
-            .take()
-            .unwrap()
-            .write_all(script.as_bytes())
-            .unwrap();
-        c.wait_with_output().unwrap()
-    };
+    let txn = |script: &str| common::etcdctl_with_input(&ep, &["txn"], script);
     assert!(txn("\nput a 1\nput b 2\n\n\n").status.success());
     let o = txn("\nput a 1\nput b 2\nput c 3\n\n\n");
     assert!(

@@ -13,7 +13,7 @@ use kvstore_proto::etcdserverpb::{
 use kvstore_proto::internal::raft_request::Request as Raft;
 use tonic::{Request, Response, Status};
 
-use super::Ctx;
+use super::{unexpected, Ctx};
 use crate::apply::Response as Applied;
 use crate::error::EtcdError;
 use crate::node::{MemberChange, MemberChangeKind};
@@ -40,7 +40,7 @@ fn check_peer_urls(urls: &[String]) -> Result<(), EtcdError> {
 fn members_of(res: Applied) -> Result<(Option<MemberInfo>, Vec<MemberInfo>), EtcdError> {
     match res {
         Applied::Members(m, all) => Ok((m, all)),
-        _ => Err(EtcdError::Storage("unexpected apply result".into())),
+        _ => Err(unexpected()),
     }
 }
 

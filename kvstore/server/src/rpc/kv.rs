@@ -13,7 +13,7 @@ use kvstore_proto::etcdserverpb::{
 use kvstore_proto::internal::raft_request::Request as Raft;
 use tonic::{Request as GrpcRequest, Response, Status};
 
-use super::Ctx;
+use super::{unexpected, Ctx};
 use crate::apply::Response as Applied;
 use crate::error::EtcdError;
 use crate::kv_ops;
@@ -22,10 +22,6 @@ use crate::mvcc::read::Reader;
 pub struct KvService(pub Arc<Ctx>);
 
 const SERVICE: &str = "etcdserverpb.KV";
-
-fn unexpected() -> EtcdError {
-    EtcdError::Storage("unexpected apply result".into())
-}
 
 fn range_at(
     reader: &Reader<'_>,

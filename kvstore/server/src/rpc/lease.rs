@@ -16,7 +16,7 @@ use kvstore_proto::internal::raft_request::Request as Raft;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::Ctx;
+use super::{unexpected, Ctx};
 use crate::apply::Response as Applied;
 use crate::error::EtcdError;
 use crate::lease::MAX_LEASE_TTL;
@@ -80,7 +80,7 @@ impl Lease for LeaseService {
                 self.ctx.check_quota(crate::quota::lease_cost()).await?;
                 match self.ctx.node.propose(Raft::LeaseGrant(g)).await? {
                     Applied::LeaseGrant(resp) => Ok(resp),
-                    _ => Err(EtcdError::Storage("unexpected apply result".into())),
+                    _ => Err(unexpected()),
                 }
             })
             .await
@@ -95,7 +95,7 @@ impl Lease for LeaseService {
             .unary(SERVICE, "LeaseRevoke", async {
                 match self.ctx.node.propose(Raft::LeaseRevoke(r)).await? {
                     Applied::LeaseRevoke(resp) => Ok(resp),
-                    _ => Err(EtcdError::Storage("unexpected apply result".into())),
+                    _ => Err(unexpected()),
                 }
             })
             .await

@@ -18,7 +18,7 @@ use tonic::{Request, Response, Status};
 
 use kvstore_proto::internal::raft_request::Request as Raft;
 
-use super::Ctx;
+use super::{unexpected, Ctx};
 use crate::apply::Response as Applied;
 use crate::error::EtcdError;
 use crate::mvcc::read::Reader;
@@ -100,7 +100,7 @@ impl Maintenance for MaintenanceService {
                 }
                 match self.0.node.propose(Raft::Alarm(a)).await? {
                     Applied::Alarm(resp) => Ok(resp),
-                    _ => Err(EtcdError::Storage("unexpected apply result".into())),
+                    _ => Err(unexpected()),
                 }
             })
             .await

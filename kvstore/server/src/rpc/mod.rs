@@ -48,6 +48,11 @@ pub struct Ctx {
     pub max_txn_ops: usize,
 }
 
+/// A proposal answered with another request's kind of result: a bug, reported as a storage failure.
+fn unexpected() -> EtcdError {
+    EtcdError::Storage("unexpected apply result".into())
+}
+
 /// What a learner answers (etcd 3.4's `isRPCSupportedForLearner`): Status, and Range — serializable only, which
 /// the Range handler checks. Everything else, streams included, is refused so that clients move to a voter.
 fn learner_may(service: &str, method: &str) -> bool {
@@ -87,13 +92,7 @@ impl Ctx {
             return Ok(());
         }
         let me = self.state.member_id.load(Ordering::Relaxed);
-        let raised = self
-            .state
-            .alarms()
-            .get(AlarmType::Nospace)
-            .iter()
-            .any(|a| a.member_id == me);
-        if !raised {
+        if !self.state.alarms().is_raised(me, AlarmType::Nospace) {
             let raise = AlarmRequest {
                 action: AlarmAction::Activate as i32,
                 member_id: me,

@@ -159,6 +159,26 @@ pub fn etcdctl(ep: &str, args: &[&str]) -> Output {
         .expect("run etcdctl")
 }
 
+/// Runs `etcdctl --endpoints=EP args...` with `input` on its stdin (`txn`'s interactive form).
+pub fn etcdctl_with_input(ep: &str, args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut c = Command::new(etcdctl_path())
+        .env("ETCDCTL_API", "3")
+        .arg(format!("--endpoints={ep}"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run etcdctl");
+    c.stdin
+        .take()
+        .expect("etcdctl stdin")
+        .write_all(input.as_bytes())
+        .expect("write etcdctl stdin");
+    c.wait_with_output().expect("etcdctl output")
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
