@@ -31,6 +31,7 @@ use crate::apply::{Applier, Response};
 use crate::error::EtcdError;
 use crate::lease::Lessor;
 use crate::metrics::Metrics;
+use crate::reply_wait::InFlight;
 use crate::state::{MemberInfo, ServerState};
 use crate::storage::raft_log::RaftLog;
 use crate::storage::{self, Db};
@@ -148,8 +149,11 @@ pub enum Exit {
 }
 
 /// Waits for the raft thread's answer, at most `PROPOSAL_TIMEOUT`.
-async fn await_reply<T>(rx: oneshot::Receiver<Result<T, EtcdError>>) -> Result<T, EtcdError> {
-    match tokio::time::timeout(PROPOSAL_TIMEOUT, rx).await {
+async fn await_reply<T>(
+    in_flight: &InFlight,
+    rx: oneshot::Receiver<Result<T, EtcdError>>,
+) -> Result<T, EtcdError> {
+    match tokio::time::timeout(PROPOSAL_TIMEOUT, in_flight.wait(rx)).await {
         Ok(Ok(res)) => res,
         Ok(Err(_)) => Err(EtcdError::Stopped),
         Err(_) => Err(EtcdError::Timeout),
@@ -163,6 +167,7 @@ pub struct NodeHandle {
     next_id: Arc<AtomicU64>,
     member_id: u64,
     max_request_bytes: usize,
+    in_flight: InFlight,
 }
 
 impl NodeHandle {
@@ -182,7 +187,7 @@ impl NodeHandle {
         self.tx
             .send(NodeMsg::Propose { id, data, reply })
             .map_err(|_| EtcdError::Stopped)?;
-        await_reply(rx).await
+        await_reply(&self.in_flight, rx).await
     }
 
     /// Waits until this member has applied everything committed before the call (raft ReadIndex): a read
@@ -192,7 +197,7 @@ impl NodeHandle {
         self.tx
             .send(NodeMsg::ReadIndex { reply })
             .map_err(|_| EtcdError::Stopped)?;
-        await_reply(rx).await
+        await_reply(&self.in_flight, rx).await
     }
 
     pub fn step(&self, m: Message) -> Result<(), EtcdError> {
@@ -208,7 +213,7 @@ impl NodeHandle {
         self.tx
             .send(NodeMsg::ConfChange { id, change, reply })
             .map_err(|_| EtcdError::Stopped)?;
-        await_reply(rx).await
+        await_reply(&self.in_flight, rx).await
     }
 
     pub fn report_unreachable(&self, to: u64) {
@@ -327,6 +332,7 @@ impl Node {
             next_id: Arc::new(AtomicU64::new(1)),
             member_id: cfg.id,
             max_request_bytes: cfg.max_request_bytes,
+            in_flight: InFlight::default(),
         };
         let node = Node {
             raw,
