@@ -1,7 +1,9 @@
 //! How an RPC task waits for the raft thread's answer to its proposal or read.
 //!
 //! A lone request (nothing else in flight on this member) keeps its runtime thread busy for a short while
-//! instead of parking it: the task re-polls its reply channel, yielding to every other task in between. The
+//! instead of parking it: the task re-polls its reply channel, yielding the CPU (`sched_yield`) and the runtime
+//! in between — a spin that kept the CPU cut a 3-member cluster on this 2-core machine to a third of its
+//! 1-client rate, starving the other members. The
 //! raft thread answers after an fsync, by which time a parked runtime thread has often left the CPU idle, and
 //! waking an idle CPU costs tens of µs here (35 µs measured with `perf sched timehist` on this 2-core VM: a
 //! tenth of a 1-client put). Go's scheduler, which etcd runs on, spins idle threads in the same way before it
@@ -12,7 +14,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 /// The longest a lone request spins before it parks: a few slow fsyncs' worth.
@@ -24,19 +26,54 @@ pub struct InFlight(Arc<AtomicUsize>);
 
 impl InFlight {
     /// Waits for `reply`, spinning while it is the only request in flight (see the module docs).
-    pub fn wait<F: Future + Unpin>(&self, reply: F) -> impl Future<Output = F::Output> {
+    pub async fn wait<F: Future + Unpin>(&self, mut reply: F) -> F::Output {
         self.0.fetch_add(1, Relaxed);
-        SpinThenPark {
-            reply,
-            in_flight: Guard(self.0.clone()),
-            spin_until: Instant::now() + SPIN_LIMIT,
+        let _counted = Guard(self.0.clone());
+        let spin_until = Instant::now() + SPIN_LIMIT;
+        let mut spins = 0u32;
+        while self.0.load(Relaxed) == 1 && Instant::now() < spin_until {
+            let polled =
+                std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut reply).poll(cx))).await;
+            if let Poll::Ready(out) = polled {
+                return out;
+            }
+            // Give the CPU to any thread waiting for one (on a shared machine: another member, the client).
+            std::thread::yield_now();
+            spins += 1;
+            if spins.is_multiple_of(IO_EVERY) {
+                // Let the runtime poll its I/O driver (a peer's answer, say) before this task looks again.
+                tokio::task::yield_now().await;
+            } else {
+                // Back of the run queue: other ready tasks run first; the I/O driver is left for later.
+                requeue().await;
+            }
         }
+        reply.await
     }
 
     #[cfg(test)]
     fn count(&self) -> usize {
         self.0.load(Relaxed)
     }
+}
+
+/// One spin in this many lets the runtime poll its I/O driver; polling it every time costs a lone 1-client put
+/// ~5% of its rate here (an `epoll_wait` per spin).
+const IO_EVERY: u32 = 8;
+
+/// Goes to the back of the runtime's run queue once, without waiting for its I/O driver to be polled (which
+/// `tokio::task::yield_now` waits for).
+async fn requeue() {
+    let mut queued = false;
+    std::future::poll_fn(|cx| {
+        if queued {
+            return Poll::Ready(());
+        }
+        queued = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await
 }
 
 /// Takes its request off the count however the wait ends (answered, timed out or cancelled).
@@ -48,33 +85,11 @@ impl Drop for Guard {
     }
 }
 
-struct SpinThenPark<F> {
-    reply: F,
-    in_flight: Guard,
-    spin_until: Instant,
-}
-
-impl<F: Future + Unpin> Future for SpinThenPark<F> {
-    type Output = F::Output;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        if let Poll::Ready(out) = Pin::new(&mut self.reply).poll(cx) {
-            return Poll::Ready(out);
-        }
-        // The reply channel has registered the waker, so an answer wakes this task whether it spins or parks.
-        if self.in_flight.0.load(Relaxed) == 1 && Instant::now() < self.spin_until {
-            // Give the CPU to any thread waiting for one (on a shared machine: another member, the client).
-            std::thread::yield_now();
-            cx.waker().wake_by_ref();
-        }
-        Poll::Pending
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicU64;
+    use std::task::Context;
 
     /// A future that counts its polls and is ready once `ready` is set.
     struct Probe {
@@ -111,7 +126,10 @@ mod tests {
     async fn a_lone_request_keeps_polling_and_sees_its_answer_without_a_wake_up() {
         let in_flight = InFlight::default();
         let (reply, polls, ready) = probe();
-        let waiter = tokio::spawn(in_flight.wait(reply));
+        let waiter = tokio::spawn({
+            let in_flight = in_flight.clone();
+            async move { in_flight.wait(reply).await }
+        });
         // The probe never wakes its task: only spinning can notice that it became ready.
         while polls.load(Relaxed) < 10 {
             tokio::task::yield_now().await;
@@ -128,9 +146,15 @@ mod tests {
     async fn with_another_request_in_flight_a_waiter_parks() {
         let in_flight = InFlight::default();
         let (first, _, _) = probe();
-        let first = tokio::spawn(in_flight.wait(first));
+        let first = tokio::spawn({
+            let in_flight = in_flight.clone();
+            async move { in_flight.wait(first).await }
+        });
         let (second, polls, _) = probe();
-        let second = tokio::spawn(in_flight.wait(second));
+        let second = tokio::spawn({
+            let in_flight = in_flight.clone();
+            async move { in_flight.wait(second).await }
+        });
         tokio::time::sleep(Duration::from_millis(20)).await;
         // Polled once (or twice, if it ran before the other was counted) and then parked: nothing wakes it.
         assert!(polls.load(Relaxed) <= 2, "{} polls", polls.load(Relaxed));
@@ -145,7 +169,10 @@ mod tests {
     async fn a_lone_request_parks_after_the_spin_limit() {
         let in_flight = InFlight::default();
         let (reply, polls, _) = probe();
-        let waiter = tokio::spawn(in_flight.wait(reply));
+        let waiter = tokio::spawn({
+            let in_flight = in_flight.clone();
+            async move { in_flight.wait(reply).await }
+        });
         tokio::time::sleep(SPIN_LIMIT * 3).await;
         let settled = polls.load(Relaxed);
         tokio::time::sleep(Duration::from_millis(20)).await;
