@@ -122,18 +122,23 @@ mod tests {
         )
     }
 
+    fn spawn_wait(in_flight: &InFlight, reply: Probe) -> tokio::task::JoinHandle<()> {
+        let in_flight = in_flight.clone();
+        tokio::spawn(async move { in_flight.wait(reply).await })
+    }
+
     #[tokio::test]
     async fn a_lone_request_keeps_polling_and_sees_its_answer_without_a_wake_up() {
         let in_flight = InFlight::default();
         let (reply, polls, ready) = probe();
-        let waiter = tokio::spawn({
-            let in_flight = in_flight.clone();
-            async move { in_flight.wait(reply).await }
-        });
+        let waiter = spawn_wait(&in_flight, reply);
         // The probe never wakes its task: only spinning can notice that it became ready.
-        while polls.load(Relaxed) < 10 {
-            tokio::task::yield_now().await;
-        }
+        let spun = tokio::time::timeout(Duration::from_millis(500), async {
+            while polls.load(Relaxed) < 10 {
+                tokio::task::yield_now().await;
+            }
+        });
+        assert!(spun.await.is_ok(), "polled {} times", polls.load(Relaxed));
         ready.store(true, Relaxed);
         tokio::time::timeout(Duration::from_secs(1), waiter)
             .await
@@ -146,15 +151,9 @@ mod tests {
     async fn with_another_request_in_flight_a_waiter_parks() {
         let in_flight = InFlight::default();
         let (first, _, _) = probe();
-        let first = tokio::spawn({
-            let in_flight = in_flight.clone();
-            async move { in_flight.wait(first).await }
-        });
+        let first = spawn_wait(&in_flight, first);
         let (second, polls, _) = probe();
-        let second = tokio::spawn({
-            let in_flight = in_flight.clone();
-            async move { in_flight.wait(second).await }
-        });
+        let second = spawn_wait(&in_flight, second);
         tokio::time::sleep(Duration::from_millis(20)).await;
         // Polled once (or twice, if it ran before the other was counted) and then parked: nothing wakes it.
         assert!(polls.load(Relaxed) <= 2, "{} polls", polls.load(Relaxed));
@@ -169,10 +168,7 @@ mod tests {
     async fn a_lone_request_parks_after_the_spin_limit() {
         let in_flight = InFlight::default();
         let (reply, polls, _) = probe();
-        let waiter = tokio::spawn({
-            let in_flight = in_flight.clone();
-            async move { in_flight.wait(reply).await }
-        });
+        let waiter = spawn_wait(&in_flight, reply);
         tokio::time::sleep(SPIN_LIMIT * 3).await;
         let settled = polls.load(Relaxed);
         tokio::time::sleep(Duration::from_millis(20)).await;
