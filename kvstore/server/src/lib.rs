@@ -22,7 +22,7 @@
 //! | [`lease`] | the lessor: leases, attached keys, expiry on the leader |
 //! | [`watch`] | event fan-out and per-stream watchers with history catch-up |
 //! | [`node`] | the raft-rs `RawNode` Ready loop and its handle |
-//! | `reply_wait` | how an RPC waits for the raft thread: a lone request spins instead of parking |
+//! | [`reply_wait`] | how a request (or a peer's answer) waits for the raft thread: spin when alone, not park |
 //! | [`transport`] | where outgoing raft messages go (a trait: the peer transport or none) |
 //! | [`peer`] | the peer transport: raft messages and snapshot streams between members over TCP |
 //! | [`discovery`] | `--discovery`: members of a new cluster meet under a prefix in a running store |
@@ -55,7 +55,7 @@ pub mod node;
 pub mod peer;
 pub mod quota;
 mod raft_log_bridge;
-mod reply_wait;
+pub mod reply_wait;
 pub mod restore;
 pub mod rpc;
 pub mod server;

@@ -31,7 +31,7 @@ use crate::apply::{Applier, Response};
 use crate::error::EtcdError;
 use crate::lease::Lessor;
 use crate::metrics::Metrics;
-use crate::reply_wait::InFlight;
+use crate::reply_wait::{AnswerDue, InFlight};
 use crate::state::{MemberInfo, ServerState};
 use crate::storage::raft_log::RaftLog;
 use crate::storage::{self, Db};
@@ -168,6 +168,7 @@ pub struct NodeHandle {
     member_id: u64,
     max_request_bytes: usize,
     in_flight: InFlight,
+    answer_due: AnswerDue,
 }
 
 impl NodeHandle {
@@ -201,6 +202,9 @@ impl NodeHandle {
     }
 
     pub fn step(&self, m: Message) -> Result<(), EtcdError> {
+        if m.get_msg_type() == raft::prelude::MessageType::MsgAppend {
+            self.answer_due.expect(m.from);
+        }
         self.tx
             .send(NodeMsg::Step(Box::new(m)))
             .map_err(|_| EtcdError::Stopped)
@@ -237,6 +241,11 @@ impl NodeHandle {
 
     pub fn member_id(&self) -> u64 {
         self.member_id
+    }
+
+    /// Which peer awaits an answer from the raft thread (see [`AnswerDue`]).
+    pub fn answer_due(&self) -> &AnswerDue {
+        &self.answer_due
     }
 }
 
@@ -333,6 +342,7 @@ impl Node {
             member_id: cfg.id,
             max_request_bytes: cfg.max_request_bytes,
             in_flight: InFlight::default(),
+            answer_due: AnswerDue::default(),
         };
         let node = Node {
             raw,

@@ -9,10 +9,14 @@
 //! tenth of a 1-client put). Go's scheduler, which etcd runs on, spins idle threads in the same way before it
 //! parks them. With more than one request in flight the thread has other work and nothing is gained, so those
 //! wait parked as usual; a lone request stops spinning after [`SPIN_LIMIT`].
+//!
+//! A follower's answer to its leader's append makes the same trip the other way (peer receiver → raft thread,
+//! fsync → peer sender task), so the sender to a peer that is owed an answer spins for it in the same way
+//! ([`AnswerDue`]); only appends count, so an idle cluster's heartbeats do not make anything spin.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -57,6 +61,51 @@ impl InFlight {
     }
 }
 
+/// A peer that handed this member a raft message it answers (an append), and until when its answer is awaited:
+/// the peer sender that will carry the answer spins for it, as a lone request does for its reply, instead of
+/// parking its runtime thread through the raft thread's fsync.
+#[derive(Clone, Default)]
+pub struct AnswerDue {
+    peer: Arc<AtomicU64>,
+    until_nanos: Arc<AtomicU64>,
+}
+
+impl AnswerDue {
+    /// `peer` will get an answer from the raft thread soon.
+    pub fn expect(&self, peer: u64) {
+        self.peer.store(peer, Relaxed);
+        self.until_nanos
+            .store(nanos_since_start() + SPIN_LIMIT.as_nanos() as u64, Relaxed);
+    }
+
+    /// The next message for `peer` from `rx`, if one comes while an answer to `peer` is due; `None` once it is no
+    /// longer due (the caller then waits as usual).
+    pub async fn recv<T>(&self, peer: u64, rx: &mut tokio::sync::mpsc::Receiver<T>) -> Option<T> {
+        let mut spins = 0u32;
+        while self.peer.load(Relaxed) == peer
+            && nanos_since_start() < self.until_nanos.load(Relaxed)
+        {
+            if let Ok(m) = rx.try_recv() {
+                self.until_nanos.store(0, Relaxed);
+                return Some(m);
+            }
+            std::thread::yield_now();
+            spins += 1;
+            if spins.is_multiple_of(IO_EVERY) {
+                tokio::task::yield_now().await;
+            } else {
+                requeue().await;
+            }
+        }
+        None
+    }
+}
+
+fn nanos_since_start() -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
 /// One spin in this many lets the runtime poll its I/O driver; polling it every time costs a lone 1-client put
 /// ~5% of its rate here (an `epoll_wait` per spin).
 const IO_EVERY: u32 = 8;
@@ -88,7 +137,6 @@ impl Drop for Guard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicU64;
     use std::task::Context;
 
     /// A future that counts its polls and is ready once `ready` is set.
@@ -162,6 +210,36 @@ mod tests {
         let _ = first.await;
         let _ = second.await;
         assert_eq!(in_flight.count(), 0, "cancelled waits leave the count");
+    }
+
+    #[tokio::test]
+    async fn a_peer_sender_spins_only_while_an_answer_to_its_peer_is_due() {
+        let due = AnswerDue::default();
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<u32>(4);
+        // Nothing due: the sender goes back to waiting as usual at once.
+        let t = Instant::now();
+        assert_eq!(due.recv(7, &mut rx).await, None);
+        assert!(t.elapsed() < SPIN_LIMIT);
+        // An answer to peer 7 is due: its sender spins and takes the answer when the raft thread queues it.
+        due.expect(7);
+        let raft = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_micros(300));
+            tx.blocking_send(42).unwrap();
+            tx
+        });
+        assert_eq!(due.recv(7, &mut rx).await, Some(42));
+        let tx = raft.join().unwrap();
+        // Taken: no longer due. And an answer due to peer 7 does not make peer 9's sender spin.
+        assert_eq!(due.recv(7, &mut rx).await, None);
+        due.expect(7);
+        let t = Instant::now();
+        assert_eq!(due.recv(9, &mut rx).await, None);
+        assert!(t.elapsed() < SPIN_LIMIT);
+        // Nothing comes: the spin ends after the limit.
+        let t = Instant::now();
+        assert_eq!(due.recv(7, &mut rx).await, None);
+        assert!(t.elapsed() >= SPIN_LIMIT / 2, "{:?}", t.elapsed());
+        drop(tx);
     }
 
     #[tokio::test]

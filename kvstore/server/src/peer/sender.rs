@@ -179,7 +179,10 @@ async fn peer_loop(ctx: PeerCtx, to: u64, mut rx: mpsc::Receiver<Message>) {
     let mut reported_down = false;
     let mut batch = Vec::new();
     loop {
-        let first = tokio::select! {
+        let first = if let Some(m) = ctx.node.answer_due().recv(to, &mut rx).await {
+            m
+        } else {
+            tokio::select! {
             m = rx.recv() => match m {
                 Some(m) => m,
                 None => return,
@@ -190,6 +193,7 @@ async fn peer_loop(ctx: PeerCtx, to: u64, mut rx: mpsc::Receiver<Message>) {
                 reported_down = true;
                 ctx.node.report_unreachable(to);
                 continue;
+            }
             }
         };
         batch.clear();
