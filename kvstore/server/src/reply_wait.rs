@@ -41,16 +41,7 @@ impl InFlight {
             if let Poll::Ready(out) = polled {
                 return out;
             }
-            // Give the CPU to any thread waiting for one (on a shared machine: another member, the client).
-            std::thread::yield_now();
-            spins += 1;
-            if spins.is_multiple_of(IO_EVERY) {
-                // Let the runtime poll its I/O driver (a peer's answer, say) before this task looks again.
-                tokio::task::yield_now().await;
-            } else {
-                // Back of the run queue: other ready tasks run first; the I/O driver is left for later.
-                requeue().await;
-            }
+            spin(&mut spins).await;
         }
         reply.await
     }
@@ -89,13 +80,7 @@ impl AnswerDue {
                 self.until_nanos.store(0, Relaxed);
                 return Some(m);
             }
-            std::thread::yield_now();
-            spins += 1;
-            if spins.is_multiple_of(IO_EVERY) {
-                tokio::task::yield_now().await;
-            } else {
-                requeue().await;
-            }
+            spin(&mut spins).await;
         }
         None
     }
@@ -109,6 +94,19 @@ fn nanos_since_start() -> u64 {
 /// One spin in this many lets the runtime poll its I/O driver; polling it every time costs a lone 1-client put
 /// ~5% of its rate here (an `epoll_wait` per spin).
 const IO_EVERY: u32 = 8;
+
+/// One turn of a spin: gives the CPU to any thread waiting for one (on a shared machine: another member, the
+/// client), then lets the runtime run its other ready tasks — and, every [`IO_EVERY`] turns, poll its I/O driver
+/// (a peer's answer, say) — before the spinning task looks again.
+async fn spin(spins: &mut u32) {
+    std::thread::yield_now();
+    *spins += 1;
+    if spins.is_multiple_of(IO_EVERY) {
+        tokio::task::yield_now().await;
+    } else {
+        requeue().await;
+    }
+}
 
 /// Goes to the back of the runtime's run queue once, without waiting for its I/O driver to be polled (which
 /// `tokio::task::yield_now` waits for).
