@@ -306,12 +306,7 @@ impl Applier {
         };
         // While a NOSPACE alarm is up, nothing that adds data is applied (etcd's capped applier); every member
         // decides the same, since the alarms are replicated state.
-        let adds_data = match request {
-            R::Put(_) | R::LeaseGrant(_) => true,
-            R::Txn(t) => !kv_ops::txn_is_read_only(t),
-            _ => false,
-        };
-        if adds_data && self.state.no_space() {
+        if crate::quota::adds_data(request) && self.state.no_space() {
             return Err(EtcdError::NoSpace);
         }
         match request {

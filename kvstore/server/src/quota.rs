@@ -10,6 +10,7 @@
 use kvstore_proto::etcdserverpb::{
     request_op::Request, AlarmMember, AlarmResponse, AlarmType, PutRequest, RequestOp, TxnRequest,
 };
+use kvstore_proto::internal::raft_request;
 use prost::Message as _;
 
 /// etcd's default quota (`--quota-backend-bytes=0`).
@@ -48,6 +49,17 @@ pub fn txn_cost(t: &TxnRequest) -> u64 {
 
 pub fn lease_cost() -> u64 {
     LEASE_OVERHEAD
+}
+
+/// Whether NOSPACE refuses this request: it adds data (a put, a txn that writes, a lease grant). Deletes,
+/// compaction, lease revokes and alarm changes still run, so an operator can make room and disarm.
+pub fn adds_data(r: &raft_request::Request) -> bool {
+    use raft_request::Request as R;
+    match r {
+        R::Put(_) | R::LeaseGrant(_) => true,
+        R::Txn(t) => !crate::kv_ops::txn_is_read_only(t),
+        _ => false,
+    }
 }
 
 /// Whether a request of `cost` bytes still fits: the database's size plus the cost stays under the quota.
@@ -171,6 +183,29 @@ mod tests {
         assert!(fits(Some(1000), 500, 499));
         assert!(!fits(Some(1000), 500, 500));
         assert!(fits(None, u64::MAX, 1));
+    }
+
+    #[test]
+    fn nospace_refuses_what_adds_data_and_lets_an_operator_make_room() {
+        use kvstore_proto::etcdserverpb::{
+            CompactionRequest, DeleteRangeRequest, LeaseGrantRequest, LeaseRevokeRequest,
+        };
+        use raft_request::Request as R;
+        let writing = TxnRequest {
+            failure: vec![put("a", 1)],
+            ..Default::default()
+        };
+        let reading = TxnRequest {
+            success: vec![range()],
+            ..Default::default()
+        };
+        assert!(adds_data(&R::Put(PutRequest::default())));
+        assert!(adds_data(&R::LeaseGrant(LeaseGrantRequest::default())));
+        assert!(adds_data(&R::Txn(writing)), "a put in either branch");
+        assert!(!adds_data(&R::Txn(reading)));
+        assert!(!adds_data(&R::DeleteRange(DeleteRangeRequest::default())));
+        assert!(!adds_data(&R::Compaction(CompactionRequest::default())));
+        assert!(!adds_data(&R::LeaseRevoke(LeaseRevokeRequest::default())));
     }
 
     #[test]

@@ -1,14 +1,14 @@
 //! How an RPC task waits for the raft thread's answer to its proposal or read.
 //!
-//! A lone request (nothing else in flight on this member) keeps its runtime thread busy for a short while
-//! instead of parking it: the task re-polls its reply channel, yielding the CPU (`sched_yield`) and the runtime
-//! in between — a spin that kept the CPU cut a 3-member cluster on this 2-core machine to a third of its
-//! 1-client rate, starving the other members. The
-//! raft thread answers after an fsync, by which time a parked runtime thread has often left the CPU idle, and
-//! waking an idle CPU costs tens of µs here (35 µs measured with `perf sched timehist` on this 2-core VM: a
-//! tenth of a 1-client put). Go's scheduler, which etcd runs on, spins idle threads in the same way before it
-//! parks them. With more than one request in flight the thread has other work and nothing is gained, so those
-//! wait parked as usual; a lone request stops spinning after [`SPIN_LIMIT`].
+//! The raft thread answers after an fsync, by which time a parked runtime thread has often left its CPU idle,
+//! and waking an idle CPU costs tens of µs here (35 µs measured with `perf sched timehist` on this 2-core VM: a
+//! tenth of a 1-client put). So a lone request (nothing else in flight on this member) keeps its runtime thread
+//! busy for a short while instead of parking it: the task re-polls its reply channel, yielding the CPU
+//! (`sched_yield`) and the runtime in between — a spin that kept the CPU cut a 3-member cluster on this 2-core
+//! machine to a third of its 1-client rate, starving the other members. Go's scheduler, which etcd runs on,
+//! spins idle threads in the same way before it parks them. With more than one request in flight the thread has
+//! other work and nothing is gained, so those wait parked as usual; a lone request stops spinning after
+//! [`SPIN_LIMIT`].
 //!
 //! A follower's answer to its leader's append makes the same trip the other way (peer receiver → raft thread,
 //! fsync → peer sender task), so the sender to a peer that is owed an answer spins for it in the same way

@@ -179,22 +179,23 @@ async fn peer_loop(ctx: PeerCtx, to: u64, mut rx: mpsc::Receiver<Message>) {
     let mut reported_down = false;
     let mut batch = Vec::new();
     loop {
-        let first = if let Some(m) = ctx.node.answer_due().recv(to, &mut rx).await {
-            m
-        } else {
-            tokio::select! {
-            m = rx.recv() => match m {
-                Some(m) => m,
-                None => return,
+        // An answer this member owes the peer comes from the raft thread within an fsync: spin for it.
+        let owed = ctx.node.answer_due().recv(to, &mut rx).await;
+        let first = match owed {
+            Some(m) => m,
+            None => tokio::select! {
+                m = rx.recv() => match m {
+                    Some(m) => m,
+                    None => return,
+                },
+                _ = closed(&mut conn) => {
+                    tracing::warn!(peer, "peer closed the connection");
+                    conn = None;
+                    reported_down = true;
+                    ctx.node.report_unreachable(to);
+                    continue;
+                }
             },
-            _ = closed(&mut conn) => {
-                tracing::warn!(peer, "peer closed the connection");
-                conn = None;
-                reported_down = true;
-                ctx.node.report_unreachable(to);
-                continue;
-            }
-            }
         };
         batch.clear();
         batch.push(first);

@@ -1,6 +1,5 @@
 //! `etcdserverpb.Maintenance`: Status, Alarm (list, raise, disarm: see [`crate::quota`]), Defragment (a RocksDB
-//! manual compaction),
-//! Hash/HashKV, MoveLeader, and Snapshot (a backup stream).
+//! manual compaction), Hash/HashKV, MoveLeader, and Snapshot (a backup stream).
 
 use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
