@@ -9,24 +9,35 @@
 //! This crate is shared by the server and by every client (kvctl, the benchmark, fleet), so that clients never
 //! depend on the server crate.
 //!
+//! With the `json` feature every etcd message also implements serde's `Serialize`/`Deserialize` in the protobuf
+//! JSON mapping etcd's JSON gateway speaks (see `build.rs`); the server's gateway needs it, clients do not.
+//!
 //! Why tonic + prost: they are the maintained gRPC/protobuf stack for tokio, generate both the server traits and
-//! the clients from the same files, and are what the `etcd-client` crate itself uses.
+//! the clients from the same files, and are what the `etcd-client` crate itself uses. Why pbjson: it generates the JSON mapping from
+//! the same descriptors, so the JSON field names, 64-bit-as-string and base64 rules follow the `.proto` files
+//! instead of a hand-written copy of them.
 
 #![allow(clippy::all, missing_docs)]
 
 /// etcd's `mvccpb` package: stored key-values and watch events.
 pub mod mvccpb {
     tonic::include_proto!("mvccpb");
+    #[cfg(feature = "json")]
+    include!(concat!(env!("OUT_DIR"), "/mvccpb.serde.rs"));
 }
 
 /// etcd's `authpb` package (only the types the RPC messages reference).
 pub mod authpb {
     tonic::include_proto!("authpb");
+    #[cfg(feature = "json")]
+    include!(concat!(env!("OUT_DIR"), "/authpb.serde.rs"));
 }
 
 /// etcd's `etcdserverpb` package: requests, responses, services.
 pub mod etcdserverpb {
     tonic::include_proto!("etcdserverpb");
+    #[cfg(feature = "json")]
+    include!(concat!(env!("OUT_DIR"), "/etcdserverpb.serde.rs"));
 }
 
 /// Protobuf package `kvstore.*`: kvstore's own messages (not part of etcd's API).

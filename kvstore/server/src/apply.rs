@@ -497,7 +497,7 @@ impl Applier {
     }
 
     fn exec_op(&self, txn: &mut WriteTxn<'_>, op: &RequestOp) -> Result<ResponseOp, EtcdError> {
-        let response = match &op.request {
+        let mut response = match &op.request {
             Some(Request::RequestRange(r)) => {
                 OpResponse::ResponseRange(range_in_txn(&self.db, txn, r, self.compact_revision)?)
             }
@@ -508,6 +508,7 @@ impl Applier {
             Some(Request::RequestTxn(t)) => OpResponse::ResponseTxn(self.txn(txn, t)?),
             None => return Err(EtcdError::InvalidArgument("empty request op in txn".into())),
         };
+        kv_ops::txn_op_header(&mut response, txn.visible_revision());
         Ok(ResponseOp {
             response: Some(response),
         })

@@ -8,7 +8,9 @@ use kvstore_proto::etcdserverpb::{
     compare::{CompareResult, CompareTarget, TargetUnion},
     range_request::{SortOrder, SortTarget},
     request_op::Request,
-    Compare, DeleteRangeRequest, PutRequest, RangeRequest, RangeResponse, RequestOp, TxnRequest,
+    response_op::Response as OpResponse,
+    Compare, DeleteRangeRequest, PutRequest, RangeRequest, RangeResponse, RequestOp,
+    ResponseHeader, TxnRequest,
 };
 use kvstore_proto::mvccpb::KeyValue;
 
@@ -206,6 +208,22 @@ pub fn finish_range(r: &RangeRequest, mut kvs: Vec<KeyValue>, count: i64) -> Ran
         kvs,
         more,
         count,
+    }
+}
+
+/// The header etcd gives a response inside a txn: range, put and delete carry only `revision`, the store's
+/// revision as that operation saw it (the txn's own once it has written, as etcd's `storeTxnWrite` reports it);
+/// a nested txn carries an empty header.
+pub fn txn_op_header(response: &mut OpResponse, revision: i64) {
+    let header = Some(ResponseHeader {
+        revision,
+        ..Default::default()
+    });
+    match response {
+        OpResponse::ResponseRange(r) => r.header = header,
+        OpResponse::ResponsePut(r) => r.header = header,
+        OpResponse::ResponseDeleteRange(r) => r.header = header,
+        OpResponse::ResponseTxn(r) => r.header = Some(ResponseHeader::default()),
     }
 }
 

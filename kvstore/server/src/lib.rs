@@ -30,6 +30,7 @@
 //! | [`snapshot`] | state-machine snapshots: for lagging followers, backups and restores |
 //! | [`rpc`] | the gRPC services, one file each |
 //! | [`http`] | `/health`, `/metrics`, `/version` |
+//! | [`gateway`] | etcd's JSON gateway: `POST /v3/...` with protobuf JSON, calling the same services |
 //! | [`quota`] | `--quota-backend-bytes`: request costs, the replicated alarms, what NOSPACE refuses |
 //! | [`auto_compact`] | `--auto-compaction-*`: the leader compacts history on a schedule |
 //! | [`metrics`] | Prometheus metrics with etcd's names |
@@ -38,7 +39,8 @@
 //! ## Crates and why
 //! `raft` (TiKV's raft-rs, a faithful port of etcd's raft), `rocksdb` (atomic multi-family batches, snapshots,
 //! bounded memory), `tonic`/`prost` (the tokio gRPC stack, shared with the clients through `kvstore-proto`),
-//! `warp` (the small HTTP endpoints), `prometheus` (metrics text), `sha1` (etcd's member-id derivation), `clap`,
+//! `warp` (the small HTTP endpoints), `pbjson` (protobuf JSON for the gateway, generated from the same
+//! `.proto` files), `prometheus` (metrics text), `sha1` (etcd's member-id derivation), `clap`,
 //! `tracing`, `thiserror`.
 
 pub mod apply;
@@ -46,6 +48,7 @@ pub mod auto_compact;
 pub mod config;
 pub mod discovery;
 pub mod error;
+pub mod gateway;
 pub mod http;
 pub mod kv_ops;
 pub mod lease;

@@ -216,6 +216,15 @@ impl Server {
             cfg.advertise_client_urls.clone(),
             wait_stop(stop_rx.clone()),
         )));
+        // One lease service for every listener and the JSON gateway: it hands out lease ids.
+        let lease_service = Arc::new(rpc::lease::LeaseService::new(ctx.clone()));
+        // A JSON body carries values and keys in base64 (4/3 of their size, plus field names): twice the gRPC
+        // message limit lets every request gRPC would take reach the handler, which refuses what is too large.
+        let gateway = crate::gateway::Gateway::new(
+            ctx.clone(),
+            lease_service.clone(),
+            2 * (cfg.max_request_bytes + (512 << 10)),
+        );
         for listener in client {
             let addr = listener.local_addr().ok();
             let grpc = tonic::service::Routes::new(
@@ -223,7 +232,7 @@ impl Server {
                     .max_decoding_message_size(cfg.max_request_bytes + (512 << 10)),
             )
             .add_service(WatchServer::new(rpc::watch::WatchService(ctx.clone())))
-            .add_service(LeaseServer::new(rpc::lease::LeaseService::new(ctx.clone())))
+            .add_service(LeaseServer::from_arc(lease_service.clone()))
             .add_service(ClusterServer::new(rpc::cluster::ClusterService(
                 ctx.clone(),
             )))
@@ -231,13 +240,18 @@ impl Server {
                 rpc::maintenance::MaintenanceService(ctx.clone()),
             ))
             .add_service(AuthServer::new(rpc::auth::AuthService));
-            // etcd's plain-HTTP endpoints on the same port: HTTP/1 requests reach them, gRPC clients (HTTP/2
-            // with prior knowledge) the services above.
+            // etcd's plain-HTTP endpoints and its JSON gateway on the same port: HTTP/1 requests reach them,
+            // gRPC clients (HTTP/2 with prior knowledge) the services above.
             let web = crate::http::client_service(handle.clone(), state.clone(), metrics.clone());
             let routes = crate::http::CLIENT_PATHS
                 .iter()
                 .fold(grpc.into_axum_router(), |r, path| {
                     r.route_service(path, web.clone())
+                });
+            let routes = crate::gateway::ROUTES
+                .iter()
+                .fold(routes, |r, path| {
+                    r.route_service(path, gateway.clone().service())
                 })
                 .fallback_service(crate::http::client_fallback());
             let router = tonic::transport::Server::builder()

@@ -124,7 +124,9 @@ impl WatchStream {
         }
     }
 
-    /// Serves the stream until the client goes away.
+    /// Serves the stream until the client goes away. A client that closes its sending side (the JSON gateway
+    /// does once the request body ends) keeps its watches, as etcd's `recvLoop` returns without error on EOF;
+    /// the stream then ends when nobody reads the responses any more.
     pub async fn run<S>(mut self, mut inbound: S)
     where
         S: Stream<Item = Result<WatchRequest, Status>> + Unpin,
@@ -132,12 +134,19 @@ impl WatchStream {
         let mut rx = self.hub.subscribe();
         let mut progress = tokio::time::interval(self.progress_interval);
         progress.tick().await;
+        let out = self.out.clone();
+        let mut inbound_open = true;
         loop {
             let flow = tokio::select! {
-                req = inbound.next() => match req {
+                req = inbound.next(), if inbound_open => match req {
                     Some(Ok(req)) => self.on_request(req).await,
-                    _ => Flow::Stop,
+                    None => {
+                        inbound_open = false;
+                        Flow::Continue
+                    }
+                    Some(Err(_)) => Flow::Stop,
                 },
+                () = out.closed() => Flow::Stop,
                 batch = rx.recv() => match batch {
                     Ok(batch) => self.on_batch(&batch).await,
                     // Lagged: what we missed is in the store; the next batch's gap check reads it.

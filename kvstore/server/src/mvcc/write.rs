@@ -101,6 +101,16 @@ impl<'a> WriteTxn<'a> {
         self.rev
     }
 
+    /// The store's revision as a read inside this request sees it: the one before, until the request has
+    /// written something, then its own.
+    pub fn visible_revision(&self) -> i64 {
+        if self.changed() {
+            self.rev
+        } else {
+            self.rev - 1
+        }
+    }
+
     /// The current live value of `key`.
     pub fn latest(&self, key: &[u8]) -> storage::Result<Option<KeyValue>> {
         if let Some(v) = self.local.get(key).or_else(|| self.batch.get(key)) {

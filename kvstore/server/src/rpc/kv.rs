@@ -64,7 +64,7 @@ fn txn_at(
     let ops = if succeeded { &t.success } else { &t.failure };
     let mut responses = Vec::with_capacity(ops.len());
     for op in ops {
-        let response = match &op.request {
+        let mut response = match &op.request {
             Some(Request::RequestRange(r)) => {
                 OpResponse::ResponseRange(range_at(reader, r, current, compacted)?)
             }
@@ -77,6 +77,7 @@ fn txn_at(
                 ))
             }
         };
+        kv_ops::txn_op_header(&mut response, current);
         responses.push(ResponseOp {
             response: Some(response),
         });

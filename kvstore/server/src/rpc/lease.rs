@@ -60,6 +60,49 @@ impl LeaseService {
     }
 }
 
+/// Serves one keep-alive stream (gRPC's, or the JSON gateway's): each request renews its lease, forwarded to the
+/// leader when this member is not it, and is answered in order. Ends when the client's side does, as etcd's does.
+pub fn keep_alive<S>(
+    ctx: Arc<Ctx>,
+    mut inbound: S,
+) -> ReceiverStream<Result<LeaseKeepAliveResponse, Status>>
+where
+    S: Stream<Item = Result<LeaseKeepAliveRequest, Status>> + Send + Unpin + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(async move {
+        while let Some(Ok(ka)) = inbound.next().await {
+            let renewed = ctx
+                .lessor
+                .lock()
+                .map_err(|_| EtcdError::Stopped)
+                .and_then(|mut l| l.renew(ka.id, Instant::now()));
+            let renewed = match renewed {
+                Err(EtcdError::NotLeader) => forward_keep_alive(&ctx, ka.id).await,
+                other => other,
+            };
+            let reply = match renewed {
+                Ok(ttl) => Ok(LeaseKeepAliveResponse {
+                    header: Some(ctx.state.header()),
+                    id: ka.id,
+                    ttl,
+                }),
+                // etcd answers a keep-alive for an unknown lease with TTL 0 rather than an error.
+                Err(EtcdError::LeaseNotFound) => Ok(LeaseKeepAliveResponse {
+                    header: Some(ctx.state.header()),
+                    id: ka.id,
+                    ttl: 0,
+                }),
+                Err(e) => Err(Status::from(e)),
+            };
+            if tx.send(reply).await.is_err() {
+                break;
+            }
+        }
+    });
+    ReceiverStream::new(rx)
+}
+
 const SERVICE: &str = "etcdserverpb.Lease";
 
 #[tonic::async_trait]
@@ -109,40 +152,10 @@ impl Lease for LeaseService {
         req: Request<Streaming<LeaseKeepAliveRequest>>,
     ) -> Result<Response<Self::LeaseKeepAliveStream>, Status> {
         self.ctx.refuse_learner()?;
-        let mut inbound = req.into_inner();
-        let (tx, rx) = tokio::sync::mpsc::channel(16);
-        let ctx = self.ctx.clone();
-        tokio::spawn(async move {
-            while let Some(Ok(ka)) = inbound.next().await {
-                let renewed = ctx
-                    .lessor
-                    .lock()
-                    .map_err(|_| EtcdError::Stopped)
-                    .and_then(|mut l| l.renew(ka.id, Instant::now()));
-                let renewed = match renewed {
-                    Err(EtcdError::NotLeader) => forward_keep_alive(&ctx, ka.id).await,
-                    other => other,
-                };
-                let reply = match renewed {
-                    Ok(ttl) => Ok(LeaseKeepAliveResponse {
-                        header: Some(ctx.state.header()),
-                        id: ka.id,
-                        ttl,
-                    }),
-                    // etcd answers a keep-alive for an unknown lease with TTL 0 rather than an error.
-                    Err(EtcdError::LeaseNotFound) => Ok(LeaseKeepAliveResponse {
-                        header: Some(ctx.state.header()),
-                        id: ka.id,
-                        ttl: 0,
-                    }),
-                    Err(e) => Err(Status::from(e)),
-                };
-                if tx.send(reply).await.is_err() {
-                    break;
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(keep_alive(
+            self.ctx.clone(),
+            req.into_inner(),
+        ))))
     }
 
     async fn lease_time_to_live(

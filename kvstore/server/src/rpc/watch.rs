@@ -25,17 +25,24 @@ impl Watch for WatchService {
         req: Request<Streaming<WatchRequest>>,
     ) -> Result<Response<Self::WatchStream>, Status> {
         self.0.refuse_learner()?;
-        let inbound = req.into_inner();
-        let (tx, rx) = tokio::sync::mpsc::channel(OUT_BUFFER);
-        let ctx = &self.0;
-        let stream = WatchStream::new(
-            ctx.hub.clone(),
-            ctx.db.clone(),
-            ctx.state.clone(),
-            tx,
-            ctx.progress_interval,
-        );
-        tokio::spawn(stream.run(inbound));
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(serve(&self.0, req.into_inner()))))
     }
+}
+
+/// Serves one watch stream (gRPC's, or the JSON gateway's) on a task of its own; its responses come out of the
+/// returned stream.
+pub fn serve<S>(ctx: &Ctx, inbound: S) -> ReceiverStream<Result<WatchResponse, Status>>
+where
+    S: Stream<Item = Result<WatchRequest, Status>> + Send + Unpin + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(OUT_BUFFER);
+    let stream = WatchStream::new(
+        ctx.hub.clone(),
+        ctx.db.clone(),
+        ctx.state.clone(),
+        tx,
+        ctx.progress_interval,
+    );
+    tokio::spawn(stream.run(inbound));
+    ReceiverStream::new(rx)
 }
