@@ -48,6 +48,10 @@ const SPIN: Duration = Duration::from_micros(20);
 const CATCH_UP_ENTRIES: u64 = 5_000;
 /// etcd's readiness bar for promoting a learner: its log matches at least 90% of the leader's.
 const LEARNER_READY_PERCENT: f64 = 0.9;
+/// How long a member that applied its own removal keeps running before it stops (etcd's `stopWithDelay`, also
+/// 1 s): a removed leader's last messages carry the commit of its removal to the others, so that a request to
+/// remove it, waiting on another member, is answered with its result instead of failing with the lost leader.
+const REMOVED_GRACE: Duration = Duration::from_secs(1);
 /// Requests held while there is no reachable leader; beyond this many a request is refused with "no leader".
 const MAX_WAITING_FOR_LEADER: usize = 10_000;
 
@@ -283,7 +287,8 @@ pub struct Node {
     read_ctx: u64,
     leader: u64,
     snapshot_count: u64,
-    removed: bool,
+    /// When this member stops because it was removed (see [`REMOVED_GRACE`]).
+    stop_removed_at: Option<Instant>,
     /// The transport could not reach the leader since its last message: a follower then holds new requests
     /// (see `waiting`) instead of forwarding them into the void.
     leader_unreachable: bool,
@@ -360,7 +365,7 @@ impl Node {
             read_ctx: 0,
             leader: 0,
             snapshot_count: cfg.snapshot_count.max(1),
-            removed: false,
+            stop_removed_at: None,
             leader_unreachable: false,
             waiting: Vec::new(),
             fast_election_since: None,
@@ -442,7 +447,7 @@ impl Node {
             self.metrics
                 .proposals_pending
                 .set(self.pending.len() as i64);
-            if self.removed {
+            if self.stop_removed_at.is_some_and(|at| Instant::now() >= at) {
                 self.fail_all(EtcdError::Stopped);
                 return Ok(Exit::Removed);
             }
@@ -578,7 +583,8 @@ impl Node {
                 };
                 self.raw.report_snapshot(to, status);
             }
-            NodeMsg::Removed => self.removed = true,
+            // A peer refused this member as removed: it is out already, nothing of it is waited for.
+            NodeMsg::Removed => self.stop_removed_at = Some(Instant::now()),
             NodeMsg::TransferLeader(to) => self.raw.transfer_leader(to),
         }
     }
@@ -850,7 +856,7 @@ impl Node {
                     && id == self.state.member_id.load(Relaxed)
                 {
                     tracing::warn!("this member was removed from the cluster; stopping");
-                    self.removed = true;
+                    self.stop_removed_at = Some(Instant::now() + REMOVED_GRACE);
                 }
                 Ok(Response::Members(member, members))
             }
