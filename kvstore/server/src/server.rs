@@ -216,6 +216,12 @@ impl Server {
             cfg.advertise_client_urls.clone(),
             wait_stop(stop_rx.clone()),
         )));
+        // gRPC's standard health service, registered as etcd registers it: the server as a whole ("") SERVING.
+        // gRPC health probes (grpc_health_probe, Kubernetes' grpc probes) check etcd with it.
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health
+            .set_service_status("", tonic_health::ServingStatus::Serving)
+            .await;
         // One lease service for every listener and the JSON gateway: it hands out lease ids.
         let lease_service = Arc::new(rpc::lease::LeaseService::new(ctx.clone()));
         // A JSON body carries values and keys in base64 (4/3 of their size, plus field names): twice the gRPC
@@ -239,7 +245,8 @@ impl Server {
             .add_service(MaintenanceServer::new(
                 rpc::maintenance::MaintenanceService(ctx.clone()),
             ))
-            .add_service(AuthServer::new(rpc::auth::AuthService));
+            .add_service(AuthServer::new(rpc::auth::AuthService))
+            .add_service(health_service.clone());
             // etcd's plain-HTTP endpoints and its JSON gateway on the same port: HTTP/1 requests reach them,
             // gRPC clients (HTTP/2 with prior knowledge) the services above.
             let web = crate::http::client_service(handle.clone(), state.clone(), metrics.clone());

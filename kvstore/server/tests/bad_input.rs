@@ -295,3 +295,33 @@ fn the_client_port_serves_health_version_and_metrics_beside_grpc() {
     let o = common::etcdctl(&s.endpoint(), &["get", "h", "--print-value-only"]);
     assert_eq!(String::from_utf8_lossy(&o.stdout), "1\n");
 }
+
+/// gRPC's standard health service answers as etcd's does: the server ("") is SERVING, a service nobody
+/// registered is unknown.
+#[tokio::test]
+async fn the_grpc_health_service_reports_the_server_serving() {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::{health_check_response::ServingStatus, health_client::HealthClient};
+    let s = KvStore::start();
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", s.endpoint()))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut c = HealthClient::new(channel);
+    let r = c
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.status, ServingStatus::Serving as i32);
+    let e = c
+        .check(HealthCheckRequest {
+            service: "no.such.Service".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+}
