@@ -1,7 +1,8 @@
 //! # kvstore-proto
 //!
 //! The etcd v3 API as Rust types: `mvccpb` (KeyValue, Event), `authpb`, `etcdserverpb` (requests, responses and
-//! the KV, Watch, Lease, Cluster, Maintenance and Auth services, both server traits and clients), plus kvstore's
+//! the KV, Watch, Lease, Cluster, Maintenance and Auth services, both server traits and clients), `v3lockpb` and
+//! `v3electionpb` (etcd's Lock and Election services), plus kvstore's
 //! own raft payload in [`internal`].
 //!
 //! The `.proto` files under `proto/` are written for Flotilla with etcd's package names, service names and field
@@ -38,6 +39,20 @@ pub mod etcdserverpb {
     tonic::include_proto!("etcdserverpb");
     #[cfg(feature = "json")]
     include!(concat!(env!("OUT_DIR"), "/etcdserverpb.serde.rs"));
+}
+
+/// etcd's `v3lockpb` package: the Lock service (distributed locks held by leased keys).
+pub mod v3lockpb {
+    tonic::include_proto!("v3lockpb");
+    #[cfg(feature = "json")]
+    include!(concat!(env!("OUT_DIR"), "/v3lockpb.serde.rs"));
+}
+
+/// etcd's `v3electionpb` package: the Election service (leader election over leased keys).
+pub mod v3electionpb {
+    tonic::include_proto!("v3electionpb");
+    #[cfg(feature = "json")]
+    include!(concat!(env!("OUT_DIR"), "/v3electionpb.serde.rs"));
 }
 
 /// Protobuf package `kvstore.*`: kvstore's own messages (not part of etcd's API).

@@ -12,7 +12,8 @@
 //! Streams: the watch and keep-alive request bodies are a sequence of JSON objects (several may be sent on one
 //! connection); responses go out as newline-separated `{"result": response}` objects, as long as the client
 //! reads. Once the request body ends, a watch keeps watching (as etcd's does) while a keep-alive stream ends.
-//! `maintenance/snapshot` streams its chunks the same way.
+//! `maintenance/snapshot` and `election/observe` stream their responses the same way. The Lock and Election
+//! services are there too (`/v3/lock/lock`, `/v3/election/campaign`, ...), as etcd's gateway has them.
 //!
 //! Why no framework: the gateway is a fixed table of paths to service calls, and it needs the request body as a
 //! stream, which warp does not take from tonic's router (its body is not `Sync`); `http-body-util` is enough.
@@ -31,6 +32,8 @@ use kvstore_proto::etcdserverpb::cluster_server::Cluster;
 use kvstore_proto::etcdserverpb::kv_server::Kv;
 use kvstore_proto::etcdserverpb::lease_server::Lease;
 use kvstore_proto::etcdserverpb::maintenance_server::Maintenance;
+use kvstore_proto::v3electionpb::election_server::Election;
+use kvstore_proto::v3lockpb::lock_server::Lock;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tonic::{Code, Status};
@@ -38,8 +41,11 @@ use tracing::Instrument;
 
 use crate::rpc::auth::AuthService;
 use crate::rpc::cluster::ClusterService;
+use crate::rpc::election::ElectionService;
 use crate::rpc::kv::KvService;
 use crate::rpc::lease::LeaseService;
+use crate::rpc::local::Local;
+use crate::rpc::lock::LockService;
 use crate::rpc::maintenance::MaintenanceService;
 use crate::rpc::Ctx;
 
@@ -118,6 +124,9 @@ impl Gateway {
         let cluster = ClusterService(ctx.clone());
         let maint = MaintenanceService(ctx.clone());
         let auth = AuthService;
+        let local = Local::new(ctx.clone(), lease.clone());
+        let lock = LockService(local.clone());
+        let election = ElectionService(local);
         macro_rules! unary {
             ($svc:expr, $call:ident) => {
                 unary(body, limit, |r| async move { $svc.$call(r).await }).await
@@ -162,13 +171,18 @@ impl Gateway {
             "maintenance/hash" => unary!(maint, hash),
             "maintenance/hashkv" => unary!(maint, hash_kv),
             "maintenance/transfer-leadership" => unary!(maint, move_leader),
-            "maintenance/snapshot" => match read_request(body, limit).await {
-                Ok(r) => match maint.snapshot(tonic::Request::new(r)).await {
-                    Ok(stream) => stream_reply(stream.into_inner()),
-                    Err(s) => error_reply(&s),
-                },
-                Err(s) => error_reply(&s),
-            },
+            "maintenance/snapshot" => {
+                server_stream(body, limit, |r| async move { maint.snapshot(r).await }).await
+            }
+            "lock/lock" => unary!(lock, lock),
+            "lock/unlock" => unary!(lock, unlock),
+            "election/campaign" => unary!(election, campaign),
+            "election/proclaim" => unary!(election, proclaim),
+            "election/leader" => unary!(election, leader),
+            "election/observe" => {
+                server_stream(body, limit, |r| async move { election.observe(r).await }).await
+            }
+            "election/resign" => unary!(election, resign),
             "auth/enable" => unary!(auth, auth_enable),
             "auth/disable" => unary!(auth, auth_disable),
             "auth/status" => unary!(auth, auth_status),
@@ -209,6 +223,26 @@ where
         Ok(resp) => match serde_json::to_vec(resp.get_ref()) {
             Ok(json) => json_reply(StatusCode::OK, json),
             Err(e) => error_reply(&Status::internal(e.to_string())),
+        },
+        Err(s) => error_reply(&s),
+    }
+}
+
+/// A server-streaming call: the whole body is one request, each response one line.
+async fn server_stream<B, Req, Resp, F, Fut, S>(body: B, limit: usize, call: F) -> Reply
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+    Req: DeserializeOwned + Default,
+    Resp: Serialize + Send + 'static,
+    F: FnOnce(tonic::Request<Req>) -> Fut,
+    Fut: Future<Output = Result<tonic::Response<S>, Status>>,
+    S: Stream<Item = Result<Resp, Status>> + Send + 'static,
+{
+    match read_request(body, limit).await {
+        Ok(r) => match call(tonic::Request::new(r)).await {
+            Ok(stream) => stream_reply(stream.into_inner()),
+            Err(s) => error_reply(&s),
         },
         Err(s) => error_reply(&s),
     }

@@ -14,6 +14,8 @@ use kvstore_proto::etcdserverpb::{
     LeaseRevokeRequest,
 };
 use kvstore_proto::internal::raft_request::Request as Raft;
+use kvstore_proto::v3electionpb::election_server::ElectionServer;
+use kvstore_proto::v3lockpb::lock_server::LockServer;
 use raft::prelude::ConfState;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -224,6 +226,8 @@ impl Server {
             .await;
         // One lease service for every listener and the JSON gateway: it hands out lease ids.
         let lease_service = Arc::new(rpc::lease::LeaseService::new(ctx.clone()));
+        // Lock and Election call this member's own services in-process, as etcd's do through its v3client.
+        let local = rpc::local::Local::new(ctx.clone(), lease_service.clone());
         // A JSON body carries values and keys in base64 (4/3 of their size, plus field names): twice the gRPC
         // message limit lets every request gRPC would take reach the handler, which refuses what is too large.
         let gateway = crate::gateway::Gateway::new(
@@ -246,7 +250,11 @@ impl Server {
                 rpc::maintenance::MaintenanceService(ctx.clone()),
             ))
             .add_service(AuthServer::new(rpc::auth::AuthService))
-            .add_service(health_service.clone());
+            .add_service(health_service.clone())
+            .add_service(LockServer::new(rpc::lock::LockService(local.clone())))
+            .add_service(ElectionServer::new(rpc::election::ElectionService(
+                local.clone(),
+            )));
             // etcd's plain-HTTP endpoints and its JSON gateway on the same port: HTTP/1 requests reach them,
             // gRPC clients (HTTP/2 with prior knowledge) the services above.
             let web = crate::http::client_service(handle.clone(), state.clone(), metrics.clone());

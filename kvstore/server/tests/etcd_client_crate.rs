@@ -121,3 +121,132 @@ async fn put_get_watch_lease_txn() {
         "4"
     );
 }
+
+/// `lock`/`unlock` go to etcd's Lock service: one holder at a time, waiters served in order, and a holder whose
+/// lease expires lets go without unlocking.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locks_are_exclusive_fair_and_released_by_lease_expiry() {
+    use etcd_client::LockOptions;
+    let s = KvStore::start();
+    let mut a = Client::connect([s.endpoint()], None).await.unwrap();
+    let mut b = Client::connect([s.endpoint()], None).await.unwrap();
+    let lease_a = a.lease_grant(60, None).await.unwrap().id();
+    let lease_b = b.lease_grant(60, None).await.unwrap().id();
+
+    let held = a
+        .lock("jobs", Some(LockOptions::new().with_lease(lease_a)))
+        .await
+        .unwrap();
+    let key_a = held.key().to_vec();
+    assert_eq!(key_a, format!("jobs/{lease_a:x}").into_bytes());
+    // Locking again with the same lease is the same acquisition.
+    let again = a
+        .lock("jobs", Some(LockOptions::new().with_lease(lease_a)))
+        .await
+        .unwrap();
+    assert_eq!(again.key(), &key_a[..]);
+
+    let waiter = tokio::spawn(async move {
+        b.lock("jobs", Some(LockOptions::new().with_lease(lease_b)))
+            .await
+            .map(|r| r.key().to_vec())
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!waiter.is_finished(), "a second holder got the lock");
+    a.unlock(key_a.clone()).await.unwrap();
+    let key_b = tokio::time::timeout(Duration::from_secs(5), waiter)
+        .await
+        .expect("the waiter did not get the lock after unlock")
+        .unwrap()
+        .unwrap();
+    assert_eq!(key_b, format!("jobs/{lease_b:x}").into_bytes());
+
+    // b holds the lock; a queues behind it on a lease that expires meanwhile: a's place is gone, so b's unlock
+    // does not hand the lock to a (it is told its session expired) and a third client gets it at once.
+    let mut c = Client::connect([s.endpoint()], None).await.unwrap();
+    let lease_c = c.lease_grant(60, None).await.unwrap().id();
+    let short = a.lease_grant(2, None).await.unwrap().id();
+    let doomed = tokio::spawn(async move {
+        a.lock("jobs", Some(LockOptions::new().with_lease(short)))
+            .await
+            .map(|r| r.key().to_vec())
+    });
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let mut b2 = Client::connect([s.endpoint()], None).await.unwrap();
+    b2.unlock(key_b).await.unwrap();
+    let got = tokio::time::timeout(
+        Duration::from_secs(5),
+        c.lock("jobs", Some(LockOptions::new().with_lease(lease_c))),
+    )
+    .await
+    .expect("the lock stayed taken by an expired lease")
+    .unwrap();
+    assert_eq!(got.key(), format!("jobs/{lease_c:x}").as_bytes());
+    let doomed = tokio::time::timeout(Duration::from_secs(5), doomed).await;
+    assert!(
+        !matches!(doomed, Ok(Ok(Ok(_)))),
+        "a waiter whose lease expired was told it holds the lock: {doomed:?}"
+    );
+}
+
+/// `campaign`/`proclaim`/`leader`/`observe`/`resign` go to etcd's Election service.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_election_has_one_leader_whose_changes_observers_see() {
+    use etcd_client::{ProclaimOptions, ResignOptions};
+    let s = KvStore::start();
+    let mut a = Client::connect([s.endpoint()], None).await.unwrap();
+    let mut b = Client::connect([s.endpoint()], None).await.unwrap();
+    let mut watcher = Client::connect([s.endpoint()], None).await.unwrap();
+    let err = a.leader("svc").await.unwrap_err();
+    assert!(err.to_string().contains("election: no leader"), "{err}");
+
+    let lease_a = a.lease_grant(60, None).await.unwrap().id();
+    let lease_b = b.lease_grant(60, None).await.unwrap().id();
+    let mut seen = watcher.observe("svc").await.unwrap();
+    let won = a.campaign("svc", "10.0.0.1", lease_a).await.unwrap();
+    let leader_a = won.leader().unwrap().clone();
+    assert_eq!(leader_a.key(), format!("svc/{lease_a:x}").as_bytes());
+    let first = seen.message().await.unwrap().unwrap();
+    assert_eq!(first.kv().unwrap().value(), b"10.0.0.1");
+
+    let challenger = tokio::spawn(async move {
+        let r = b.campaign("svc", "10.0.0.2", lease_b).await;
+        (b, r.map(|r| r.leader().unwrap().clone()))
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!challenger.is_finished(), "two leaders at once");
+
+    a.proclaim(
+        "10.0.0.9",
+        Some(ProclaimOptions::new().with_leader(leader_a.clone())),
+    )
+    .await
+    .unwrap();
+    let changed = seen.message().await.unwrap().unwrap();
+    assert_eq!(changed.kv().unwrap().value(), b"10.0.0.9");
+    let now = a.leader("svc").await.unwrap();
+    assert_eq!(now.kv().unwrap().value(), b"10.0.0.9");
+
+    a.resign(Some(ResignOptions::new().with_leader(leader_a.clone())))
+        .await
+        .unwrap();
+    let (_b, leader_b) = tokio::time::timeout(Duration::from_secs(5), challenger)
+        .await
+        .expect("the challenger did not win after the leader resigned")
+        .unwrap();
+    let leader_b = leader_b.unwrap();
+    assert_eq!(leader_b.key(), format!("svc/{lease_b:x}").as_bytes());
+    let next = seen.message().await.unwrap().unwrap();
+    assert_eq!(next.kv().unwrap().value(), b"10.0.0.2");
+
+    // The old leader's key is gone: it can no longer proclaim.
+    let err = a
+        .proclaim("stale", Some(ProclaimOptions::new().with_leader(leader_a)))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("election: not leader"), "{err}");
+    assert_eq!(
+        a.leader("svc").await.unwrap().kv().unwrap().value(),
+        b"10.0.0.2"
+    );
+}

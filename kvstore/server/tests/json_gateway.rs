@@ -294,3 +294,43 @@ fn a_lease_granted_over_json_is_kept_alive_by_its_stream_and_expires_without_it(
     let (code, _) = post(&s, "/v3/lease/revoke", &json!({"ID": id}).to_string());
     assert_eq!(code, 404);
 }
+
+#[test]
+fn locks_and_elections_are_on_the_gateway_too() {
+    let s = KvStore::start();
+    let ep = s.endpoint();
+    // No lease given: the lock gets one of its own (60 s), as etcd's lock service does.
+    let held = call(&s, "/v3/lock/lock", json!({"name": b64("door")}));
+    let key = STANDARD.decode(held["key"].as_str().unwrap()).unwrap();
+    assert!(key.starts_with(b"door/"), "{held}");
+    let listed = stdout(&etcdctl(&ep, &["get", "door/", "--prefix", "--keys-only"]));
+    assert_eq!(listed.trim(), String::from_utf8_lossy(&key), "{listed}");
+    call(&s, "/v3/lock/unlock", json!({"key": held["key"]}));
+    assert_eq!(stdout(&etcdctl(&ep, &["get", "door/", "--prefix"])), "");
+
+    let (code, text) = post(
+        &s,
+        "/v3/election/leader",
+        &json!({"name": b64("svc")}).to_string(),
+    );
+    assert_eq!(code, 500, "{text}");
+    assert!(text.contains("election: no leader"), "{text}");
+    let won = call(
+        &s,
+        "/v3/election/campaign",
+        json!({"name": b64("svc"), "value": b64("me")}),
+    );
+    assert_eq!(won["leader"]["name"], b64("svc"), "{won}");
+    let leader = call(&s, "/v3/election/leader", json!({"name": b64("svc")}));
+    assert_eq!(leader["kv"]["value"], b64("me"), "{leader}");
+    call(&s, "/v3/election/resign", json!({"leader": won["leader"]}));
+    assert_eq!(
+        post(
+            &s,
+            "/v3/election/leader",
+            &json!({"name": b64("svc")}).to_string()
+        )
+        .0,
+        500
+    );
+}

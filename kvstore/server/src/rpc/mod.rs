@@ -4,8 +4,11 @@
 pub mod auth;
 pub mod batched_io;
 pub mod cluster;
+pub mod election;
 pub mod kv;
 pub mod lease;
+pub mod local;
+pub mod lock;
 pub mod maintenance;
 pub mod watch;
 
