@@ -129,7 +129,13 @@ impl Gateway {
         let election = ElectionService(local);
         macro_rules! unary {
             ($svc:expr, $call:ident) => {
-                unary(body, limit, |r| async move { $svc.$call(r).await }).await
+                one_request(
+                    body,
+                    limit,
+                    |r| async move { $svc.$call(r).await },
+                    unary_reply,
+                )
+                .await
             };
         }
         match method.as_str() {
@@ -172,7 +178,13 @@ impl Gateway {
             "maintenance/hashkv" => unary!(maint, hash_kv),
             "maintenance/transfer-leadership" => unary!(maint, move_leader),
             "maintenance/snapshot" => {
-                server_stream(body, limit, |r| async move { maint.snapshot(r).await }).await
+                one_request(
+                    body,
+                    limit,
+                    |r| async move { maint.snapshot(r).await },
+                    stream_reply,
+                )
+                .await
             }
             "lock/lock" => unary!(lock, lock),
             "lock/unlock" => unary!(lock, unlock),
@@ -180,7 +192,13 @@ impl Gateway {
             "election/proclaim" => unary!(election, proclaim),
             "election/leader" => unary!(election, leader),
             "election/observe" => {
-                server_stream(body, limit, |r| async move { election.observe(r).await }).await
+                one_request(
+                    body,
+                    limit,
+                    |r| async move { election.observe(r).await },
+                    stream_reply,
+                )
+                .await
             }
             "election/resign" => unary!(election, resign),
             "auth/enable" => unary!(auth, auth_enable),
@@ -205,46 +223,36 @@ impl Gateway {
     }
 }
 
-/// A unary call: the whole body is one request, the reply one response.
-async fn unary<B, Req, Resp, F, Fut>(body: B, limit: usize, call: F) -> Reply
+/// A call with one request, the whole body: answered by `reply` with its response (a JSON object for a unary
+/// call, [`stream_reply`] for a server stream), or with the error.
+async fn one_request<B, Req, T, F, Fut>(
+    body: B,
+    limit: usize,
+    call: F,
+    reply: impl FnOnce(T) -> Reply,
+) -> Reply
 where
     B: http_body::Body<Data = Bytes> + Unpin,
     B::Error: Into<BoxError>,
     Req: DeserializeOwned + Default,
-    Resp: Serialize,
     F: FnOnce(tonic::Request<Req>) -> Fut,
-    Fut: Future<Output = Result<tonic::Response<Resp>, Status>>,
+    Fut: Future<Output = Result<tonic::Response<T>, Status>>,
 {
-    let req = match read_request(body, limit).await {
-        Ok(r) => r,
-        Err(s) => return error_reply(&s),
+    let result = match read_request(body, limit).await {
+        Ok(req) => call(tonic::Request::new(req)).await,
+        Err(s) => Err(s),
     };
-    match call(tonic::Request::new(req)).await {
-        Ok(resp) => match serde_json::to_vec(resp.get_ref()) {
-            Ok(json) => json_reply(StatusCode::OK, json),
-            Err(e) => error_reply(&Status::internal(e.to_string())),
-        },
+    match result {
+        Ok(resp) => reply(resp.into_inner()),
         Err(s) => error_reply(&s),
     }
 }
 
-/// A server-streaming call: the whole body is one request, each response one line.
-async fn server_stream<B, Req, Resp, F, Fut, S>(body: B, limit: usize, call: F) -> Reply
-where
-    B: http_body::Body<Data = Bytes> + Unpin,
-    B::Error: Into<BoxError>,
-    Req: DeserializeOwned + Default,
-    Resp: Serialize + Send + 'static,
-    F: FnOnce(tonic::Request<Req>) -> Fut,
-    Fut: Future<Output = Result<tonic::Response<S>, Status>>,
-    S: Stream<Item = Result<Resp, Status>> + Send + 'static,
-{
-    match read_request(body, limit).await {
-        Ok(r) => match call(tonic::Request::new(r)).await {
-            Ok(stream) => stream_reply(stream.into_inner()),
-            Err(s) => error_reply(&s),
-        },
-        Err(s) => error_reply(&s),
+/// A unary response as a JSON object.
+fn unary_reply<T: Serialize>(resp: T) -> Reply {
+    match serde_json::to_vec(&resp) {
+        Ok(json) => json_reply(StatusCode::OK, json),
+        Err(e) => error_reply(&Status::internal(e.to_string())),
     }
 }
 
