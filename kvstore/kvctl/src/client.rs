@@ -4,6 +4,8 @@
 //! bounds the connection, the command timeout bounds each short request. Endpoints are tried in order and the
 //! first that accepts a connection is used (each gets the full dial timeout).
 
+use kvstore_proto::v3electionpb::election_client::ElectionClient;
+use kvstore_proto::v3lockpb::lock_client::LockClient;
 use std::future::Future;
 use std::time::Duration;
 
@@ -203,6 +205,16 @@ impl Client {
     /// The Maintenance service.
     pub fn maintenance(&self) -> MaintenanceClient<Channel> {
         MaintenanceClient::new(self.channel.clone())
+    }
+
+    /// etcd's Lock service.
+    pub fn lock(&self) -> LockClient<Channel> {
+        LockClient::new(self.channel.clone())
+    }
+
+    /// etcd's Election service.
+    pub fn election(&self) -> ElectionClient<Channel> {
+        ElectionClient::new(self.channel.clone())
     }
 
     /// Whether a server answers at all on this connection.

@@ -12,7 +12,7 @@
 //! - `printer.rs`: simple / json / fields / table output, byte-exact with etcdctl where etcdctl has the format.
 //! - `error.rs`: etcdctl's exit codes and the `Failure` that carries one.
 //! - `command/`: one file per verb family (`put`, `get`, `del`, `watch`, `txn`, `lease`, `member`, `endpoint`,
-//!   `move-leader`, `snapshot`, `compaction`, `alarm` (with `defrag`), `v2`).
+//!   `move-leader`, `snapshot`, `compaction`, `alarm` (with `defrag`), `concurrency` (`lock`, `elect`), `v2`).
 //!
 //! Why clap: its derive gives typed flags per verb, which `txn` reuses to parse its `put`/`get`/`del` lines and
 //! `watch -i` its `watch` lines; global flags may come before or after the verb, as with etcdctl's cobra. Why
@@ -31,6 +31,7 @@ use clap::{Args, Parser, Subcommand};
 use client::{parse_go_duration, ClientConfig};
 use command::alarm::AlarmCommand;
 use command::compaction::CompactionArgs;
+use command::concurrency::{ElectArgs, LockArgs};
 use command::del::DelArgs;
 use command::endpoint::EndpointArgs;
 use command::get::GetArgs;
@@ -114,6 +115,10 @@ enum Command {
     Alarm(AlarmCommand),
     /// Defragments the storage of the etcd members with given endpoints.
     Defrag,
+    /// Acquires a named lock.
+    Lock(LockArgs),
+    /// Observes and participates in leader election.
+    Elect(ElectArgs),
     /// v2: set the value of a key.
     Set(SetArgs),
     /// v2: make a new key with a given value (fails if it exists).
@@ -140,6 +145,8 @@ async fn dispatch(ctx: &Context, command: &Command) -> anyhow::Result<()> {
     let v2 = api_v2();
     match command {
         Command::Put(a) => command::put::run(ctx, a).await,
+        Command::Lock(a) => command::concurrency::lock(ctx, a).await,
+        Command::Elect(a) => command::concurrency::elect(ctx, a).await,
         Command::Get(a) if v2 => command::v2::get(ctx, a.key.as_deref()).await,
         Command::Get(a) => command::get::run(ctx, a).await,
         Command::Del(a) => command::del::run(ctx, a).await,

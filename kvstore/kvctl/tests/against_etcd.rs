@@ -710,3 +710,78 @@ fn cluster_and_connection() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("Error: "));
 }
+
+/// `lock` and `elect` on the server's Lock and Election services: a command runs holding the lock (with
+/// ETCD_LOCK_KEY in its environment) and its failure is kvctl's; a held lock makes the next one wait until
+/// SIGINT releases it; a candidate prints its key and value, and so does an observer.
+#[test]
+fn locks_and_elections() {
+    let Some(etcd) = Etcd::start() else { return };
+    let ran = etcd.run(&["lock", "door", "sh", "-c", "echo held $ETCD_LOCK_KEY"]);
+    assert!(ran.ok().starts_with("held door/"), "{ran:?}");
+    assert_eq!(
+        etcd.run(&["get", "door", "--prefix"]).ok(),
+        "",
+        "released after the command"
+    );
+    let failed = etcd.run(&["lock", "door", "sh", "-c", "exit 3"]);
+    assert_eq!(
+        (failed.code, failed.stderr.as_str()),
+        (1, "Error: exit status 3\n")
+    );
+    let bad = etcd.run(&["lock"]);
+    assert_eq!(
+        (bad.code, bad.stderr.as_str()),
+        (
+            128,
+            "Error: lock takes a lock name argument and an optional command to execute.\n"
+        )
+    );
+
+    let holder = etcd.spawn_lines(&["lock", "door"], &[]);
+    let key = holder
+        .rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the lock key");
+    assert!(key.starts_with("door/"), "{key}");
+    let next = etcd.spawn_lines(&["lock", "door", "echo", "second"], &[]);
+    assert!(
+        next.rx.recv_timeout(Duration::from_millis(700)).is_err(),
+        "two holders at once"
+    );
+    interrupt(&holder);
+    next.expect(&["second"]);
+    assert_eq!(holder.wait().0, 0);
+
+    let observer = etcd.spawn_lines(&["elect", "-l", "lead"], &[]);
+    let candidate = etcd.spawn_lines(&["elect", "lead", "10.0.0.1"], &[]);
+    let key = candidate
+        .rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the leader key");
+    assert!(key.starts_with("lead/"), "{key}");
+    candidate.expect(&["10.0.0.1"]);
+    observer.expect(&[&key, "10.0.0.1"]);
+    interrupt(&candidate);
+    assert_eq!(candidate.wait().0, 0);
+    assert_eq!(
+        etcd.run(&["get", "lead", "--prefix"]).ok(),
+        "",
+        "resigned on SIGINT"
+    );
+    let bad = etcd.run(&["elect", "lead"]);
+    assert_eq!(
+        (bad.code, bad.stderr.as_str()),
+        (128, "Error: no proposal argument but -l not set\n")
+    );
+}
+
+/// SIGINT, as Ctrl-C in a shell.
+fn interrupt(l: &Lines) {
+    let ok = Command::new("kill")
+        .args(["-INT", &l.child.id().to_string()])
+        .status()
+        .expect("run kill")
+        .success();
+    assert!(ok);
+}

@@ -3,6 +3,7 @@
 
 pub mod alarm;
 pub mod compaction;
+pub mod concurrency;
 pub mod del;
 pub mod endpoint;
 pub mod get;
