@@ -209,9 +209,10 @@ impl DeleteOnDrop {
 
 impl Drop for DeleteOnDrop {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
+        // Outside a runtime (the server is shutting down) the key is left to its lease.
+        if let (Some(key), Ok(runtime)) = (self.key.take(), tokio::runtime::Handle::try_current()) {
             let local = self.local.clone();
-            tokio::spawn(async move {
+            runtime.spawn(async move {
                 if let Err(e) = local.delete(key).await {
                     tracing::debug!(error = %e, "could not delete an abandoned lock or campaign key");
                 }
