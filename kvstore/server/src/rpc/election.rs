@@ -21,7 +21,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::local::{created_at, DeleteOnDrop, Local};
-use super::lock::{enqueue, queue_key, still_queued};
+use super::lock::{enqueue, queue_key, queue_prefix, still_queued};
 
 pub struct ElectionService(pub Local);
 
@@ -30,10 +30,6 @@ const NOT_LEADER: &str = "election: not leader";
 const NO_LEADER: &str = "election: no leader";
 const SESSION_EXPIRED: &str = "election: session expired";
 const MISSING_LEADER: &str = "\"leader\" field must be provided";
-
-fn prefix_of(name: &[u8]) -> Vec<u8> {
-    [name, b"/"].concat()
-}
 
 impl ElectionService {
     /// Runs `then` if `leader` still holds its key (created at its revision); whether it did, and the header.
@@ -82,7 +78,7 @@ impl Election for ElectionService {
         let req = req.into_inner();
         let local = &self.0;
         let lease = local.session_lease(req.lease).await?;
-        let prefix = prefix_of(&req.name);
+        let prefix = queue_prefix(&req.name);
         let key = queue_key(&prefix, lease);
         let q = enqueue(local, &prefix, &key, lease, &req.value).await?;
         let guard = DeleteOnDrop::new(local, key.clone());
@@ -121,7 +117,7 @@ impl Election for ElectionService {
     ) -> Result<Response<LeaderResponse>, Status> {
         let (header, kv) = self
             .0
-            .first_created(&prefix_of(&req.into_inner().name))
+            .first_created(&queue_prefix(&req.into_inner().name))
             .await?;
         let kv = kv.ok_or_else(|| Status::unknown(NO_LEADER))?;
         Ok(Response::new(LeaderResponse {
@@ -136,7 +132,7 @@ impl Election for ElectionService {
         &self,
         req: Request<LeaderRequest>,
     ) -> Result<Response<Self::ObserveStream>, Status> {
-        let prefix = prefix_of(&req.into_inner().name);
+        let prefix = queue_prefix(&req.into_inner().name);
         let (tx, rx) = mpsc::channel(16);
         let local = self.0.clone();
         tokio::spawn(async move {

@@ -121,14 +121,7 @@ impl Local {
     async fn wait_delete(&self, key: Vec<u8>, rev: i64) -> Result<(), Status> {
         let mut events = self.watch(key, Vec::new(), rev);
         while let Some(resp) = events.next().await {
-            let resp = resp?;
-            if resp.canceled {
-                return Err(Status::unavailable(format!(
-                    "watch canceled: {}",
-                    resp.cancel_reason
-                )));
-            }
-            if resp
+            if resp?
                 .events
                 .iter()
                 .any(|e| e.r#type == EventType::Delete as i32)
@@ -140,7 +133,8 @@ impl Local {
     }
 
     /// A watch on `key` (to `range_end`, if given) from `start_revision`; it ends when the returned stream is
-    /// dropped.
+    /// dropped. A watch the server cancels (its start revision was compacted) comes out as an error, so that
+    /// no waiter built on it waits forever.
     pub fn watch(
         &self,
         key: Vec<u8>,
@@ -159,7 +153,13 @@ impl Local {
         let inbound = futures::stream::once(async { Ok(create) })
             .chain(futures::stream::pending())
             .boxed();
-        super::watch::serve(&self.ctx, inbound)
+        super::watch::serve(&self.ctx, inbound).map(|resp| match resp {
+            Ok(r) if r.canceled => Err(Status::unavailable(format!(
+                "watch canceled: {}",
+                r.cancel_reason
+            ))),
+            other => other,
+        })
     }
 }
 

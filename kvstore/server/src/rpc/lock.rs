@@ -23,7 +23,7 @@ impl Lock for LockService {
         let req = req.into_inner();
         let local = &self.0;
         let lease = local.session_lease(req.lease).await?;
-        let prefix = [req.name.as_slice(), b"/"].concat();
+        let prefix = queue_prefix(&req.name);
         let key = queue_key(&prefix, lease);
         let q = enqueue(local, &prefix, &key, lease, &[]).await?;
         let guard = DeleteOnDrop::new(local, key.clone());
@@ -45,6 +45,11 @@ impl Lock for LockService {
         let header = self.0.delete(req.into_inner().key).await?;
         Ok(Response::new(UnlockResponse { header }))
     }
+}
+
+/// The prefix under which the waiters for lock or election `name` queue.
+pub fn queue_prefix(name: &[u8]) -> Vec<u8> {
+    [name, b"/"].concat()
 }
 
 /// A caller's key in the queue under `prefix`: the prefix and its lease id in hex, as etcd's.
