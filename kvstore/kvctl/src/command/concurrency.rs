@@ -113,6 +113,16 @@ async fn interrupted() {
     }
 }
 
+/// Waits for a lock or a campaign, unless interrupted first ("context canceled", as etcdctl's).
+async fn until_interrupted<T>(
+    acquire: impl std::future::Future<Output = Result<T, Failure>>,
+) -> Result<T, Failure> {
+    tokio::select! {
+        r = acquire => r,
+        () = interrupted() => Err(failed("context canceled")),
+    }
+}
+
 fn failed(message: impl Into<String>) -> Failure {
     Failure::new(ExitCode::Error, message)
 }
@@ -138,23 +148,21 @@ pub async fn lock(ctx: &Context, args: &LockArgs) -> anyhow::Result<()> {
         .into());
     };
     let client = ctx.connect().await?;
-    let session = Session::open(&client, args.ttl).await?;
+    let mut session = Session::open(&client, args.ttl).await?;
     let req = LockRequest {
         name: name.clone().into_bytes(),
         lease: session.id,
     };
     let mut locks = client.lock();
-    let held = tokio::select! {
-        r = locks.lock(req) => match r {
-            Ok(r) => r.into_inner(),
-            Err(s) => {
-                session.close(&client).await;
-                return Err(Failure::from(RpcError::Status(s)).into());
-            }
-        },
-        () = interrupted() => {
+    let held = until_interrupted(async {
+        let held = locks.lock(req).await.map_err(RpcError::Status)?;
+        Ok(held.into_inner())
+    });
+    let held = match held.await {
+        Ok(h) => h,
+        Err(e) => {
             session.close(&client).await;
-            return Err(failed("context canceled").into());
+            return Err(e.into());
         }
     };
     let unlock = UnlockRequest {
@@ -182,7 +190,6 @@ pub async fn lock(ctx: &Context, args: &LockArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     print_key(ctx, &client, &held.key, "lock lost on init").await?;
-    let mut session = session;
     tokio::select! {
         () = interrupted() => {
             let unlocked = client.call(client.lock().unlock(unlock)).await;
@@ -226,22 +233,17 @@ async fn campaign(
         value: value.into_bytes(),
     };
     let mut elections = client.election();
-    let won = tokio::select! {
-        r = elections.campaign(req) => r.map(|r| r.into_inner().leader),
-        () = interrupted() => {
+    let won = until_interrupted(async {
+        let won = elections.campaign(req).await.map_err(RpcError::Status)?;
+        won.into_inner()
+            .leader
+            .ok_or_else(|| failed("campaign answered without a leader key"))
+    });
+    let leader: LeaderKey = match won.await {
+        Ok(l) => l,
+        Err(e) => {
             session.close(client).await;
-            return Err(failed("context canceled").into());
-        }
-    };
-    let leader: LeaderKey = match won {
-        Ok(Some(l)) => l,
-        Ok(None) => {
-            session.close(client).await;
-            return Err(failed("campaign answered without a leader key").into());
-        }
-        Err(s) => {
-            session.close(client).await;
-            return Err(Failure::from(RpcError::Status(s)).into());
+            return Err(e.into());
         }
     };
     print_key(ctx, client, &leader.key, "elect: leader key lost").await?;
