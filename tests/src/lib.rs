@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 pub mod cluster;
+pub mod pki;
 
 pub use unitd_testkit::{wait_for, Unitd};
 

@@ -1,0 +1,171 @@
+//! Real TLS handshakes over loopback between [`Stream::accept`] and [`Stream::connect`], with certificates from a
+//! throwaway CA: what verifies, what is refused and how a bad file is reported.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use flotilla_tests::pki::Pki;
+use kvstore_tls::{client_config, server_config, server_name, Stream, TlsError};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// Accepts one connection with `server`, echoes one line's worth of bytes, and reports the handshake's outcome.
+async fn echo_once(
+    server: Arc<kvstore_tls::ServerConfig>,
+) -> (
+    std::net::SocketAddr,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await?;
+        let mut s = Stream::accept(tcp, Some(&server)).await?;
+        let mut buf = [0u8; 5];
+        s.read_exact(&mut buf).await?;
+        s.write_all(&buf).await?;
+        s.flush().await
+    });
+    (addr, task)
+}
+
+async fn roundtrip(
+    addr: std::net::SocketAddr,
+    client: &Arc<kvstore_tls::ClientConfig>,
+    host: &str,
+) -> std::io::Result<Vec<u8>> {
+    let mut s = Stream::connect(addr, Some((client, server_name(host).unwrap()))).await?;
+    s.write_all(b"hello").await?;
+    s.flush().await?;
+    let mut buf = vec![0u8; 5];
+    s.read_exact(&mut buf).await?;
+    Ok(buf)
+}
+
+#[tokio::test]
+async fn a_client_trusting_the_ca_talks_to_the_server_and_others_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(dir.path(), "cluster");
+    let other = Pki::new(dir.path(), "other");
+    let leaf = pki.issue("server", &["127.0.0.1", "localhost"]);
+    let server = server_config(&leaf.cert, &leaf.key, None, &[b"h2"]).unwrap();
+
+    let trusting = client_config(Some(&pki.ca()), None, false, &[b"h2"]).unwrap();
+    let (addr, task) = echo_once(server.clone()).await;
+    assert_eq!(
+        roundtrip(addr, &trusting, "127.0.0.1").await.unwrap(),
+        b"hello"
+    );
+    task.await.unwrap().unwrap();
+
+    // Another CA's client does not accept the certificate.
+    let stranger = client_config(Some(&other.ca()), None, false, &[]).unwrap();
+    let (addr, task) = echo_once(server.clone()).await;
+    let err = roundtrip(addr, &stranger, "127.0.0.1").await.unwrap_err();
+    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+    assert!(task.await.unwrap().is_err());
+
+    // The right CA, the wrong name: the certificate is for 127.0.0.1 and localhost only.
+    let (addr, task) = echo_once(server.clone()).await;
+    let err = roundtrip(addr, &trusting, "127.0.0.2").await.unwrap_err();
+    assert!(err.to_string().contains("not valid for name"), "{err}");
+    assert!(task.await.unwrap().is_err());
+
+    // --insecure-skip-tls-verify accepts it anyway.
+    let skipping = client_config(None, None, true, &[]).unwrap();
+    let (addr, task) = echo_once(server).await;
+    assert_eq!(
+        roundtrip(addr, &skipping, "127.0.0.2").await.unwrap(),
+        b"hello"
+    );
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn client_cert_auth_requires_a_certificate_from_the_trusted_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(dir.path(), "cluster");
+    let other = Pki::new(dir.path(), "other");
+    let leaf = pki.issue("server", &["127.0.0.1"]);
+    let server = server_config(&leaf.cert, &leaf.key, Some(&pki.ca()), &[]).unwrap();
+
+    let ours = pki.issue("client", &["127.0.0.1"]);
+    let with_cert =
+        client_config(Some(&pki.ca()), Some((&ours.cert, &ours.key)), false, &[]).unwrap();
+    let (addr, task) = echo_once(server.clone()).await;
+    assert_eq!(
+        roundtrip(addr, &with_cert, "127.0.0.1").await.unwrap(),
+        b"hello"
+    );
+    task.await.unwrap().unwrap();
+
+    // No certificate: the server ends the handshake.
+    let without = client_config(Some(&pki.ca()), None, false, &[]).unwrap();
+    let (addr, task) = echo_once(server.clone()).await;
+    let _ = roundtrip(addr, &without, "127.0.0.1").await.unwrap_err();
+    let err = task.await.unwrap().unwrap_err();
+    assert!(
+        err.to_string().contains("peer sent no certificates"),
+        "{err}"
+    );
+
+    // A certificate from another CA: refused too.
+    let theirs = other.issue("client", &["127.0.0.1"]);
+    let foreign = client_config(
+        Some(&pki.ca()),
+        Some((&theirs.cert, &theirs.key)),
+        false,
+        &[],
+    )
+    .unwrap();
+    let (addr, task) = echo_once(server).await;
+    let _ = roundtrip(addr, &foreign, "127.0.0.1").await.unwrap_err();
+    let err = task.await.unwrap().unwrap_err();
+    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+}
+
+#[test]
+fn bad_files_are_named_in_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(dir.path(), "cluster");
+    let leaf = pki.issue("server", &["127.0.0.1"]);
+    let missing = dir.path().join("nope.pem");
+    let garbage = dir.path().join("garbage.pem");
+    std::fs::write(&garbage, "not a certificate\n").unwrap();
+
+    let err = server_config(&missing, &leaf.key, None, &[]).unwrap_err();
+    assert!(
+        matches!(&err, TlsError::File { path, .. } if *path == missing),
+        "{err}"
+    );
+    assert!(err.to_string().contains("No such file"), "{err}");
+
+    let err = server_config(&garbage, &leaf.key, None, &[]).unwrap_err();
+    assert!(
+        err.to_string().starts_with(&garbage.display().to_string()),
+        "{err}"
+    );
+    assert!(err.to_string().contains("no PEM certificate"), "{err}");
+
+    // A certificate file where the key should be.
+    let err = server_config(&leaf.cert, &leaf.cert, None, &[]).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with(&leaf.cert.display().to_string()),
+        "{err}"
+    );
+
+    // Another certificate's key.
+    let second = pki.issue("second", &["127.0.0.1"]);
+    let err = server_config(&leaf.cert, &second.key, None, &[]).unwrap_err();
+    assert!(
+        err.to_string().contains("is the key the certificate's?"),
+        "{err}"
+    );
+
+    let err = client_config(Some(&garbage), None, false, &[]).unwrap_err();
+    assert!(
+        err.to_string().starts_with(&garbage.display().to_string()),
+        "{err}"
+    );
+}
