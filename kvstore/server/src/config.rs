@@ -2,7 +2,8 @@
 //! runs with ([`ServerConfig`], addresses resolved, cluster parsed, ids computed), with errors that name the flag.
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sha1::{Digest, Sha1};
@@ -50,6 +51,21 @@ pub struct RawConfig {
     pub quota_backend_bytes: i64,
     pub max_txn_ops: usize,
     pub max_request_bytes: usize,
+    /// `--cert-file`, `--key-file`, `--client-cert-auth`, `--trusted-ca-file`: TLS on https client URLs.
+    pub client_tls: TlsFlags,
+    /// `--peer-cert-file`, `--peer-key-file`, `--peer-client-cert-auth`, `--peer-trusted-ca-file`: TLS between
+    /// members on https peer URLs.
+    pub peer_tls: TlsFlags,
+}
+
+/// One listener kind's TLS flags, as etcd names them (client or `--peer-` prefixed).
+#[derive(Debug, Clone, Default)]
+pub struct TlsFlags {
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    /// Clients must present a certificate signed by `trusted_ca_file`.
+    pub client_cert_auth: bool,
+    pub trusted_ca_file: Option<PathBuf>,
 }
 
 impl Default for RawConfig {
@@ -73,6 +89,8 @@ impl Default for RawConfig {
             max_txn_ops: crate::kv_ops::MAX_TXN_OPS,
             max_request_bytes: crate::kv_ops::MAX_REQUEST_BYTES,
             snapshot_count: DEFAULT_SNAPSHOT_COUNT,
+            client_tls: TlsFlags::default(),
+            peer_tls: TlsFlags::default(),
         }
     }
 }
@@ -86,9 +104,9 @@ pub const DEFAULT_SNAPSHOT_COUNT: u64 = 10_000;
 pub struct ServerConfig {
     pub name: String,
     pub data_dir: PathBuf,
-    pub client_addrs: Vec<SocketAddr>,
+    pub client_addrs: Vec<Listen>,
     pub advertise_client_urls: Vec<String>,
-    pub peer_addrs: Vec<SocketAddr>,
+    pub peer_addrs: Vec<Listen>,
     pub metrics_addrs: Vec<SocketAddr>,
     pub cluster_state: ClusterState,
     /// The membership a new cluster starts with (ids computed as etcd computes them).
@@ -111,6 +129,123 @@ pub struct ServerConfig {
     pub max_txn_ops: usize,
     /// `--max-request-bytes`: the largest request a client may send.
     pub max_request_bytes: usize,
+    /// The handshake of https client URLs (`None` when every client URL is http).
+    pub client_tls: Option<Arc<kvstore_tls::ServerConfig>>,
+    pub peer_tls: PeerTls,
+}
+
+/// Where a listener binds, and whether its URL was `https://`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listen {
+    pub addr: SocketAddr,
+    pub tls: bool,
+}
+
+/// TLS between members: how this member answers on https peer URLs, and how it dials members whose peer URLs
+/// are https (trusting `--peer-trusted-ca-file`, else the system's CAs, and presenting `--peer-cert-file`, as
+/// etcd presents its peer certificate both ways).
+#[derive(Debug, Clone)]
+pub struct PeerTls {
+    pub server: Option<Arc<kvstore_tls::ServerConfig>>,
+    pub client: Arc<kvstore_tls::ClientConfig>,
+}
+
+impl PeerTls {
+    /// Dials only: the system's CAs and no certificate of its own (tools that query members, and tests).
+    pub fn system() -> Result<PeerTls, ConfigError> {
+        Ok(PeerTls {
+            server: None,
+            client: kvstore_tls::client_config(None, None, false, &[])
+                .map_err(|e| invalid("peer-trusted-ca-file", e.to_string()))?,
+        })
+    }
+}
+
+/// Whether a URL asks for TLS.
+pub fn is_https(url: &str) -> bool {
+    url.starts_with("https://")
+}
+
+/// The two TLS flags a certificate needs, both or neither; `names` are theirs, for the error.
+fn cert_and_key<'a>(
+    flags: &'a TlsFlags,
+    names: [&'static str; 2],
+) -> Result<Option<(&'a Path, &'a Path)>, ConfigError> {
+    match (&flags.cert_file, &flags.key_file) {
+        (Some(c), Some(k)) => Ok(Some((c, k))),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(invalid(
+            names[1],
+            format!("is required with --{}", names[0]),
+        )),
+        (None, Some(_)) => Err(invalid(
+            names[0],
+            format!("is required with --{}", names[1]),
+        )),
+    }
+}
+
+/// The server side of one listener kind's TLS, when any of its URLs is https; `flag` names the URL flag and
+/// `names` the cert, key, client-cert-auth and trusted-ca flags, for the errors.
+fn server_tls(
+    flags: &TlsFlags,
+    urls: &[String],
+    flag: &'static str,
+    names: [&'static str; 4],
+) -> Result<Option<Arc<kvstore_tls::ServerConfig>>, ConfigError> {
+    let files = cert_and_key(flags, [names[0], names[1]])?;
+    if flags.client_cert_auth && flags.trusted_ca_file.is_none() {
+        return Err(invalid(names[2], format!("needs --{}", names[3])));
+    }
+    let Some(https) = urls.iter().find(|u| is_https(u)) else {
+        if files.is_some() {
+            tracing::warn!(urls = ?urls, "--{} and --{} are set but no --{flag} URL is https: TLS unused", names[0], names[1]);
+        }
+        return Ok(None);
+    };
+    let Some((cert, key)) = files else {
+        // etcd: "TLS key/cert (--cert-file, --key-file) must be provided for client url ... with HTTPS scheme"
+        return Err(invalid(
+            flag,
+            format!(
+                "{https}: TLS key/cert (--{}, --{}) must be provided for an https URL",
+                names[0], names[1]
+            ),
+        ));
+    };
+    let client_ca = if flags.client_cert_auth {
+        flags.trusted_ca_file.as_deref()
+    } else {
+        None
+    };
+    let alpn = if flag == "listen-client-urls" {
+        kvstore_tls::ALPN_CLIENT_PORT
+    } else {
+        &[]
+    };
+    kvstore_tls::server_config(cert, key, client_ca, alpn)
+        .map(Some)
+        .map_err(|e| tls_flag_error(flags, names, e))
+}
+
+/// A TLS error under the flag that named the file at fault (the certificate's flag when no one file is).
+fn tls_flag_error(
+    flags: &TlsFlags,
+    names: [&'static str; 4],
+    e: kvstore_tls::TlsError,
+) -> ConfigError {
+    let flag = match &e {
+        kvstore_tls::TlsError::File { path, .. } if flags.key_file.as_ref() == Some(path) => {
+            names[1]
+        }
+        kvstore_tls::TlsError::File { path, .. }
+            if flags.trusted_ca_file.as_ref() == Some(path) =>
+        {
+            names[3]
+        }
+        _ => names[0],
+    };
+    invalid(flag, e.to_string())
 }
 
 pub fn split_urls(s: &str) -> Vec<String> {
@@ -131,14 +266,17 @@ pub fn parse_url(flag: &'static str, url: &str) -> Result<SocketAddr, ConfigErro
         .ok_or_else(|| invalid(flag, format!("{url}: resolves to no address")))
 }
 
-/// The `HOST:PORT` of an `http://HOST:PORT[/]` URL, the one form kvstore listens on and dials (no TLS yet); the
-/// error names the URL and says what was expected.
+/// The `HOST:PORT` of an `http://HOST:PORT[/]` or `https://HOST:PORT[/]` URL, the forms kvstore listens on
+/// and dials; the error names the URL and says what was expected.
 pub fn host_port(url: &str) -> Result<&str, String> {
-    let rest = match url.strip_prefix("http://") {
+    let rest = match url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+    {
         Some(r) => r,
-        None if url.starts_with("https://") || url.starts_with("unix://") => {
+        None if url.starts_with("unix://") => {
             return Err(format!(
-                "{url}: only http:// URLs are supported (no TLS yet)"
+                "{url}: unix sockets are not supported; use http:// or https://"
             ))
         }
         None => return Err(format!("{url}: expected http://HOST:PORT")),
@@ -193,13 +331,63 @@ impl ServerConfig {
             }
             urls.iter().map(|u| parse_url(flag, u)).collect()
         };
-        let client_addrs = addrs("listen-client-urls", &raw.listen_client_urls)?;
-        let peer_addrs = addrs("listen-peer-urls", &raw.listen_peer_urls)?;
+        let listen = |flag: &'static str, s: &str| -> Result<Vec<Listen>, ConfigError> {
+            let urls = split_urls(s);
+            Ok(addrs(flag, s)?
+                .into_iter()
+                .zip(&urls)
+                .map(|(addr, url)| Listen {
+                    addr,
+                    tls: is_https(url),
+                })
+                .collect())
+        };
+        let client_addrs = listen("listen-client-urls", &raw.listen_client_urls)?;
+        let peer_addrs = listen("listen-peer-urls", &raw.listen_peer_urls)?;
         let metrics_addrs = if raw.listen_metrics_urls.trim().is_empty() {
             Vec::new()
         } else {
+            if let Some(u) = split_urls(&raw.listen_metrics_urls)
+                .iter()
+                .find(|u| is_https(u))
+            {
+                return Err(invalid(
+                    "listen-metrics-urls",
+                    format!("{u}: TLS is not served on the metrics listener; use http:// here (an https client URL serves /metrics and /health over TLS)"),
+                ));
+            }
             addrs("listen-metrics-urls", &raw.listen_metrics_urls)?
         };
+        let client_tls = server_tls(
+            &raw.client_tls,
+            &split_urls(&raw.listen_client_urls),
+            "listen-client-urls",
+            [
+                "cert-file",
+                "key-file",
+                "client-cert-auth",
+                "trusted-ca-file",
+            ],
+        )?;
+        let peer_names = [
+            "peer-cert-file",
+            "peer-key-file",
+            "peer-client-cert-auth",
+            "peer-trusted-ca-file",
+        ];
+        let peer_server = server_tls(
+            &raw.peer_tls,
+            &split_urls(&raw.listen_peer_urls),
+            "listen-peer-urls",
+            peer_names,
+        )?;
+        let peer_client = kvstore_tls::client_config(
+            raw.peer_tls.trusted_ca_file.as_deref(),
+            cert_and_key(&raw.peer_tls, [peer_names[0], peer_names[1]])?,
+            false,
+            &[],
+        )
+        .map_err(|e| tls_flag_error(&raw.peer_tls, peer_names, e))?;
         let advertise_client_urls = split_urls(&raw.advertise_client_urls);
         let own_peer_urls = split_urls(&raw.initial_advertise_peer_urls);
         for u in &own_peer_urls {
@@ -309,6 +497,11 @@ impl ServerConfig {
             quota_bytes: crate::quota::quota_from_flag(raw.quota_backend_bytes),
             max_txn_ops: raw.max_txn_ops,
             max_request_bytes: raw.max_request_bytes,
+            client_tls,
+            peer_tls: PeerTls {
+                server: peer_server,
+                client: peer_client,
+            },
         })
     }
 }
@@ -321,9 +514,10 @@ mod tests {
     fn urls_are_http_host_port_with_a_reason_otherwise() {
         assert_eq!(host_port("http://127.0.0.1:2380/"), Ok("127.0.0.1:2380"));
         assert_eq!(host_port("http://node-1:2380"), Ok("node-1:2380"));
-        assert!(host_port("https://10.0.0.1:2380")
+        assert_eq!(host_port("https://10.0.0.1:2380"), Ok("10.0.0.1:2380"));
+        assert!(host_port("unix://x:1")
             .unwrap_err()
-            .contains("only http://"));
+            .contains("unix sockets"));
         for bad in [
             "10.0.0.1:2380",
             "http://10.0.0.1",
@@ -344,7 +538,14 @@ mod tests {
         assert_eq!(cfg.data_dir, PathBuf::from("default.kvstore"));
         assert_eq!(cfg.initial.members.len(), 1);
         assert_eq!(cfg.initial.members[0].id, cfg.member_id);
-        assert_eq!(cfg.client_addrs, vec!["127.0.0.1:2379".parse().unwrap()]);
+        assert_eq!(
+            cfg.client_addrs,
+            vec![Listen {
+                addr: "127.0.0.1:2379".parse().unwrap(),
+                tls: false
+            }]
+        );
+        assert!(cfg.client_tls.is_none() && cfg.peer_tls.server.is_none());
         assert_eq!(cfg.election_ticks, 10);
     }
 
@@ -364,7 +565,39 @@ mod tests {
             ..Default::default()
         };
         let err = ServerConfig::from_raw(&raw).unwrap_err().to_string();
-        assert!(err.starts_with("--listen-client-urls:"), "{err}");
+        assert!(
+            err.starts_with(
+                "--listen-client-urls: https://127.0.0.1:1: TLS key/cert (--cert-file, --key-file)"
+            ),
+            "{err}"
+        );
+        let raw = RawConfig {
+            client_tls: TlsFlags {
+                cert_file: Some("c.pem".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let err = ServerConfig::from_raw(&raw).unwrap_err().to_string();
+        assert_eq!(err, "--key-file: is required with --cert-file");
+        let raw = RawConfig {
+            peer_tls: TlsFlags {
+                client_cert_auth: true,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let err = ServerConfig::from_raw(&raw).unwrap_err().to_string();
+        assert_eq!(err, "--peer-client-cert-auth: needs --peer-trusted-ca-file");
+        let raw = RawConfig {
+            listen_metrics_urls: "https://127.0.0.1:2381".into(),
+            ..Default::default()
+        };
+        let err = ServerConfig::from_raw(&raw).unwrap_err().to_string();
+        assert!(
+            err.starts_with("--listen-metrics-urls: https://127.0.0.1:2381: TLS is not served"),
+            "{err}"
+        );
         let raw = RawConfig {
             initial_cluster: Some("other=http://127.0.0.1:2380".into()),
             ..Default::default()

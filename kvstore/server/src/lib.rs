@@ -43,6 +43,7 @@
 //! `.proto` files), `prometheus` (metrics text), `sha1` (etcd's member-id derivation), `clap`,
 //! `tracing`, `thiserror`.
 
+pub mod accept;
 pub mod apply;
 pub mod auto_compact;
 pub mod config;

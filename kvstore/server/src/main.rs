@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
+use kvstore::config::TlsFlags;
 use kvstore::{RawConfig, Server, ServerConfig};
 
 #[derive(Parser, Debug)]
@@ -109,6 +110,31 @@ struct Flags {
     /// Maximum client request size in bytes the server will accept.
     #[arg(long, env = "KVSTORE_MAX_REQUEST_BYTES", default_value_t = kvstore::kv_ops::MAX_REQUEST_BYTES)]
     max_request_bytes: usize,
+    /// Path to the client server TLS cert file (used on https client URLs).
+    #[arg(long, env = "KVSTORE_CERT_FILE")]
+    cert_file: Option<PathBuf>,
+    /// Path to the client server TLS key file.
+    #[arg(long, env = "KVSTORE_KEY_FILE")]
+    key_file: Option<PathBuf>,
+    /// Enable client cert authentication: clients must present a certificate signed by --trusted-ca-file.
+    #[arg(long, env = "KVSTORE_CLIENT_CERT_AUTH")]
+    client_cert_auth: bool,
+    /// Path to the client server TLS trusted CA cert file.
+    #[arg(long, env = "KVSTORE_TRUSTED_CA_FILE")]
+    trusted_ca_file: Option<PathBuf>,
+    /// Path to the peer server TLS cert file (used on https peer URLs, and presented when dialing peers).
+    #[arg(long, env = "KVSTORE_PEER_CERT_FILE")]
+    peer_cert_file: Option<PathBuf>,
+    /// Path to the peer server TLS key file.
+    #[arg(long, env = "KVSTORE_PEER_KEY_FILE")]
+    peer_key_file: Option<PathBuf>,
+    /// Enable peer client cert authentication: members must present a certificate signed by
+    /// --peer-trusted-ca-file.
+    #[arg(long, env = "KVSTORE_PEER_CLIENT_CERT_AUTH")]
+    peer_client_cert_auth: bool,
+    /// Path to the peer server TLS trusted CA file (also what peers' certificates are checked against).
+    #[arg(long, env = "KVSTORE_PEER_TRUSTED_CA_FILE")]
+    peer_trusted_ca_file: Option<PathBuf>,
     /// Log filter (tracing-subscriber syntax), e.g. info or kvstore=debug.
     #[arg(long, env = "KVSTORE_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -160,6 +186,18 @@ fn main() -> anyhow::Result<()> {
         quota_backend_bytes: flags.quota_backend_bytes,
         max_txn_ops: flags.max_txn_ops,
         max_request_bytes: flags.max_request_bytes,
+        client_tls: TlsFlags {
+            cert_file: flags.cert_file,
+            key_file: flags.key_file,
+            client_cert_auth: flags.client_cert_auth,
+            trusted_ca_file: flags.trusted_ca_file,
+        },
+        peer_tls: TlsFlags {
+            cert_file: flags.peer_cert_file,
+            key_file: flags.peer_key_file,
+            client_cert_auth: flags.peer_client_cert_auth,
+            trusted_ca_file: flags.peer_trusted_ca_file,
+        },
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -190,7 +228,8 @@ async fn run(
         kvstore::restore::restore(&file, &cfg).context("--restore")?;
     }
     let mut clients = Vec::new();
-    for addr in &cfg.client_addrs {
+    for l in &cfg.client_addrs {
+        let addr = l.addr;
         clients.push(
             tokio::net::TcpListener::bind(addr)
                 .await
@@ -198,7 +237,8 @@ async fn run(
         );
     }
     let mut peers = Vec::new();
-    for addr in &cfg.peer_addrs {
+    for l in &cfg.peer_addrs {
+        let addr = l.addr;
         peers.push(
             tokio::net::TcpListener::bind(addr)
                 .await

@@ -68,7 +68,8 @@ pub struct Server {
 const LEADER_WAIT: Duration = Duration::from_secs(5);
 
 impl Server {
-    /// Starts the member on already-bound listeners.
+    /// Starts the member on already-bound listeners: `client[i]` bound for `cfg.client_addrs[i]` (which says
+    /// whether it speaks TLS), `peer[i]` for `cfg.peer_addrs[i]`.
     pub async fn start(
         cfg: ServerConfig,
         client: Vec<TcpListener>,
@@ -147,6 +148,7 @@ impl Server {
                 state.clone(),
                 handle.clone(),
                 metrics.clone(),
+                cfg.peer_tls.client.clone(),
                 tokio::runtime::Handle::current(),
             ))
         };
@@ -198,7 +200,12 @@ impl Server {
             Some(_) => {}
         }
         let mut tasks = Vec::new();
-        for listener in peer {
+        for (listener, listen) in peer.into_iter().zip(&cfg.peer_addrs) {
+            let tls = if listen.tls {
+                cfg.peer_tls.server.clone()
+            } else {
+                None
+            };
             let rctx = ReceiverCtx {
                 node: handle.clone(),
                 state: state.clone(),
@@ -206,7 +213,7 @@ impl Server {
                 metrics: metrics.clone(),
             };
             tasks.push(tokio::spawn(crate::peer::receiver::serve(
-                listener,
+                crate::accept::connections(listener, tls),
                 rctx,
                 wait_stop(stop_rx.clone()),
             )));
@@ -235,8 +242,13 @@ impl Server {
             lease_service.clone(),
             2 * (cfg.max_request_bytes + (512 << 10)),
         );
-        for listener in client {
+        for (listener, listen) in client.into_iter().zip(&cfg.client_addrs) {
             let addr = listener.local_addr().ok();
+            let tls = if listen.tls {
+                cfg.client_tls.clone()
+            } else {
+                None
+            };
             let grpc = tonic::service::Routes::new(
                 KvServer::new(rpc::kv::KvService(ctx.clone()))
                     .max_decoding_message_size(cfg.max_request_bytes + (512 << 10)),
@@ -281,9 +293,12 @@ impl Server {
                 // Small gRPC replies must not wait for Nagle's algorithm (40 ms with delayed ACKs).
                 // Replies of one raft batch leave in one write (see rpc::batched_io).
                 let incoming = tokio_stream::StreamExt::map(
-                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+                    crate::accept::connections(listener, tls),
                     move |conn| {
-                        conn.map(|c| rpc::batched_io::BatchedWrites::new(c, in_flight.clone()))
+                        Ok::<_, std::io::Error>(rpc::batched_io::BatchedWrites::new(
+                            conn,
+                            in_flight.clone(),
+                        ))
                     },
                 );
                 if let Err(e) = router
@@ -409,7 +424,7 @@ async fn load_or_bootstrap_membership(
             .filter(|m| m.id != cfg.member_id)
             .flat_map(|m| m.peer_urls.clone())
             .collect();
-        let m = crate::peer::receiver::fetch_membership(&others)
+        let m = crate::peer::receiver::fetch_membership(&others, &cfg.peer_tls.client)
             .await
             .map_err(|e| ServerError::Cluster(format!("--initial-cluster-state=existing: {e}")))?;
         let Some(me) = m

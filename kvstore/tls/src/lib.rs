@@ -15,6 +15,7 @@ pub mod config;
 mod stream;
 
 pub use config::{client_config, server_config, server_name, TlsError};
+pub use rustls::pki_types::ServerName;
 pub use rustls::{ClientConfig, ServerConfig};
 pub use stream::Stream;
 

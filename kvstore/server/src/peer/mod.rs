@@ -1,5 +1,5 @@
-//! The peer transport: raft messages between members over plain TCP on the peer URL (`--listen-peer-urls`,
-//! default 127.0.0.1:2380).
+//! The peer transport: raft messages between members over TCP on the peer URL (`--listen-peer-urls`, default
+//! 127.0.0.1:2380), with TLS when the URL is `https://` (`--peer-cert-file` and friends, as etcd's).
 //!
 //! - [`sender::PeerTransport`] is the Ready loop's [`crate::transport::Transport`]: one task and one persistent
 //!   connection per peer, fed through a bounded queue, so a slow or dead peer never blocks the loop (messages
@@ -18,17 +18,51 @@ pub mod sender;
 pub mod wire;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-/// The socket addresses of peer URLs (`http://host:port`), in order, skipping ones that do not resolve.
-pub async fn resolve(urls: &[String]) -> Vec<SocketAddr> {
+use kvstore_tls::ServerName;
+use kvstore_tls::Stream;
+
+/// Where a peer URL leads: an address, and for an `https://` URL the name its certificate must carry.
+#[derive(Debug, Clone)]
+pub struct PeerAddr {
+    pub addr: SocketAddr,
+    pub tls_name: Option<ServerName<'static>>,
+}
+
+/// The socket addresses of peer URLs (`http[s]://host:port`), in order, skipping ones that do not resolve.
+pub async fn resolve(urls: &[String]) -> Vec<PeerAddr> {
     let mut out = Vec::new();
     for u in urls {
         let Ok(hostport) = crate::config::host_port(u) else {
             continue;
         };
+        let tls_name = if crate::config::is_https(u) {
+            let host = hostport.rsplit_once(':').map_or(hostport, |(h, _)| h);
+            match kvstore_tls::server_name(host) {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    tracing::warn!(url = %u, error = %e, "skipping a peer URL");
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
         if let Ok(addrs) = tokio::net::lookup_host(hostport).await {
-            out.extend(addrs);
+            out.extend(addrs.map(|addr| PeerAddr {
+                addr,
+                tls_name: tls_name.clone(),
+            }));
         }
     }
     out
+}
+
+/// Dials a peer, with TLS (`tls` trusted, this member's certificate presented) when its URL is https.
+pub async fn connect(
+    to: &PeerAddr,
+    tls: &Arc<kvstore_tls::ClientConfig>,
+) -> std::io::Result<Stream> {
+    Stream::connect(to.addr, to.tls_name.clone().map(|name| (tls, name))).await
 }

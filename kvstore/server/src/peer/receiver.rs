@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
+use kvstore_tls::Stream;
 use protobuf::Message as _;
 use raft::prelude::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio_stream::StreamExt as _;
 
 use super::wire::{self, Answer, Hello, Purpose, WireError};
 use crate::node::NodeHandle;
@@ -23,29 +24,26 @@ pub struct ReceiverCtx {
     pub metrics: Arc<crate::metrics::Metrics>,
 }
 
-/// Accepts peer connections until `stop` resolves.
+/// Serves accepted peer connections (see [`crate::accept::connections`]) until `stop` resolves.
 pub async fn serve(
-    listener: TcpListener,
+    mut connections: impl tokio_stream::Stream<Item = Stream> + Unpin,
     ctx: ReceiverCtx,
     stop: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(stop);
     loop {
-        let (stream, addr) = tokio::select! {
+        let stream = tokio::select! {
             _ = &mut stop => return,
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accepting a peer connection failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
+            s = connections.next() => match s {
+                Some(s) => s,
+                None => return,
             },
         };
+        let addr = stream.tcp().peer_addr().ok();
         let ctx = ctx.clone();
         tokio::spawn(async move {
             if let Err(e) = handle(stream, &ctx).await {
-                tracing::debug!(%addr, error = %e, "peer connection ended");
+                tracing::debug!(?addr, error = %e, "peer connection ended");
             }
         });
     }
@@ -76,8 +74,7 @@ fn check(h: &Hello, state: &ServerState) -> Answer {
     Answer::Accepted
 }
 
-async fn handle(mut stream: TcpStream, ctx: &ReceiverCtx) -> Result<(), WireError> {
-    stream.set_nodelay(true)?;
+async fn handle(mut stream: Stream, ctx: &ReceiverCtx) -> Result<(), WireError> {
     let hello = tokio::time::timeout(wire::HELLO_TIMEOUT, wire::read_hello(&mut stream))
         .await
         .map_err(|_| WireError::Timeout)??;
@@ -111,7 +108,7 @@ async fn handle(mut stream: TcpStream, ctx: &ReceiverCtx) -> Result<(), WireErro
 }
 
 async fn receive_snapshot(
-    mut stream: TcpStream,
+    mut stream: Stream,
     hello: Hello,
     ctx: &ReceiverCtx,
 ) -> Result<(), WireError> {
@@ -154,13 +151,16 @@ async fn receive_snapshot(
 
 /// Asks the members at `peer_urls` for the cluster's membership (a joining member learns the cluster id and its
 /// own id this way). The first that answers wins.
-pub async fn fetch_membership(peer_urls: &[String]) -> Result<Membership, String> {
+pub async fn fetch_membership(
+    peer_urls: &[String],
+    tls: &Arc<kvstore_tls::ClientConfig>,
+) -> Result<Membership, String> {
     let mut errors = Vec::new();
     for url in peer_urls {
         let addrs = super::resolve(std::slice::from_ref(url)).await;
         for addr in addrs {
             let attempt = async {
-                let mut s = TcpStream::connect(addr).await?;
+                let mut s = super::connect(&addr, tls).await?;
                 let hello = Hello {
                     purpose: Purpose::Membership,
                     cluster_id: 0,

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use kvstore_tls::Stream;
 use protobuf::Message as _;
 use raft::prelude::{Message, MessageType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use super::wire::{self, Hello, Purpose, WireError};
@@ -33,6 +33,8 @@ struct PeerCtx {
     state: Arc<ServerState>,
     node: NodeHandle,
     metrics: Arc<Metrics>,
+    /// How to dial members whose peer URL is https.
+    tls: Arc<kvstore_tls::ClientConfig>,
 }
 
 /// The multi-member [`Transport`].
@@ -48,6 +50,7 @@ impl PeerTransport {
         state: Arc<ServerState>,
         node: NodeHandle,
         metrics: Arc<Metrics>,
+        tls: Arc<kvstore_tls::ClientConfig>,
         rt: tokio::runtime::Handle,
     ) -> Self {
         PeerTransport {
@@ -56,6 +59,7 @@ impl PeerTransport {
                 state,
                 node,
                 metrics,
+                tls,
             },
             rt,
             peers: HashMap::new(),
@@ -96,7 +100,7 @@ impl Transport for PeerTransport {
 }
 
 /// Dials member `to` on its peer URLs and completes the hello.
-async fn dial(ctx: &PeerCtx, to: u64, purpose: Purpose) -> Result<TcpStream, WireError> {
+async fn dial(ctx: &PeerCtx, to: u64, purpose: Purpose) -> Result<Stream, WireError> {
     let urls = ctx.state.peer_urls(to);
     let addrs = super::resolve(&urls).await;
     if addrs.is_empty() {
@@ -116,8 +120,7 @@ async fn dial(ctx: &PeerCtx, to: u64, purpose: Purpose) -> Result<TcpStream, Wir
             to,
         };
         let attempt = async {
-            let mut s = TcpStream::connect(addr).await?;
-            s.set_nodelay(true)?;
+            let mut s = super::connect(&addr, &ctx.tls).await?;
             wire::write_hello(&mut s, &hello).await?;
             wire::read_answer(&mut s).await?;
             Ok::<_, WireError>(s)
@@ -142,13 +145,13 @@ fn on_dial_error(ctx: &PeerCtx, to: u64, e: &WireError) {
 /// An open raft stream to a peer: the write half, and a signal that fires when the peer closes it (the peer never
 /// writes on this connection, so any read result means it is gone — a killed process is noticed at once).
 struct Conn {
-    w: BufWriter<tokio::net::tcp::OwnedWriteHalf>,
+    w: BufWriter<tokio::io::WriteHalf<Stream>>,
     closed: tokio::sync::oneshot::Receiver<()>,
 }
 
 impl Conn {
-    fn new(s: TcpStream) -> Conn {
-        let (mut r, w) = s.into_split();
+    fn new(s: Stream) -> Conn {
+        let (mut r, w) = tokio::io::split(s);
         let (tx, closed) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
             let mut b = [0u8; 64];

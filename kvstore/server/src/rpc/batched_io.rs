@@ -172,13 +172,11 @@ impl<T: AsyncRead + Unpin> AsyncRead for BatchedWrites<T> {
     }
 }
 
-impl<T: tonic::transport::server::Connected> tonic::transport::server::Connected
-    for BatchedWrites<T>
-{
-    type ConnectInfo = T::ConnectInfo;
+impl tonic::transport::server::Connected for BatchedWrites<kvstore_tls::Stream> {
+    type ConnectInfo = tonic::transport::server::TcpConnectInfo;
 
     fn connect_info(&self) -> Self::ConnectInfo {
-        self.inner.connect_info()
+        self.inner.tcp().connect_info()
     }
 }
 
