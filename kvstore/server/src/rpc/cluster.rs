@@ -23,7 +23,7 @@ pub struct ClusterService(pub Arc<Ctx>);
 
 const SERVICE: &str = "etcdserverpb.Cluster";
 
-/// Peer URLs must be `http://HOST:PORT` (etcd: "etcdserver: invalid peer URL").
+/// Peer URLs must be `http[s]://HOST:PORT` (etcd: "etcdserver: invalid peer URL").
 fn check_peer_urls(urls: &[String]) -> Result<(), EtcdError> {
     if urls.is_empty() {
         return Err(EtcdError::InvalidArgument(
@@ -186,12 +186,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn peer_urls_must_be_http_host_port() {
+    fn peer_urls_must_be_http_or_https_host_port() {
         assert!(check_peer_urls(&["http://127.0.0.1:2380".into()]).is_ok());
+        assert!(check_peer_urls(&["https://a:1".into()]).is_ok());
         for bad in [
             "127.0.0.1:2380",
             "http://127.0.0.1",
-            "https://a:1",
+            "unix://a:1",
             "http://:1",
         ] {
             assert!(check_peer_urls(&[bad.into()]).is_err(), "{bad}");
