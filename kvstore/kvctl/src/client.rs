@@ -3,10 +3,17 @@
 //! etcdctl's rules, kept: `--endpoints` is a comma list that may or may not carry `http://`; the dial timeout
 //! bounds the connection, the command timeout bounds each short request. Endpoints are tried in order and the
 //! first that accepts a connection is used (each gets the full dial timeout).
+//!
+//! Transport security as etcdctl 3.4 decides it: an `https://` endpoint speaks TLS, an `http://` one does not,
+//! and one without a scheme does when any of `--cacert`/`--cert`/`--key` is given (or `--insecure-transport=false`).
+//! The server is checked against `--cacert`, else the system's CAs; `--insecure-skip-tls-verify` checks nothing.
+//! (etcdctl 3.4 ignores that last flag unless another TLS flag is set; kvctl honours it on its own.)
 
 use kvstore_proto::v3electionpb::election_client::ElectionClient;
 use kvstore_proto::v3lockpb::lock_client::LockClient;
 use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use kvstore_proto::etcdserverpb::cluster_client::ClusterClient;
@@ -31,6 +38,31 @@ pub struct ClientConfig {
     pub dial_timeout: Duration,
     /// Bound on each short request (not on `watch` or `lease keep-alive`).
     pub command_timeout: Duration,
+    pub tls: TlsFlags,
+    /// The TLS client configuration, built on first use (or at once when TLS files were named, to report a bad
+    /// file before anything else).
+    tls_config: Arc<OnceLock<Arc<kvstore_tls::ClientConfig>>>,
+}
+
+/// etcdctl's transport-security flags.
+#[derive(Clone, Debug, Default)]
+pub struct TlsFlags {
+    /// `--cacert`: verify servers with this CA bundle.
+    pub cacert: Option<PathBuf>,
+    /// `--cert` and `--key`: present this client certificate.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// `--insecure-skip-tls-verify`.
+    pub insecure_skip_verify: bool,
+    /// `--insecure-transport` (default true): false makes scheme-less endpoints use TLS.
+    pub insecure_transport: bool,
+}
+
+impl TlsFlags {
+    /// Whether an endpoint written without a scheme uses TLS.
+    fn by_default(&self) -> bool {
+        self.cacert.is_some() || self.cert.is_some() || self.key.is_some() || !self.insecure_transport
+    }
 }
 
 /// Why a single endpoint could not be reached.
@@ -103,18 +135,53 @@ pub struct Client {
 impl ClientConfig {
     /// Builds the config from the global flags and the environment: `--endpoints`, else `KVCTL_ENDPOINTS`, else
     /// `ETCDCTL_ENDPOINTS`, else the default.
+    ///
+    /// TLS files named by the flags are read here: a missing or bad one fails with exit code 128, as etcdctl's.
     pub fn new(
         flag: Option<&str>,
         dial_timeout: Duration,
         command_timeout: Duration,
-    ) -> ClientConfig {
+        tls: TlsFlags,
+    ) -> Result<ClientConfig, Failure> {
         let kvctl_env = std::env::var("KVCTL_ENDPOINTS").ok();
         let etcdctl_env = std::env::var("ETCDCTL_ENDPOINTS").ok();
-        ClientConfig {
+        let cfg = ClientConfig {
             endpoints: resolve_endpoints(flag, kvctl_env.as_deref(), etcdctl_env.as_deref()),
             dial_timeout,
             command_timeout,
+            tls,
+            tls_config: Arc::default(),
+        };
+        if cfg.tls.cert.is_some() != cfg.tls.key.is_some() {
+            return Err(Failure::bad_args(if cfg.tls.cert.is_some() {
+                "--key is required with --cert"
+            } else {
+                "--cert is required with --key"
+            }));
         }
+        if cfg.tls.by_default() {
+            cfg.tls_config().map_err(Failure::bad_args)?;
+        }
+        Ok(cfg)
+    }
+
+    /// The TLS client configuration, from the flags (built once).
+    fn tls_config(&self) -> Result<Arc<kvstore_tls::ClientConfig>, String> {
+        if let Some(c) = self.tls_config.get() {
+            return Ok(c.clone());
+        }
+        let identity = match (&self.tls.cert, &self.tls.key) {
+            (Some(c), Some(k)) => Some((c.as_path(), k.as_path())),
+            _ => None,
+        };
+        let built = kvstore_tls::client_config(
+            self.tls.cacert.as_deref(),
+            identity,
+            self.tls.insecure_skip_verify,
+            &[b"h2"],
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(self.tls_config.get_or_init(|| built).clone())
     }
 
     /// Connects to the first endpoint that answers; fails with exit code 2 if none does.
@@ -149,10 +216,11 @@ impl ClientConfig {
 
     /// Connects to this one endpoint.
     pub async fn connect_to(&self, endpoint: &str) -> Result<Client, ConnectError> {
-        let url = endpoint_url(endpoint).map_err(|reason| ConnectError::BadEndpoint {
+        let bad = |reason: String| ConnectError::BadEndpoint {
             endpoint: endpoint.to_string(),
             reason,
-        })?;
+        };
+        let (url, tls) = endpoint_url(endpoint, self.tls.by_default()).map_err(bad)?;
         let ep = Endpoint::from_shared(url)
             .map_err(|e| ConnectError::BadEndpoint {
                 endpoint: endpoint.to_string(),
@@ -160,18 +228,46 @@ impl ClientConfig {
             })?
             .connect_timeout(self.dial_timeout)
             .tcp_nodelay(true);
-        let channel = match tokio::time::timeout(self.dial_timeout, ep.connect()).await {
+        let transport = |e: tonic::transport::Error| ConnectError::Transport {
+            endpoint: endpoint.to_string(),
+            reason: error_chain(&e),
+        };
+        let connecting = async {
+            if !tls {
+                return ep.connect().await.map_err(transport);
+            }
+            let config = self.tls_config().map_err(bad)?;
+            let host = ep.uri().host().unwrap_or_default().to_string();
+            let name = kvstore_tls::server_name(&host).map_err(|e| bad(e.to_string()))?;
+            // tonic dials http:// here; the connector puts TLS (ALPN h2) under it.
+            let connector = tower::service_fn(move |uri: tonic::transport::Uri| {
+                let (config, name) = (config.clone(), name.clone());
+                async move {
+                    let host = uri.host().unwrap_or_default().trim_matches(['[', ']']);
+                    let port = uri.port_u16().unwrap_or(2379);
+                    let mut last = std::io::Error::other(format!("{host}: no address"));
+                    for addr in tokio::net::lookup_host((host, port)).await? {
+                        match kvstore_tls::Stream::connect(addr, Some((&config, name.clone())))
+                            .await
+                        {
+                            Ok(s) => return Ok(hyper_util::rt::TokioIo::new(s)),
+                            Err(e) => last = e,
+                        }
+                    }
+                    Err(last)
+                }
+            });
+            ep.connect_with_connector(connector)
+                .await
+                .map_err(transport)
+        };
+        let channel = match tokio::time::timeout(self.dial_timeout, connecting).await {
             Err(_) => {
                 return Err(ConnectError::Timeout {
                     endpoint: endpoint.to_string(),
                 })
             }
-            Ok(Err(e)) => {
-                return Err(ConnectError::Transport {
-                    endpoint: endpoint.to_string(),
-                    reason: error_chain(&e),
-                })
-            }
+            Ok(Err(e)) => return Err(e),
             Ok(Ok(c)) => c,
         };
         Ok(Client {
@@ -271,20 +367,20 @@ pub fn resolve_endpoints(
     }
 }
 
-/// The URL to dial for an endpoint written with or without `http://`. TLS is not supported.
-pub fn endpoint_url(endpoint: &str) -> Result<String, String> {
-    if endpoint.starts_with("https://") || endpoint.starts_with("unixs://") {
-        return Err("TLS endpoints are not supported by kvctl".to_string());
-    }
-    if endpoint.starts_with("unix://") {
+/// The `http://` URL tonic dials for an endpoint, and whether TLS goes under it: `https://` endpoints do,
+/// `http://` ones do not, scheme-less ones do when `tls_by_default`.
+pub fn endpoint_url(endpoint: &str, tls_by_default: bool) -> Result<(String, bool), String> {
+    if endpoint.starts_with("unix://") || endpoint.starts_with("unixs://") {
         return Err("unix socket endpoints are not supported by kvctl".to_string());
     }
-    if endpoint.starts_with("http://") {
-        Ok(endpoint.to_string())
+    if let Some(rest) = endpoint.strip_prefix("https://") {
+        Ok((format!("http://{rest}"), true))
+    } else if endpoint.starts_with("http://") {
+        Ok((endpoint.to_string(), false))
     } else if endpoint.contains("://") {
         Err("unknown URL scheme".to_string())
     } else {
-        Ok(format!("http://{endpoint}"))
+        Ok((format!("http://{endpoint}"), tls_by_default))
     }
 }
 
@@ -414,12 +510,13 @@ mod tests {
 
     #[test]
     fn endpoint_urls() {
-        assert_eq!(
-            endpoint_url("127.0.0.1:2379").as_deref(),
-            Ok("http://127.0.0.1:2379")
-        );
-        assert_eq!(endpoint_url("http://h:1").as_deref(), Ok("http://h:1"));
-        assert!(endpoint_url("https://h:1").is_err());
+        let url = |e, tls| endpoint_url(e, tls).map(|(u, t)| (u, t));
+        assert_eq!(url("127.0.0.1:2379", false), Ok(("http://127.0.0.1:2379".into(), false)));
+        assert_eq!(url("127.0.0.1:2379", true), Ok(("http://127.0.0.1:2379".into(), true)));
+        assert_eq!(url("http://h:1", true), Ok(("http://h:1".into(), false)));
+        assert_eq!(url("https://h:1", false), Ok(("http://h:1".into(), true)));
+        assert!(url("unix://h:1", false).is_err());
+        assert!(url("ftp://h:1", false).is_err());
     }
 
     #[test]

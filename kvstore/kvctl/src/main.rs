@@ -24,11 +24,12 @@ mod command;
 mod error;
 mod printer;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use client::{parse_go_duration, ClientConfig};
+use client::{parse_go_duration, ClientConfig, TlsFlags};
 use command::alarm::AlarmCommand;
 use command::compaction::CompactionArgs;
 use command::concurrency::{ElectArgs, LockArgs};
@@ -81,6 +82,21 @@ struct GlobalArgs {
     /// Print byte strings as hex encoded strings.
     #[arg(long, global = true, env = "ETCDCTL_HEX")]
     hex: bool,
+    /// Verify certificates of TLS-enabled secure servers using this CA bundle.
+    #[arg(long = "cacert", id = "tls-cacert", global = true, env = "ETCDCTL_CACERT")]
+    tls_cacert: Option<PathBuf>,
+    /// Identify secure client using this TLS certificate file.
+    #[arg(long = "cert", id = "tls-cert", global = true, env = "ETCDCTL_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// Identify secure client using this TLS key file.
+    #[arg(long = "key", id = "tls-key", global = true, env = "ETCDCTL_KEY")]
+    tls_key: Option<PathBuf>,
+    /// Skip server certificate verification (CAUTION: this option should be enabled only for testing purposes).
+    #[arg(long, global = true, env = "ETCDCTL_INSECURE_SKIP_TLS_VERIFY")]
+    insecure_skip_tls_verify: bool,
+    /// Disable transport security for client connections (false: endpoints without a scheme use TLS).
+    #[arg(long, global = true, env = "ETCDCTL_INSECURE_TRANSPORT", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    insecure_transport: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -186,7 +202,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             cli.global.endpoints.as_deref(),
             cli.global.dial_timeout,
             cli.global.command_timeout,
-        ),
+            TlsFlags {
+                cacert: cli.global.tls_cacert.clone(),
+                cert: cli.global.tls_cert.clone(),
+                key: cli.global.tls_key.clone(),
+                insecure_skip_verify: cli.global.insecure_skip_tls_verify,
+                insecure_transport: cli.global.insecure_transport,
+            },
+        )?,
         printer: Printer::new(format, cli.global.hex),
     };
     dispatch(&ctx, &cli.command).await
