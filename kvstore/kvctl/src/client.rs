@@ -61,7 +61,10 @@ pub struct TlsFlags {
 impl TlsFlags {
     /// Whether an endpoint written without a scheme uses TLS.
     fn by_default(&self) -> bool {
-        self.cacert.is_some() || self.cert.is_some() || self.key.is_some() || !self.insecure_transport
+        self.cacert.is_some()
+            || self.cert.is_some()
+            || self.key.is_some()
+            || !self.insecure_transport
     }
 }
 
@@ -511,8 +514,14 @@ mod tests {
     #[test]
     fn endpoint_urls() {
         let url = |e, tls| endpoint_url(e, tls).map(|(u, t)| (u, t));
-        assert_eq!(url("127.0.0.1:2379", false), Ok(("http://127.0.0.1:2379".into(), false)));
-        assert_eq!(url("127.0.0.1:2379", true), Ok(("http://127.0.0.1:2379".into(), true)));
+        assert_eq!(
+            url("127.0.0.1:2379", false),
+            Ok(("http://127.0.0.1:2379".into(), false))
+        );
+        assert_eq!(
+            url("127.0.0.1:2379", true),
+            Ok(("http://127.0.0.1:2379".into(), true))
+        );
         assert_eq!(url("http://h:1", true), Ok(("http://h:1".into(), false)));
         assert_eq!(url("https://h:1", false), Ok(("http://h:1".into(), true)));
         assert!(url("unix://h:1", false).is_err());

@@ -83,7 +83,12 @@ struct GlobalArgs {
     #[arg(long, global = true, env = "ETCDCTL_HEX")]
     hex: bool,
     /// Verify certificates of TLS-enabled secure servers using this CA bundle.
-    #[arg(long = "cacert", id = "tls-cacert", global = true, env = "ETCDCTL_CACERT")]
+    #[arg(
+        long = "cacert",
+        id = "tls-cacert",
+        global = true,
+        env = "ETCDCTL_CACERT"
+    )]
     tls_cacert: Option<PathBuf>,
     /// Identify secure client using this TLS certificate file.
     #[arg(long = "cert", id = "tls-cert", global = true, env = "ETCDCTL_CERT")]

@@ -31,12 +31,19 @@ const ENV_KNOBS: &[&str] = &[
     "ETCDCTL_HEX",
     "ETCDCTL_DIAL_TIMEOUT",
     "ETCDCTL_COMMAND_TIMEOUT",
+    "ETCDCTL_CACERT",
+    "ETCDCTL_CERT",
+    "ETCDCTL_KEY",
+    "ETCDCTL_INSECURE_SKIP_TLS_VERIFY",
+    "ETCDCTL_INSECURE_TRANSPORT",
 ];
 
 /// A running etcd, killed on drop.
 struct Etcd {
     child: Child,
     endpoint: String,
+    /// Flags every kvctl run gets (a TLS server's `--cacert`).
+    client_args: Vec<String>,
     _dir: tempfile::TempDir,
 }
 
@@ -59,6 +66,12 @@ impl Etcd {
 
     /// Starts etcd with `extra` flags.
     fn start_with(extra: &[&str]) -> Option<Etcd> {
+        Etcd::start_serving("http", extra, &[])
+    }
+
+    /// Starts etcd with its client URL on `scheme` (http or https), `extra` flags, and `client_args` for every
+    /// kvctl run.
+    fn start_serving(scheme: &str, extra: &[&str], client_args: &[&str]) -> Option<Etcd> {
         let server = server_binary();
         if !Path::new(&server).exists() {
             eprintln!("note: {server} not found; skipping the test against a real etcd");
@@ -67,7 +80,7 @@ impl Etcd {
         for _attempt in 0..3 {
             let dir = tempfile::tempdir().expect("temp dir");
             let (client, peer, metrics) = (free_port(), free_port(), free_port());
-            let client_url = format!("http://127.0.0.1:{client}");
+            let client_url = format!("{scheme}://127.0.0.1:{client}");
             let peer_url = format!("http://127.0.0.1:{peer}");
             let child = Command::new(&server)
                 .arg("--name")
@@ -94,7 +107,12 @@ impl Etcd {
                 .expect("start etcd");
             let mut etcd = Etcd {
                 child,
-                endpoint: format!("127.0.0.1:{client}"),
+                endpoint: if scheme == "http" {
+                    format!("127.0.0.1:{client}")
+                } else {
+                    client_url.clone()
+                },
+                client_args: client_args.iter().map(|a| a.to_string()).collect(),
                 _dir: dir,
             };
             let deadline = Instant::now() + Duration::from_secs(20);
@@ -116,7 +134,10 @@ impl Etcd {
         for k in ENV_KNOBS {
             cmd.env_remove(k);
         }
-        cmd.arg("--endpoints").arg(&self.endpoint).args(args);
+        cmd.arg("--endpoints")
+            .arg(&self.endpoint)
+            .args(&self.client_args)
+            .args(args);
         cmd
     }
 
@@ -784,4 +805,126 @@ fn interrupt(l: &Lines) {
         .expect("run kill")
         .success();
     assert!(ok);
+}
+
+/// kvctl on a server with TLS on its client URL, as etcdctl's flags set it up: `--cacert` trusts the server,
+/// `--cert`/`--key` identify the client when the server demands it (`--client-cert-auth`), a server from an
+/// unknown CA is refused, and a TLS file that cannot be read fails before anything is sent.
+#[test]
+fn tls_endpoints() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pki = flotilla_tests::pki::Pki::new(dir.path(), "cluster");
+    let server = pki.issue("server", &["127.0.0.1", "localhost"]);
+    let client = pki.issue("client", &["127.0.0.1"]);
+    let other = flotilla_tests::pki::Pki::new(dir.path(), "other");
+    let stranger = other.issue("client", &["127.0.0.1"]);
+    let path = |p: &std::path::Path| p.to_str().expect("utf-8 path").to_string();
+    let (ca, cert, key) = (path(&pki.ca()), path(&client.cert), path(&client.key));
+    let Some(etcd) = Etcd::start_serving(
+        "https",
+        &[
+            "--cert-file",
+            &path(&server.cert),
+            "--key-file",
+            &path(&server.key),
+            "--client-cert-auth",
+            "--trusted-ca-file",
+            &ca,
+        ],
+        &["--cacert", &ca, "--cert", &cert, "--key", &key],
+    ) else {
+        return;
+    };
+
+    let out = etcd.run(&["put", "secure", "value"]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, "OK\n"), "{out:?}");
+    let out = etcd.run(&["get", "secure", "--print-value-only"]);
+    assert_eq!(out.stdout, "value\n", "{out:?}");
+
+    // The same flags through etcdctl's environment variables, and a scheme-less endpoint: TLS because a TLS
+    // flag is set.
+    let port = etcd.endpoint.rsplit(':').next().expect("port");
+    let out = Command::new(KVCTL)
+        .args(["--endpoints", &format!("localhost:{port}"), "get", "secure"])
+        .env("ETCDCTL_CACERT", &ca)
+        .env("ETCDCTL_CERT", &cert)
+        .env("ETCDCTL_KEY", &key)
+        .output()
+        .expect("kvctl");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "secure\nvalue\n",
+        "{out:?}"
+    );
+
+    let bare = |args: &[&str]| {
+        let out = Command::new(KVCTL)
+            .args(["--endpoints", &etcd.endpoint, "--dial-timeout", "2s"])
+            .args(args)
+            .env_remove("ETCDCTL_CACERT")
+            .output()
+            .expect("kvctl");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // No client certificate: the server refuses the handshake, nothing is written.
+    let (code, _, err) = bare(&["--cacert", &ca, "put", "secure", "overwritten"]);
+    assert_ne!(code, 0, "{err}");
+    // A certificate from another CA: refused too.
+    let (code, _, err) = bare(&[
+        "--cacert",
+        &ca,
+        "--cert",
+        &path(&stranger.cert),
+        "--key",
+        &path(&stranger.key),
+        "put",
+        "secure",
+        "overwritten",
+    ]);
+    assert_ne!(code, 0, "{err}");
+    // A server certificate this client has no CA for: kvctl refuses the server.
+    let (code, _, err) = bare(&[
+        "--cacert",
+        &path(&other.ca()),
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        "get",
+        "secure",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("UnknownIssuer"), "{err}");
+    // ... unless told not to check.
+    let (code, out, err) = bare(&[
+        "--insecure-skip-tls-verify",
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        "get",
+        "secure",
+        "--print-value-only",
+    ]);
+    assert_eq!((code, out.as_str()), (0, "value\n"), "{err}");
+    // Bad TLS flags fail before dialing, with exit code 128.
+    let missing = dir.path().join("missing.pem");
+    let (code, _, err) = bare(&["--cacert", &path(&missing), "get", "secure"]);
+    assert_eq!(code, 128, "{err}");
+    assert!(
+        err.starts_with(&format!("Error: {}", missing.display())),
+        "{err}"
+    );
+    let (code, _, err) = bare(&["--cacert", &ca, "--cert", &cert, "get", "secure"]);
+    assert_eq!(
+        (code, err.as_str()),
+        (128, "Error: --key is required with --cert\n")
+    );
+
+    let out = etcd.run(&["get", "secure", "--print-value-only"]);
+    assert_eq!(out.stdout, "value\n", "nothing was overwritten: {out:?}");
 }
