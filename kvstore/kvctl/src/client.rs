@@ -513,7 +513,7 @@ mod tests {
 
     #[test]
     fn endpoint_urls() {
-        let url = |e, tls| endpoint_url(e, tls).map(|(u, t)| (u, t));
+        let url = endpoint_url;
         assert_eq!(
             url("127.0.0.1:2379", false),
             Ok(("http://127.0.0.1:2379".into(), false))

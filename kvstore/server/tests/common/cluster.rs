@@ -20,6 +20,8 @@ pub struct MemberAddr {
     pub metrics: u16,
     /// The network namespace it runs in, if any.
     pub netns: Option<String>,
+    /// The peer URL's scheme: "http", or "https" for TLS between members.
+    pub peer_scheme: &'static str,
 }
 
 impl MemberAddr {
@@ -32,6 +34,7 @@ impl MemberAddr {
             peer: free_port(),
             metrics: free_port(),
             netns: None,
+            peer_scheme: "http",
         }
     }
 
@@ -39,7 +42,7 @@ impl MemberAddr {
         format!("http://{}:{}", self.ip, self.client)
     }
     pub fn peer_url(&self) -> String {
-        format!("http://{}:{}", self.ip, self.peer)
+        format!("{}://{}:{}", self.peer_scheme, self.ip, self.peer)
     }
     pub fn endpoint(&self) -> String {
         format!("{}:{}", self.ip, self.client)
@@ -322,6 +325,7 @@ impl Netns {
                 peer: 2380,
                 metrics: 2381,
                 netns: Some(self.names[i].clone()),
+                peer_scheme: "http",
             })
             .collect()
     }

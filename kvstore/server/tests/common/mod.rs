@@ -50,19 +50,24 @@ impl KvStore {
 
     /// A fresh member in a new temporary data dir, with `extra` flags.
     pub fn start_with(extra: &[&str]) -> KvStore {
+        KvStore::start_serving("http", extra)
+    }
+
+    /// A fresh member whose client URL is on `scheme` (http, or https with the TLS flags in `extra`).
+    pub fn start_serving(scheme: &str, extra: &[&str]) -> KvStore {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("data");
-        let mut s = KvStore::start_in_with(&dir, Ports::free(), extra);
+        let mut s = KvStore::start_in_with(&dir, Ports::free(), scheme, extra);
         s._tmp = Some(tmp);
         s
     }
 
     /// A member on `data_dir` with the given ports (to restart one that was killed).
     pub fn start_in(data_dir: &Path, ports: Ports) -> KvStore {
-        KvStore::start_in_with(data_dir, ports, &[])
+        KvStore::start_in_with(data_dir, ports, "http", &[])
     }
 
-    fn start_in_with(data_dir: &Path, ports: Ports, extra: &[&str]) -> KvStore {
+    fn start_in_with(data_dir: &Path, ports: Ports, scheme: &str, extra: &[&str]) -> KvStore {
         let Ports {
             client: client_port,
             peer: peer_port,
@@ -72,10 +77,10 @@ impl KvStore {
             .args(["--name", "test", "--data-dir"])
             .arg(data_dir)
             .arg(format!(
-                "--listen-client-urls=http://127.0.0.1:{client_port}"
+                "--listen-client-urls={scheme}://127.0.0.1:{client_port}"
             ))
             .arg(format!(
-                "--advertise-client-urls=http://127.0.0.1:{client_port}"
+                "--advertise-client-urls={scheme}://127.0.0.1:{client_port}"
             ))
             .arg(format!("--listen-peer-urls=http://127.0.0.1:{peer_port}"))
             .arg(format!(

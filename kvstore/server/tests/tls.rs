@@ -1,0 +1,303 @@
+//! TLS on kvstore's client and peer URLs, seen from stock etcdctl 3.4 and from members of the cluster: the
+//! flags are etcd's (`--cert-file`, `--key-file`, `--client-cert-auth`, `--trusted-ca-file` and the `--peer-`
+//! twins), certificates come from a throwaway CA made by the test.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::cluster::{Cluster, MemberAddr};
+use common::{etcdctl, stdout, KvStore};
+use flotilla_tests::pki::{Leaf, Pki};
+
+fn path(p: &Path) -> String {
+    p.to_str().unwrap().to_string()
+}
+
+fn server_flags(leaf: &Leaf) -> Vec<String> {
+    vec![
+        format!("--cert-file={}", path(&leaf.cert)),
+        format!("--key-file={}", path(&leaf.key)),
+    ]
+}
+
+#[test]
+fn etcdctl_uses_an_https_client_url_with_the_servers_ca_and_only_then() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(dir.path(), "cluster");
+    let leaf = pki.issue("server", &["127.0.0.1", "localhost"]);
+    let flags = server_flags(&leaf);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let s = KvStore::start_serving("https", &flags);
+    let ep = format!("https://127.0.0.1:{}", s.client_port);
+    let ca = format!("--cacert={}", path(&pki.ca()));
+
+    let out = etcdctl(&ep, &[&ca, "put", "tls-key", "over-tls"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        stdout(&etcdctl(
+            &ep,
+            &[&ca, "get", "tls-key", "--print-value-only"]
+        )),
+        "over-tls\n"
+    );
+    let status = stdout(&etcdctl(&ep, &[&ca, "endpoint", "status", "-w", "table"]));
+    assert!(status.contains(&ep) && status.contains("true"), "{status}");
+    // The HTTP endpoints on the client port are behind the same TLS (etcdctl's own health check reads them).
+    let health = etcdctl(&ep, &[&ca, "endpoint", "health"]);
+    assert!(health.status.success(), "{health:?}");
+
+    // A client that does not trust the CA gets no connection (Go: "certificate signed by unknown authority").
+    let out = etcdctl(
+        &ep,
+        &[
+            "--dial-timeout=1s",
+            "--command-timeout=2s",
+            "put",
+            "tls-key",
+            "x",
+        ],
+    );
+    assert!(!out.status.success(), "{out:?}");
+    let other = Pki::new(dir.path(), "other");
+    let out = etcdctl(
+        &ep,
+        &[
+            &format!("--cacert={}", path(&other.ca())),
+            "--dial-timeout=1s",
+            "--command-timeout=2s",
+            "put",
+            "tls-key",
+            "x",
+        ],
+    );
+    assert!(!out.status.success(), "{out:?}");
+    // Plain gRPC on the TLS port gets nowhere either.
+    let out = etcdctl(
+        &format!("http://127.0.0.1:{}", s.client_port),
+        &[
+            "--dial-timeout=1s",
+            "--command-timeout=2s",
+            "put",
+            "tls-key",
+            "x",
+        ],
+    );
+    assert!(!out.status.success(), "{out:?}");
+    assert_eq!(
+        stdout(&etcdctl(
+            &ep,
+            &[&ca, "get", "tls-key", "--print-value-only"]
+        )),
+        "over-tls\n",
+        "refused clients changed nothing"
+    );
+}
+
+#[test]
+fn client_cert_auth_admits_only_certificates_from_the_trusted_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(dir.path(), "cluster");
+    let leaf = pki.issue("server", &["127.0.0.1"]);
+    let mut flags = server_flags(&leaf);
+    flags.push("--client-cert-auth".into());
+    flags.push(format!("--trusted-ca-file={}", path(&pki.ca())));
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let s = KvStore::start_serving("https", &flags);
+    let ep = format!("https://127.0.0.1:{}", s.client_port);
+    let ca = format!("--cacert={}", path(&pki.ca()));
+    let quick = ["--dial-timeout=1s", "--command-timeout=2s"];
+
+    let client = pki.issue("client", &["127.0.0.1"]);
+    let (cert, key) = (
+        format!("--cert={}", path(&client.cert)),
+        format!("--key={}", path(&client.key)),
+    );
+    let out = etcdctl(&ep, &[&ca, &cert, &key, "put", "k", "v"]);
+    assert!(out.status.success(), "{out:?}");
+
+    let out = etcdctl(&ep, &[&ca, quick[0], quick[1], "get", "k"]);
+    assert!(!out.status.success(), "no client certificate: {out:?}");
+    let foreign = Pki::new(dir.path(), "other").issue("client", &["127.0.0.1"]);
+    let out = etcdctl(
+        &ep,
+        &[
+            &ca,
+            &format!("--cert={}", path(&foreign.cert)),
+            &format!("--key={}", path(&foreign.key)),
+            quick[0],
+            quick[1],
+            "get",
+            "k",
+        ],
+    );
+    assert!(!out.status.success(), "another CA's certificate: {out:?}");
+    assert_eq!(
+        stdout(&etcdctl(
+            &ep,
+            &[&ca, &cert, &key, "get", "k", "--print-value-only"]
+        )),
+        "v\n"
+    );
+}
+
+/// Three members with TLS between them (`--peer-client-cert-auth`): they form the cluster and replicate; a
+/// fourth member whose certificate comes from another CA is added to the membership but cannot join: the
+/// members refuse its certificate (it trusts theirs, so the refusal is theirs alone).
+#[test]
+fn members_replicate_over_peer_tls_and_a_member_from_another_ca_cannot_join() {
+    let pki_dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(pki_dir.path(), "cluster");
+    let leaf = pki.issue("peer", &["127.0.0.1"]);
+    let flags = [
+        format!("--peer-cert-file={}", path(&leaf.cert)),
+        format!("--peer-key-file={}", path(&leaf.key)),
+        "--peer-client-cert-auth".to_string(),
+        format!("--peer-trusted-ca-file={}", path(&pki.ca())),
+    ];
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let addrs = (0..3)
+        .map(|i| MemberAddr {
+            peer_scheme: "https",
+            ..MemberAddr::local(&format!("m{i}"))
+        })
+        .collect();
+    let c = Cluster::start_at(addrs, &flags);
+    let all = c.endpoints().join(",");
+    for i in 0..20 {
+        let out = etcdctl(&c.endpoints()[i % 3], &["put", &format!("k{i}"), "v"]);
+        assert!(out.status.success(), "{out:?}");
+    }
+    for ep in c.endpoints() {
+        let out = etcdctl(
+            &ep,
+            &["get", "k19", "--consistency=s", "--print-value-only"],
+        );
+        assert_eq!(stdout(&out), "v\n", "on {ep}");
+    }
+    let list = stdout(&etcdctl(&all, &["member", "list"]));
+    assert_eq!(list.matches(", https://127.0.0.1:").count(), 3, "{list}");
+
+    let d = MemberAddr {
+        peer_scheme: "https",
+        ..MemberAddr::local("d")
+    };
+    let out = etcdctl(
+        &all,
+        &[
+            "member",
+            "add",
+            "d",
+            &format!("--peer-urls={}", d.peer_url()),
+            "--learner",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let initial = stdout(&out)
+        .lines()
+        .find_map(|l| l.strip_prefix("ETCD_INITIAL_CLUSTER=\""))
+        .and_then(|l| l.strip_suffix('"'))
+        .unwrap()
+        .to_string();
+    let other = Pki::new(pki_dir.path(), "other");
+    let wrong = other.issue("peer", &["127.0.0.1"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kvstore"))
+        .args(["--name", "d", "--data-dir"])
+        .arg(c.tmp.path().join("d"))
+        .arg(format!("--listen-client-urls={}", d.client_url()))
+        .arg(format!("--advertise-client-urls={}", d.client_url()))
+        .arg(format!("--listen-peer-urls={}", d.peer_url()))
+        .arg(format!("--initial-advertise-peer-urls={}", d.peer_url()))
+        .arg(format!(
+            "--listen-metrics-urls=http://127.0.0.1:{}",
+            d.metrics
+        ))
+        .arg(format!("--initial-cluster={initial}"))
+        .arg("--initial-cluster-state=existing")
+        .arg(format!("--peer-cert-file={}", path(&wrong.cert)))
+        .arg(format!("--peer-key-file={}", path(&wrong.key)))
+        .arg(format!("--peer-trusted-ca-file={}", path(&pki.ca())))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "the member with a foreign certificate joined: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no member answered"), "{err}");
+    let refused = (0..3).any(|i| c.log(i).contains("TLS handshake failed"));
+    assert!(refused, "{}", c.log(0));
+    // The cluster kept serving.
+    let out = etcdctl(&all, &["put", "after", "v"]);
+    assert!(out.status.success(), "{out:?}");
+}
+
+#[test]
+fn tls_flag_mistakes_are_refused_at_start_naming_the_flag_and_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(dir.path(), "cluster");
+    let leaf = pki.issue("server", &["127.0.0.1"]);
+    let second = pki.issue("second", &["127.0.0.1"]);
+    let missing = dir.path().join("missing.pem");
+    let run = |args: &[String]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_kvstore"))
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let https = "--listen-client-urls=https://127.0.0.1:1".to_string();
+    let err = run(std::slice::from_ref(&https));
+    assert!(
+        err.contains("--listen-client-urls: https://127.0.0.1:1: TLS key/cert (--cert-file, --key-file) must be provided"),
+        "{err}"
+    );
+    let err = run(&[
+        https.clone(),
+        format!("--cert-file={}", path(&missing)),
+        format!("--key-file={}", path(&leaf.key)),
+    ]);
+    assert!(
+        err.contains(&format!("--cert-file: {}: No such file", missing.display())),
+        "{err}"
+    );
+    let err = run(&[
+        https.clone(),
+        format!("--cert-file={}", path(&leaf.cert)),
+        format!("--key-file={}", path(&leaf.cert)),
+    ]);
+    assert!(
+        err.contains(&format!("--key-file: {}:", leaf.cert.display())),
+        "{err}"
+    );
+    let err = run(&[
+        https,
+        format!("--cert-file={}", path(&leaf.cert)),
+        format!("--key-file={}", path(&second.key)),
+    ]);
+    assert!(err.contains("is the key the certificate's?"), "{err}");
+    let err = run(&[
+        "--listen-peer-urls=https://127.0.0.1:1".into(),
+        "--initial-advertise-peer-urls=https://127.0.0.1:1".into(),
+    ]);
+    assert!(err.contains("--listen-peer-urls: https://127.0.0.1:1: TLS key/cert (--peer-cert-file, --peer-key-file)"), "{err}");
+    // Nothing was created for a member that never started.
+    assert!(!dir.path().join("data").exists());
+}
