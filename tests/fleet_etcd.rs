@@ -52,3 +52,62 @@ fn fleet_schedules_and_runs_units_on_a_real_etcd() {
         "destroy stops it"
     );
 }
+
+/// fleet over TLS to the KV store, as fleet's `etcd_cafile`/`etcd_certfile`/`etcd_keyfile` (fleetctl's
+/// `--ca-file`/`--cert-file`/`--key-file`) set it up, against a kvstore that demands client certificates.
+#[test]
+fn fleet_reaches_a_tls_kv_store_with_its_client_certificate() {
+    let pki_dir = tempfile::tempdir().expect("tempdir");
+    let pki = flotilla_tests::pki::Pki::new(pki_dir.path(), "cluster");
+    let kv = Kv::start_tls(1, &pki);
+    let client = pki.issue("fleet", &["127.0.0.1"]);
+    let settings = FleetSettings {
+        etcd: kv.url(),
+        agent_ttl: "5s".into(),
+        reconcile_interval: "1".into(),
+    };
+    assert!(settings.etcd.starts_with("https://"), "{}", settings.etcd);
+    let mut host = Host::new(&settings, "role=tls");
+    host.start_fleetd_with(&format!(
+        "etcd_cafile = {}\netcd_certfile = {}\netcd_keyfile = {}\n",
+        pki.ca().display(),
+        client.cert.display(),
+        client.key.display()
+    ));
+    let short_id = host.machine_id[..8].to_string();
+    // fleetd registered itself in the KV store: its API lists it.
+    assert!(
+        wait_for(Duration::from_secs(20), || stdout(
+            &host.fleetctl(&["list-machines", "--no-legend"])
+        )
+        .contains(&short_id)),
+        "{}",
+        host.fleetd_log()
+    );
+    // fleetctl's etcd driver reads the same over TLS with the same files, and without a certificate gets nothing.
+    let etcd_driver = |tls: &[String]| {
+        let mut args = vec![
+            "--driver=etcd".to_string(),
+            format!("--endpoint={}", kv.url()),
+            "--request-timeout=2".to_string(),
+        ];
+        args.extend_from_slice(tls);
+        args.extend(["list-machines".to_string(), "--no-legend".to_string()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        flotilla_tests::cluster::fleetctl_raw(&args, &[])
+    };
+    let with_cert = etcd_driver(&[
+        format!("--ca-file={}", pki.ca().display()),
+        format!("--cert-file={}", client.cert.display()),
+        format!("--key-file={}", client.key.display()),
+    ]);
+    assert!(
+        stdout(&with_cert).contains(&short_id),
+        "{}{}",
+        stdout(&with_cert),
+        stderr(&with_cert)
+    );
+    let without = etcd_driver(&[format!("--ca-file={}", pki.ca().display())]);
+    assert!(!without.status.success(), "{}", stdout(&without));
+    assert!(!stdout(&without).contains(&short_id));
+}

@@ -75,6 +75,9 @@ fn ephemeral_range_start() -> u32 {
 pub struct Kv {
     binary: PathBuf,
     members: Vec<KvMember>,
+    /// The client URLs' scheme, and the TLS flags every member gets (see [`Kv::start_tls`]).
+    client_scheme: &'static str,
+    tls_flags: Vec<String>,
     pub dir: tempfile::TempDir,
     /// The first member's client port (for tools that take one endpoint).
     pub client_port: u16,
@@ -120,10 +123,34 @@ impl Kv {
         Kv::start_binary(PathBuf::from("/usr/bin/etcd"), 1)
     }
 
+    /// Flotilla's kvstore with `n` members serving clients on https only, with a certificate from `pki` and
+    /// `--client-cert-auth` (clients need a certificate from the same CA).
+    pub fn start_tls(n: usize, pki: &pki::Pki) -> Kv {
+        let leaf = pki.issue("kv-server", &["127.0.0.1"]);
+        let flags = vec![
+            format!("--cert-file={}", leaf.cert.display()),
+            format!("--key-file={}", leaf.key.display()),
+            "--client-cert-auth".to_string(),
+            format!("--trusted-ca-file={}", pki.ca().display()),
+        ];
+        Kv::start_with(binary("kvstore"), n, "https", flags)
+    }
+
     fn start_binary(binary: PathBuf, n: usize) -> Kv {
+        Kv::start_with(binary, n, "http", Vec::new())
+    }
+
+    fn start_with(
+        binary: PathBuf,
+        n: usize,
+        client_scheme: &'static str,
+        tls_flags: Vec<String>,
+    ) -> Kv {
         let members: Vec<KvMember> = (0..n).map(|i| KvMember::new(format!("kv{i}"))).collect();
         let mut kv = Kv {
             binary,
+            client_scheme,
+            tls_flags,
             client_port: members[0].client,
             members,
             dir: tempfile::tempdir().unwrap(),
@@ -141,7 +168,7 @@ impl Kv {
     pub fn urls(&self) -> Vec<String> {
         self.members
             .iter()
-            .map(|m| format!("http://127.0.0.1:{}", m.client))
+            .map(|m| format!("{}://127.0.0.1:{}", self.client_scheme, m.client))
             .collect()
     }
 
@@ -170,10 +197,17 @@ impl Kv {
         let child = cmd
             .arg("--data-dir")
             .arg(self.dir.path().join(&m.name))
-            .arg(format!("--listen-client-urls=http://127.0.0.1:{c}"))
-            .arg(format!("--advertise-client-urls=http://127.0.0.1:{c}"))
+            .arg(format!(
+                "--listen-client-urls={}://127.0.0.1:{c}",
+                self.client_scheme
+            ))
+            .arg(format!(
+                "--advertise-client-urls={}://127.0.0.1:{c}",
+                self.client_scheme
+            ))
             .arg(format!("--listen-peer-urls=http://127.0.0.1:{p}"))
             .arg(format!("--listen-metrics-urls=http://127.0.0.1:{mp}"))
+            .args(&self.tls_flags)
             .arg("--log-level=warn")
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))
@@ -386,13 +420,18 @@ impl Host {
 
     /// Starts fleetd with this host's config file.
     pub fn start_fleetd(&mut self) {
+        self.start_fleetd_with("");
+    }
+
+    /// Starts fleetd with this host's config file plus `extra_config` lines (e.g. `etcd_cafile = ...`).
+    pub fn start_fleetd_with(&mut self, extra_config: &str) {
         let config = self.dir.path().join("fleet.conf");
         let s = &self.settings;
         std::fs::write(
             &config,
             format!(
                 "etcd_servers = {}\nagent_ttl = {}\nengine_reconcile_interval = {}\npublic_ip = {}\nmetadata = \"{}\"\n\
-                 machine_id_file = {}\nunitd_address = {}\napi_listen = unix://{},tcp://{}:{}\n",
+                 machine_id_file = {}\nunitd_address = {}\napi_listen = unix://{},tcp://{}:{}\n{extra_config}",
                 s.etcd,
                 s.agent_ttl,
                 s.reconcile_interval,

@@ -174,6 +174,13 @@ pub struct Globals {
     pub request_timeout: Duration,
     pub debug: bool,
     pub tunnel: String,
+    /// `--ca-file`, `--cert-file`, `--key-file`: TLS to https etcd endpoints (the etcd driver).
+    pub etcd_tls: fleet_registry::KvTls,
+}
+
+/// A path flag; empty means unset.
+fn non_empty_path(value: &str) -> Option<std::path::PathBuf> {
+    (!value.is_empty()).then(|| std::path::PathBuf::from(value))
 }
 
 /// A global flag that does not parse, or a driver fleetctl does not know.
@@ -295,6 +302,11 @@ impl GlobalArgs {
             request_timeout,
             debug,
             tunnel: self.tunnel.clone(),
+            etcd_tls: fleet_registry::KvTls {
+                ca_file: non_empty_path(&self.ca_file),
+                cert_file: non_empty_path(&self.cert_file),
+                key_file: non_empty_path(&self.key_file),
+            },
         })
     }
 }
@@ -627,6 +639,7 @@ mod tests {
                 request_timeout: Duration::from_secs(3),
                 debug: false,
                 tunnel: String::new(),
+                etcd_tls: fleet_registry::KvTls::default(),
             }
         );
         let (cli, _) = with_env(&[], || parse(&["list-units"]).expect("parses"));

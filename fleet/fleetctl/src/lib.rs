@@ -127,12 +127,15 @@ async fn connect(g: &Globals, io: &Io) -> Result<AnyDriver, String> {
                 g.request_timeout,
             ))))
         }
-        DriverKind::Etcd => {
-            EtcdDriver::connect(&g.endpoints, &g.etcd_key_prefix, g.request_timeout)
-                .await
-                .map(|d| AnyDriver::Etcd(Box::new(d)))
-                .map_err(|e| e.to_string())
-        }
+        DriverKind::Etcd => EtcdDriver::connect(
+            &g.endpoints,
+            &g.etcd_key_prefix,
+            g.request_timeout,
+            &g.etcd_tls,
+        )
+        .await
+        .map(|d| AnyDriver::Etcd(Box::new(d)))
+        .map_err(|e| e.to_string()),
     }
 }
 

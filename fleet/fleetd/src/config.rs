@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fleet_model::{parse_metadata, Keys};
+use fleet_registry::KvTls;
 
 /// Where fleetd looks for its file when `--config` is not given.
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/fleet/fleet.conf";
@@ -32,6 +33,8 @@ pub struct Config {
     pub etcd_key_prefix: String,
     /// `etcd_request_timeout` (seconds in the file).
     pub etcd_request_timeout: Duration,
+    /// `etcd_cafile`, `etcd_certfile`, `etcd_keyfile`: TLS for https `etcd_servers`.
+    pub etcd_tls: KvTls,
     /// `engine_reconcile_interval` (seconds in the file).
     pub engine_reconcile_interval: Duration,
     /// `public_ip`: how other machines reach this one; empty: the first global IPv4 address found.
@@ -66,6 +69,7 @@ impl Default for Config {
             ],
             etcd_key_prefix: Keys::DEFAULT_PREFIX.to_string(),
             etcd_request_timeout: Duration::from_secs(1),
+            etcd_tls: KvTls::default(),
             engine_reconcile_interval: Duration::from_secs(2),
             public_ip: String::new(),
             metadata: BTreeMap::new(),
@@ -79,6 +83,12 @@ impl Default for Config {
             api_advertise: String::new(),
         }
     }
+}
+
+/// A path setting; empty means unset.
+fn non_empty_path(value: &str) -> Option<PathBuf> {
+    let v = value.trim();
+    (!v.is_empty()).then(|| PathBuf::from(v))
 }
 
 /// A setting that cannot be used.
@@ -111,6 +121,9 @@ const KEYS: &[&str] = &[
     "etcd_servers",
     "etcd_key_prefix",
     "etcd_request_timeout",
+    "etcd_cafile",
+    "etcd_certfile",
+    "etcd_keyfile",
     "engine_reconcile_interval",
     "public_ip",
     "metadata",
@@ -126,9 +139,6 @@ const KEYS: &[&str] = &[
 const IGNORED_KEYS: &[&str] = &[
     "etcd_username",
     "etcd_password",
-    "etcd_keyfile",
-    "etcd_certfile",
-    "etcd_cafile",
     "units_directory",
     "systemd_user",
     "enable_grpc",
@@ -229,6 +239,9 @@ impl Config {
             "disable_engine" => self.disable_engine = go_bool(value).map_err(bad)?,
             "disable_watches" => self.disable_watches = go_bool(value).map_err(bad)?,
             "machine_id_file" => self.machine_id_file = PathBuf::from(value),
+            "etcd_cafile" => self.etcd_tls.ca_file = non_empty_path(value),
+            "etcd_certfile" => self.etcd_tls.cert_file = non_empty_path(value),
+            "etcd_keyfile" => self.etcd_tls.key_file = non_empty_path(value),
             "unitd_address" => self.unitd_address = value.to_string(),
             "api_listen" => {
                 self.api_listen = value
@@ -449,6 +462,24 @@ mod tests {
         assert!(
             err.ends_with("fleet.conf:1: syntax error: \"what is this\""),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn etcd_tls_files_are_read_from_the_file_and_the_environment() {
+        let (c, w) = load(
+            "etcd_cafile = /etc/ssl/kv-ca.pem\netcd_certfile = /etc/ssl/fleet.pem\n",
+            &[("FLEET_ETCD_KEYFILE", "/etc/ssl/fleet-key.pem")],
+        )
+        .expect("valid");
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(
+            c.etcd_tls,
+            KvTls {
+                ca_file: Some("/etc/ssl/kv-ca.pem".into()),
+                cert_file: Some("/etc/ssl/fleet.pem".into()),
+                key_file: Some("/etc/ssl/fleet-key.pem".into()),
+            }
         );
     }
 

@@ -26,10 +26,11 @@ pub async fn run(
     stop: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let machine_id = config.machine_id()?;
-    let registry = Registry::connect(
+    let registry = Registry::connect_tls(
         &config.etcd_servers,
         &config.etcd_key_prefix,
         config.etcd_request_timeout,
+        &config.etcd_tls,
     )
     .await
     .with_context(|| {

@@ -11,6 +11,8 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use etcd_client::{Client, ConnectOptions, GetOptions};
+
+use crate::tls::TlsFor;
 use tokio::sync::Notify;
 use tracing::{info, warn};
 
@@ -33,6 +35,7 @@ impl Endpoints {
     pub(crate) async fn connect(
         urls: &[String],
         timeout: Duration,
+        tls: &TlsFor,
     ) -> Result<Arc<Endpoints>, etcd_client::Error> {
         let options = ConnectOptions::new()
             .with_timeout(timeout)
@@ -40,7 +43,11 @@ impl Endpoints {
             .with_keep_alive(Duration::from_secs(2), timeout.max(Duration::from_secs(1)));
         let mut clients = Vec::with_capacity(urls.len());
         for url in urls {
-            clients.push(Client::connect([url.as_str()], Some(options.clone())).await?);
+            let options = match tls.for_url(url) {
+                Some(tls) => options.clone().with_tls(tls),
+                None => options.clone(),
+            };
+            clients.push(Client::connect([url.as_str()], Some(options)).await?);
         }
         if clients.is_empty() {
             return Err(etcd_client::Error::InvalidArgs(

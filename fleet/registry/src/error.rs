@@ -21,6 +21,13 @@ pub enum RegistryError {
     /// Someone else changed the same keys first; read again and retry.
     #[error("lost a race on {0}; read again")]
     Conflict(String),
+    /// A TLS file for the KV connection (`etcd_cafile`, `etcd_certfile`, `etcd_keyfile`) that cannot be used.
+    #[error("{setting} {path}: {reason}")]
+    Tls {
+        setting: &'static str,
+        path: String,
+        reason: String,
+    },
 }
 
 impl RegistryError {

@@ -31,12 +31,14 @@ mod kv;
 mod presence;
 mod registry;
 mod schedule;
+mod tls;
 
 pub use cluster::{Cluster, Unit};
 pub use error::RegistryError;
 pub use presence::{ChangeStream, Lease};
 pub use registry::Registry;
 pub use schedule::{ScheduleChange, ScheduleStats, MAX_UNITS_PER_TXN};
+pub use tls::KvTls;
 
 /// Re-exported so users of the registry can name the client type it wraps.
 pub use etcd_client;

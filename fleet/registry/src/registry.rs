@@ -11,6 +11,7 @@ use crate::cluster::JobObject;
 use crate::endpoints::Endpoints;
 use crate::error::RegistryError;
 use crate::kv::Kv;
+use crate::tls::KvTls;
 
 /// fleet's state in a KV store reached through the etcd v3 API.
 #[derive(Clone)]
@@ -28,8 +29,18 @@ impl Registry {
         prefix: &str,
         request_timeout: Duration,
     ) -> Result<Registry, RegistryError> {
+        Registry::connect_tls(endpoints, prefix, request_timeout, &KvTls::default()).await
+    }
+
+    /// [`Registry::connect`], with TLS for `https://` endpoints as `tls` sets it up.
+    pub async fn connect_tls(
+        endpoints: &[String],
+        prefix: &str,
+        request_timeout: Duration,
+        tls: &KvTls,
+    ) -> Result<Registry, RegistryError> {
         Ok(Registry {
-            endpoints: Endpoints::connect(endpoints, request_timeout).await?,
+            endpoints: Endpoints::connect(endpoints, request_timeout, &tls.options()?).await?,
             keys: Keys::new(prefix),
         })
     }

@@ -26,9 +26,10 @@ impl EtcdDriver {
         endpoints: &[String],
         prefix: &str,
         request_timeout: Duration,
+        tls: &fleet_registry::KvTls,
     ) -> Result<EtcdDriver, DriverError> {
         Ok(EtcdDriver {
-            registry: Registry::connect(endpoints, prefix, request_timeout).await?,
+            registry: Registry::connect_tls(endpoints, prefix, request_timeout, tls).await?,
         })
     }
 }
