@@ -19,6 +19,9 @@
 //!   engine keep alive.
 //! - `api_view` — records as fleet's HTTP API shows them (shared by fleetd's API and fleetctl's etcd driver).
 //! - `endpoints` — one client per KV endpoint, one in use, failing over to the next that answers.
+//! - `tls` — [`KvTls`]: fleet's `etcd_cafile`/`etcd_certfile`/`etcd_keyfile` for https endpoints (the
+//!   `etcd-client` crate's `tls` feature: tonic over rustls with the ring provider, as kvstore's own TLS;
+//!   `tls-roots` adds the system CAs for when no CA file is given).
 //! - `kv` — the registry's KV requests; one that cannot reach the store has the endpoint re-checked at once.
 //! - `error` — [`RegistryError`].
 

@@ -24,7 +24,8 @@
 //! | [`node`] | the raft-rs `RawNode` Ready loop and its handle |
 //! | [`reply_wait`] | how a request (or a peer's answer) waits for the raft thread: spin when alone, not park |
 //! | [`transport`] | where outgoing raft messages go (a trait: the peer transport or none) |
-//! | [`peer`] | the peer transport: raft messages and snapshot streams between members over TCP |
+//! | [`peer`] | the peer transport: raft messages and snapshot streams between members over TCP or TLS |
+//! | [`accept`] | accepting client and peer connections, with the TLS handshake off the accept loop |
 //! | [`discovery`] | `--discovery`: members of a new cluster meet under a prefix in a running store |
 //! | [`restore`] | `--restore`: a backup becomes a new cluster's data dir |
 //! | [`snapshot`] | state-machine snapshots: for lagging followers, backups and restores |
@@ -40,8 +41,8 @@
 //! `raft` (TiKV's raft-rs, a faithful port of etcd's raft), `rocksdb` (atomic multi-family batches, snapshots,
 //! bounded memory), `tonic`/`prost` (the tokio gRPC stack, shared with the clients through `kvstore-proto`),
 //! `warp` (the small HTTP endpoints), `pbjson` (protobuf JSON for the gateway, generated from the same
-//! `.proto` files), `prometheus` (metrics text), `sha1` (etcd's member-id derivation), `clap`,
-//! `tracing`, `thiserror`.
+//! `.proto` files), `prometheus` (metrics text), `sha1` (etcd's member-id derivation), `kvstore-tls` (rustls
+//! for https client and peer URLs; see its docs), `clap`, `tracing`, `thiserror`.
 
 pub mod accept;
 pub mod apply;
