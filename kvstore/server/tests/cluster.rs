@@ -513,43 +513,9 @@ async fn members_are_added_as_learners_promoted_and_removed_at_runtime() {
     }
     // Stock etcdctl adds a learner and prints the flags the new member starts with.
     let d = common::cluster::MemberAddr::local("d");
-    let out = etcdctl(
-        &all,
-        &[
-            "member",
-            "add",
-            "d",
-            &format!("--peer-urls={}", d.peer_url()),
-            "--learner",
-        ],
-    );
-    assert!(out.status.success(), "{out:?}");
-    let printed = stdout(&out);
-    let initial = printed
-        .lines()
-        .find_map(|l| l.strip_prefix("ETCD_INITIAL_CLUSTER=\""))
-        .and_then(|l| l.strip_suffix('"'))
-        .unwrap_or_else(|| panic!("{printed}"))
-        .to_string();
-    assert!(
-        printed.contains("ETCD_INITIAL_CLUSTER_STATE=\"existing\""),
-        "{printed}"
-    );
-    let dir = c.tmp.path().join("d");
+    let initial = common::cluster::add_learner(&all, &d);
     let log = std::fs::File::create(c.tmp.path().join("d.log")).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kvstore"))
-        .args(["--name", "d", "--data-dir"])
-        .arg(&dir)
-        .arg(format!("--listen-client-urls={}", d.client_url()))
-        .arg(format!("--advertise-client-urls={}", d.client_url()))
-        .arg(format!("--listen-peer-urls={}", d.peer_url()))
-        .arg(format!("--initial-advertise-peer-urls={}", d.peer_url()))
-        .arg(format!(
-            "--listen-metrics-urls=http://127.0.0.1:{}",
-            d.metrics
-        ))
-        .arg(format!("--initial-cluster={initial}"))
-        .arg("--initial-cluster-state=existing")
+    let mut child = common::cluster::join_command(c.tmp.path(), &d, &initial)
         .stderr(log)
         .spawn()
         .unwrap();

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::cluster::{Cluster, MemberAddr};
+use common::cluster::{add_learner, join_command, Cluster, MemberAddr};
 use common::{etcdctl, stdout, KvStore};
 use flotilla_tests::pki::{Leaf, Pki};
 
@@ -185,38 +185,10 @@ fn members_replicate_over_peer_tls_and_a_member_from_another_ca_cannot_join() {
         peer_scheme: "https",
         ..MemberAddr::local("d")
     };
-    let out = etcdctl(
-        &all,
-        &[
-            "member",
-            "add",
-            "d",
-            &format!("--peer-urls={}", d.peer_url()),
-            "--learner",
-        ],
-    );
-    assert!(out.status.success(), "{out:?}");
-    let initial = stdout(&out)
-        .lines()
-        .find_map(|l| l.strip_prefix("ETCD_INITIAL_CLUSTER=\""))
-        .and_then(|l| l.strip_suffix('"'))
-        .unwrap()
-        .to_string();
+    let initial = add_learner(&all, &d);
     let other = Pki::new(pki_dir.path(), "other");
     let wrong = other.issue("peer", &["127.0.0.1"]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kvstore"))
-        .args(["--name", "d", "--data-dir"])
-        .arg(c.tmp.path().join("d"))
-        .arg(format!("--listen-client-urls={}", d.client_url()))
-        .arg(format!("--advertise-client-urls={}", d.client_url()))
-        .arg(format!("--listen-peer-urls={}", d.peer_url()))
-        .arg(format!("--initial-advertise-peer-urls={}", d.peer_url()))
-        .arg(format!(
-            "--listen-metrics-urls=http://127.0.0.1:{}",
-            d.metrics
-        ))
-        .arg(format!("--initial-cluster={initial}"))
-        .arg("--initial-cluster-state=existing")
+    let mut child = join_command(c.tmp.path(), &d, &initial)
         .arg(format!("--peer-cert-file={}", path(&wrong.cert)))
         .arg(format!("--peer-key-file={}", path(&wrong.key)))
         .arg(format!("--peer-trusted-ca-file={}", path(&pki.ca())))

@@ -215,6 +215,52 @@ impl Cluster {
     }
 }
 
+/// Adds `d` to the cluster as a learner with stock `etcdctl member add` on `endpoints`, and returns the
+/// `ETCD_INITIAL_CLUSTER` it prints for the new member.
+pub fn add_learner(endpoints: &str, d: &MemberAddr) -> String {
+    let out = super::etcdctl(
+        endpoints,
+        &[
+            "member",
+            "add",
+            &d.name,
+            &format!("--peer-urls={}", d.peer_url()),
+            "--learner",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let printed = super::stdout(&out);
+    assert!(
+        printed.contains("ETCD_INITIAL_CLUSTER_STATE=\"existing\""),
+        "{printed}"
+    );
+    printed
+        .lines()
+        .find_map(|l| l.strip_prefix("ETCD_INITIAL_CLUSTER=\""))
+        .and_then(|l| l.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("{printed}"))
+        .to_string()
+}
+
+/// The command that starts `d` (added with [`add_learner`], which returned `initial`) into the running
+/// cluster, its data dir under `dir`.
+pub fn join_command(dir: &std::path::Path, d: &MemberAddr, initial: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kvstore"));
+    cmd.args(["--name", &d.name, "--data-dir"])
+        .arg(dir.join(&d.name))
+        .arg(format!("--listen-client-urls={}", d.client_url()))
+        .arg(format!("--advertise-client-urls={}", d.client_url()))
+        .arg(format!("--listen-peer-urls={}", d.peer_url()))
+        .arg(format!("--initial-advertise-peer-urls={}", d.peer_url()))
+        .arg(format!(
+            "--listen-metrics-urls=http://127.0.0.1:{}",
+            d.metrics
+        ))
+        .arg(format!("--initial-cluster={initial}"))
+        .arg("--initial-cluster-state=existing");
+    cmd
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         for i in 0..self.members.len() {
