@@ -17,7 +17,7 @@ mod stream;
 pub use config::{client_config, server_config, server_name, TlsError};
 pub use rustls::pki_types::ServerName;
 pub use rustls::{ClientConfig, ServerConfig};
-pub use stream::Stream;
+pub use stream::{ReadHalf, Stream, WriteHalf};
 
 /// ALPN protocols of the client port: gRPC is HTTP/2, and the same port serves etcd's HTTP/1 endpoints.
 pub const ALPN_CLIENT_PORT: &[&[u8]] = &[b"h2", b"http/1.1"];

@@ -10,6 +10,11 @@ use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
+/// The reading half of a [`Stream`] (see [`Stream::into_split`]).
+pub type ReadHalf = Box<dyn AsyncRead + Send + Unpin>;
+/// The writing half of a [`Stream`].
+pub type WriteHalf = Box<dyn AsyncWrite + Send + Unpin>;
+
 /// A TCP connection, with or without TLS on it (no-delay set either way: raft messages and gRPC replies are
 /// small and must not wait for Nagle's algorithm).
 #[derive(Debug)]
@@ -59,6 +64,21 @@ impl Stream {
         match self {
             Stream::Plain(s) => s,
             Stream::Tls(s) => s.get_ref().0,
+        }
+    }
+
+    /// Read and write halves that can live in different tasks: a TCP connection's own halves (no lock between
+    /// them, as on the plain path before TLS existed), a TLS stream's shared through tokio's split.
+    pub fn into_split(self) -> (ReadHalf, WriteHalf) {
+        match self {
+            Stream::Plain(s) => {
+                let (r, w) = s.into_split();
+                (Box::new(r), Box::new(w))
+            }
+            Stream::Tls(s) => {
+                let (r, w) = tokio::io::split(*s);
+                (Box::new(r), Box::new(w))
+            }
         }
     }
 

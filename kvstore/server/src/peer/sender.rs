@@ -145,13 +145,13 @@ fn on_dial_error(ctx: &PeerCtx, to: u64, e: &WireError) {
 /// An open raft stream to a peer: the write half, and a signal that fires when the peer closes it (the peer never
 /// writes on this connection, so any read result means it is gone — a killed process is noticed at once).
 struct Conn {
-    w: BufWriter<tokio::io::WriteHalf<Stream>>,
+    w: BufWriter<kvstore_tls::WriteHalf>,
     closed: tokio::sync::oneshot::Receiver<()>,
 }
 
 impl Conn {
     fn new(s: Stream) -> Conn {
-        let (mut r, w) = tokio::io::split(s);
+        let (mut r, w) = s.into_split();
         let (tx, closed) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
             let mut b = [0u8; 64];
