@@ -150,17 +150,6 @@ pub struct PeerTls {
     pub client: Arc<kvstore_tls::ClientConfig>,
 }
 
-impl PeerTls {
-    /// Dials only: the system's CAs and no certificate of its own (tools that query members, and tests).
-    pub fn system() -> Result<PeerTls, ConfigError> {
-        Ok(PeerTls {
-            server: None,
-            client: kvstore_tls::client_config(None, None, false, &[])
-                .map_err(|e| invalid("peer-trusted-ca-file", e.to_string()))?,
-        })
-    }
-}
-
 /// Whether a URL asks for TLS.
 pub fn is_https(url: &str) -> bool {
     url.starts_with("https://")
@@ -185,22 +174,20 @@ fn cert_and_key<'a>(
     }
 }
 
-/// The server side of one listener kind's TLS, when any of its URLs is https; `flag` names the URL flag and
-/// `names` the cert, key, client-cert-auth and trusted-ca flags, for the errors.
+/// The server side of one listener kind's TLS (offering `alpn`), when any of its URLs is https; `flag` names
+/// the URL flag and `names` the cert, key, client-cert-auth and trusted-ca flags, for the errors.
 fn server_tls(
     flags: &TlsFlags,
     urls: &[String],
     flag: &'static str,
     names: [&'static str; 4],
+    alpn: &[&[u8]],
 ) -> Result<Option<Arc<kvstore_tls::ServerConfig>>, ConfigError> {
     let files = cert_and_key(flags, [names[0], names[1]])?;
     if flags.client_cert_auth && flags.trusted_ca_file.is_none() {
         return Err(invalid(names[2], format!("needs --{}", names[3])));
     }
     let Some(https) = urls.iter().find(|u| is_https(u)) else {
-        if files.is_some() {
-            tracing::warn!(urls = ?urls, "--{} and --{} are set but no --{flag} URL is https: TLS unused", names[0], names[1]);
-        }
         return Ok(None);
     };
     let Some((cert, key)) = files else {
@@ -217,11 +204,6 @@ fn server_tls(
         flags.trusted_ca_file.as_deref()
     } else {
         None
-    };
-    let alpn = if flag == "listen-client-urls" {
-        kvstore_tls::ALPN_CLIENT_PORT
-    } else {
-        &[]
     };
     kvstore_tls::server_config(cert, key, client_ca, alpn)
         .map(Some)
@@ -368,7 +350,12 @@ impl ServerConfig {
                 "client-cert-auth",
                 "trusted-ca-file",
             ],
+            kvstore_tls::ALPN_CLIENT_PORT,
         )?;
+        if client_tls.is_none() && raw.client_tls.cert_file.is_some() {
+            // etcd: "scheme is HTTP while key and cert files are present; ignoring key and cert files"
+            tracing::warn!("--cert-file is set but no --listen-client-urls URL is https: not used");
+        }
         let peer_names = [
             "peer-cert-file",
             "peer-key-file",
@@ -380,6 +367,7 @@ impl ServerConfig {
             &split_urls(&raw.listen_peer_urls),
             "listen-peer-urls",
             peer_names,
+            &[],
         )?;
         let peer_client = kvstore_tls::client_config(
             raw.peer_tls.trusted_ca_file.as_deref(),
