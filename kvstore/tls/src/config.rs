@@ -80,16 +80,16 @@ fn roots(ca: &Path) -> Result<RootCertStore, TlsError> {
     Ok(roots)
 }
 
-/// A server configuration from `cert` (chain, leaf first) and `key`; with `client_ca`, clients must present a
-/// certificate that CA signed. `alpn` lists the protocols offered, most preferred first.
+/// A server configuration from `cert` (chain, leaf first) and `key`, read again when they change (see
+/// [`crate::reload`]); with `client_ca`, clients must present a certificate that CA signed. `alpn` lists the
+/// protocols offered, most preferred first.
 pub fn server_config(
     cert: &Path,
     key: &Path,
     client_ca: Option<&Path>,
     alpn: &[&[u8]],
 ) -> Result<Arc<ServerConfig>, TlsError> {
-    let chain = load_certs(cert)?;
-    let key_der = load_key(key)?;
+    let resolver = crate::reload::ReloadingCert::new(cert, key, provider())?;
     let builder = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| invalid("TLS versions", e))?;
@@ -103,12 +103,7 @@ pub fn server_config(
         }
         None => builder.with_no_client_auth(),
     };
-    let mut config = builder.with_single_cert(chain, key_der).map_err(|e| {
-        invalid(
-            format!("{} with {}", cert.display(), key.display()),
-            format!("{e} (is the key the certificate's?)"),
-        )
-    })?;
+    let mut config = builder.with_cert_resolver(Arc::new(resolver));
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
 }

@@ -2,7 +2,9 @@
 //! `--client-cert-auth`/`--trusted-ca-file` (and their `--peer-*` twins) and etcdctl's `--cacert`/`--cert`/
 //! `--key`/`--insecure-skip-tls-verify` turn into, and a connection that is plain TCP or TLS over it.
 //!
-//! Owns: reading PEM files into rustls configurations with errors that name the file ([`config`]), and
+//! Owns: reading PEM files into rustls configurations with errors that name the file ([`config`]), a server
+//! certificate that is read again when its files change, so certificates rotate without a restart ([`reload`]),
+//! and
 //! [`Stream`], the one connection type the client listener, the peer transport and kvctl use for both schemes.
 //! It does not decide *when* TLS is used: a URL's `https://` scheme does, in the server's config and in kvctl.
 //!
@@ -12,6 +14,7 @@
 //! system's CA bundle, which etcdctl (Go's crypto/x509) trusts when no `--cacert` is given.
 
 pub mod config;
+pub mod reload;
 mod stream;
 
 pub use config::{client_config, server_config, server_name, TlsError};

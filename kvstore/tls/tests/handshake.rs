@@ -169,3 +169,55 @@ fn bad_files_are_named_in_the_error() {
         "{err}"
     );
 }
+
+/// etcd reads its certificate files again for new connections; so does [`server_config`]'s: replacing the
+/// files rotates the certificate without a restart, and a replacement that does not load yet (half-copied)
+/// leaves the previous certificate in use.
+#[tokio::test]
+async fn replaced_certificate_files_are_served_to_new_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let old_ca = Pki::new(dir.path(), "old");
+    let new_ca = Pki::new(dir.path(), "new");
+    let old = old_ca.issue("server", &["127.0.0.1"]);
+    let new = new_ca.issue("server", &["127.0.0.1"]);
+    let (cert, key) = (dir.path().join("live.pem"), dir.path().join("live-key.pem"));
+    std::fs::copy(&old.cert, &cert).unwrap();
+    std::fs::copy(&old.key, &key).unwrap();
+    let server = server_config(&cert, &key, None, &[]).unwrap();
+    let (trusts_old, trusts_new) = (old_ca.ca(), new_ca.ca());
+    // A fresh client each time: a client that resumes an earlier session is not shown a certificate at all.
+    let serves = |ca: std::path::PathBuf| {
+        let server = server.clone();
+        async move {
+            let client = client_config(Some(&ca), None, false, &[]).unwrap();
+            let (addr, task) = echo_once(server).await;
+            let ok = roundtrip(addr, &client, "127.0.0.1").await.is_ok();
+            let _ = task.await;
+            ok
+        }
+    };
+    assert!(serves(trusts_old.clone()).await);
+    assert!(!serves(trusts_new.clone()).await);
+
+    // Modification times move in clock ticks: leave one between each change.
+    let tick = || std::thread::sleep(std::time::Duration::from_millis(20));
+    tick();
+    std::fs::write(&cert, "-----BEGIN CERTIFICATE-----\ntruncat").unwrap();
+    assert!(
+        serves(trusts_old.clone()).await,
+        "a half-written file keeps the old certificate"
+    );
+    tick();
+    std::fs::copy(&new.cert, &cert).unwrap();
+    assert!(
+        serves(trusts_old.clone()).await,
+        "the new certificate with the old key does not load"
+    );
+    tick();
+    std::fs::copy(&new.key, &key).unwrap();
+    assert!(
+        serves(trusts_new).await,
+        "the rotated certificate is served"
+    );
+    assert!(!serves(trusts_old).await);
+}
