@@ -1,7 +1,8 @@
 //! The CoreOS discovery bootstrap (`--discovery URL`): members of a new cluster meet under a prefix in a
 //! running kvstore or etcd, as seed cloud-configs expect.
 //!
-//! `URL` is `http://HOST:PORT/PREFIX`. `PREFIX/_config/size` holds the cluster size N. Each member registers
+//! `URL` is `http[s]://HOST:PORT/PREFIX` (https: verified against the system's CAs, which `SSL_CERT_FILE`
+//! can point elsewhere, as etcd's discovery client does). `PREFIX/_config/size` holds the cluster size N. Each member registers
 //! `PREFIX/<member id>` = `name=peerURL` (created only if absent, so a restart re-registers harmlessly) and waits
 //! until N members have; the first N by creation revision form the cluster, and the result is their
 //! `--initial-cluster`. A member that registered too late is told the cluster is full. Unlike etcd's v2
@@ -15,7 +16,7 @@ use crate::config::member_id;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DiscoveryError {
-    #[error("{0}: expected http://HOST:PORT/PREFIX")]
+    #[error("{0}: expected http://HOST:PORT/PREFIX or https://HOST:PORT/PREFIX")]
     BadUrl(String),
     #[error("{0}: {1}")]
     Client(String, etcd_client::Error),
@@ -32,10 +33,12 @@ pub enum DiscoveryError {
 /// How long a member waits for the rest of the cluster to register.
 const WAIT: Duration = Duration::from_secs(300);
 
-/// Splits `http://host:port/prefix` into the endpoint and the key prefix (without a trailing slash).
+/// Splits `http[s]://host:port/prefix` into the endpoint and the key prefix (without a trailing slash).
 pub fn split_url(url: &str) -> Result<(String, String), DiscoveryError> {
-    let rest = url
+    let (scheme, rest) = url
         .strip_prefix("http://")
+        .map(|r| ("http", r))
+        .or_else(|| url.strip_prefix("https://").map(|r| ("https", r)))
         .ok_or_else(|| DiscoveryError::BadUrl(url.into()))?;
     let (host, path) = rest
         .split_once('/')
@@ -44,7 +47,7 @@ pub fn split_url(url: &str) -> Result<(String, String), DiscoveryError> {
     if host.is_empty() || prefix == "/" {
         return Err(DiscoveryError::BadUrl(url.into()));
     }
-    Ok((format!("http://{host}"), prefix))
+    Ok((format!("{scheme}://{host}"), prefix))
 }
 
 /// Registers this member and waits for the cluster; returns the `--initial-cluster` value.
@@ -56,7 +59,11 @@ pub async fn discover(
 ) -> Result<String, DiscoveryError> {
     let (endpoint, prefix) = split_url(url)?;
     let ctx = |e| DiscoveryError::Client(endpoint.clone(), e);
-    let mut client = Client::connect([endpoint.as_str()], None)
+    let options = endpoint.starts_with("https://").then(|| {
+        etcd_client::ConnectOptions::new()
+            .with_tls(etcd_client::TlsOptions::new().with_native_roots())
+    });
+    let mut client = Client::connect([endpoint.as_str()], options)
         .await
         .map_err(ctx)?;
     let size_key = format!("{prefix}/_config/size");
@@ -147,6 +154,10 @@ mod tests {
         assert_eq!(
             split_url("http://127.0.0.1:2379/discovery/abc/").unwrap(),
             ("http://127.0.0.1:2379".into(), "/discovery/abc".into())
+        );
+        assert_eq!(
+            split_url("https://disco.example:443/abc").unwrap(),
+            ("https://disco.example:443".into(), "/abc".into())
         );
         assert!(split_url("127.0.0.1:2379/x").is_err());
         assert!(split_url("http://127.0.0.1:2379").is_err());

@@ -79,7 +79,7 @@ struct Flags {
     /// Number of applied entries between raft log truncations (a follower further behind gets a snapshot).
     #[arg(long, env = "KVSTORE_SNAPSHOT_COUNT", default_value_t = kvstore::config::DEFAULT_SNAPSHOT_COUNT)]
     snapshot_count: u64,
-    /// Discovery URL used to bootstrap the cluster: http://HOST:PORT/PREFIX in a running kvstore or etcd, where
+    /// Discovery URL used to bootstrap the cluster: http[s]://HOST:PORT/PREFIX in a running kvstore or etcd, where
     /// PREFIX/_config/size holds the cluster size (replaces --initial-cluster).
     #[arg(long, env = "KVSTORE_DISCOVERY")]
     discovery: Option<String>,

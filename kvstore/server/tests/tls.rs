@@ -273,3 +273,71 @@ fn tls_flag_mistakes_are_refused_at_start_naming_the_flag_and_file() {
     // Nothing was created for a member that never started.
     assert!(!dir.path().join("data").exists());
 }
+
+/// `--discovery https://...` (CoreOS' public discovery was https): the discovery store's certificate is checked
+/// against the system's CAs, which `SSL_CERT_FILE` can replace; a member that cannot verify it exits saying so.
+#[test]
+fn discovery_over_https_checks_the_stores_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(dir.path(), "cluster");
+    let leaf = pki.issue("server", &["127.0.0.1"]);
+    let flags = server_flags(&leaf);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let seed = KvStore::start_serving("https", &flags);
+    let ep = format!("https://127.0.0.1:{}", seed.client_port);
+    let ca = format!("--cacert={}", path(&pki.ca()));
+    let out = etcdctl(&ep, &[&ca, "put", "/discovery/tls/_config/size", "1"]);
+    assert!(out.status.success(), "{out:?}");
+    let url = format!("{ep}/discovery/tls");
+    let member = |name: &str, trusted: Option<&Path>| {
+        let m = MemberAddr::local(name);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kvstore"));
+        cmd.args(["--name", name, "--data-dir"])
+            .arg(dir.path().join(name))
+            .arg(format!("--listen-client-urls={}", m.client_url()))
+            .arg(format!("--advertise-client-urls={}", m.client_url()))
+            .arg(format!("--listen-peer-urls={}", m.peer_url()))
+            .arg(format!("--initial-advertise-peer-urls={}", m.peer_url()))
+            .arg(format!(
+                "--listen-metrics-urls=http://127.0.0.1:{}",
+                m.metrics
+            ))
+            .arg(format!("--discovery={url}"))
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("SSL_CERT_DIR");
+        if let Some(ca) = trusted {
+            cmd.env("SSL_CERT_FILE", ca);
+        }
+        (m, cmd)
+    };
+
+    let (_, mut untrusting) = member("untrusting", None);
+    let out = untrusting.output().unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--discovery") && err.contains("UnknownIssuer"),
+        "{err}"
+    );
+
+    let (m, mut trusting) = member("m0", Some(&pki.ca()));
+    let mut child = trusting
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let list = loop {
+        let out = etcdctl(&m.endpoint(), &["member", "list"]);
+        if out.status.success() {
+            break stdout(&out);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the discovered member never served: {out:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(list.contains(&format!(", m0, {}", m.peer_url())), "{list}");
+}
