@@ -481,17 +481,8 @@ async fn members_bootstrap_through_discovery_and_a_late_one_is_told_the_cluster_
     // A fourth member with the same discovery URL finds the cluster full and exits with the reason.
     let late = common::cluster::MemberAddr::local("late");
     let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kvstore"))
-        .args(["--name", "late", "--data-dir"])
-        .arg(dir.path())
-        .arg(format!("--listen-client-urls={}", late.client_url()))
-        .arg(format!("--advertise-client-urls={}", late.client_url()))
-        .arg(format!("--listen-peer-urls={}", late.peer_url()))
-        .arg(format!("--initial-advertise-peer-urls={}", late.peer_url()))
-        .arg(format!(
-            "--listen-metrics-urls=http://127.0.0.1:{}",
-            late.metrics
-        ))
+    let out = late
+        .command(dir.path())
         .arg(format!("--discovery={url}"))
         .output()
         .unwrap();

@@ -291,18 +291,8 @@ fn discovery_over_https_checks_the_stores_certificate() {
     let url = format!("{ep}/discovery/tls");
     let member = |name: &str, trusted: Option<&Path>| {
         let m = MemberAddr::local(name);
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kvstore"));
-        cmd.args(["--name", name, "--data-dir"])
-            .arg(dir.path().join(name))
-            .arg(format!("--listen-client-urls={}", m.client_url()))
-            .arg(format!("--advertise-client-urls={}", m.client_url()))
-            .arg(format!("--listen-peer-urls={}", m.peer_url()))
-            .arg(format!("--initial-advertise-peer-urls={}", m.peer_url()))
-            .arg(format!(
-                "--listen-metrics-urls=http://127.0.0.1:{}",
-                m.metrics
-            ))
-            .arg(format!("--discovery={url}"))
+        let mut cmd = m.command(dir.path());
+        cmd.arg(format!("--discovery={url}"))
             .env_remove("SSL_CERT_FILE")
             .env_remove("SSL_CERT_DIR");
         if let Some(ca) = trusted {

@@ -47,6 +47,23 @@ impl MemberAddr {
     pub fn endpoint(&self) -> String {
         format!("{}:{}", self.ip, self.client)
     }
+
+    /// A `kvstore` command for this member outside a [`Cluster`] (no network namespace): its name, data dir
+    /// `dir/<name>` and listen/advertise URLs; the caller adds how it finds its cluster.
+    pub fn command(&self, dir: &std::path::Path) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kvstore"));
+        cmd.args(["--name", &self.name, "--data-dir"])
+            .arg(dir.join(&self.name))
+            .arg(format!("--listen-client-urls={}", self.client_url()))
+            .arg(format!("--advertise-client-urls={}", self.client_url()))
+            .arg(format!("--listen-peer-urls={}", self.peer_url()))
+            .arg(format!("--initial-advertise-peer-urls={}", self.peer_url()))
+            .arg(format!(
+                "--listen-metrics-urls=http://{}:{}",
+                self.ip, self.metrics
+            ));
+        cmd
+    }
 }
 
 pub struct Member {
@@ -245,18 +262,8 @@ pub fn add_learner(endpoints: &str, d: &MemberAddr) -> String {
 /// The command that starts `d` (added with [`add_learner`], which returned `initial`) into the running
 /// cluster, its data dir under `dir`.
 pub fn join_command(dir: &std::path::Path, d: &MemberAddr, initial: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kvstore"));
-    cmd.args(["--name", &d.name, "--data-dir"])
-        .arg(dir.join(&d.name))
-        .arg(format!("--listen-client-urls={}", d.client_url()))
-        .arg(format!("--advertise-client-urls={}", d.client_url()))
-        .arg(format!("--listen-peer-urls={}", d.peer_url()))
-        .arg(format!("--initial-advertise-peer-urls={}", d.peer_url()))
-        .arg(format!(
-            "--listen-metrics-urls=http://127.0.0.1:{}",
-            d.metrics
-        ))
-        .arg(format!("--initial-cluster={initial}"))
+    let mut cmd = d.command(dir);
+    cmd.arg(format!("--initial-cluster={initial}"))
         .arg("--initial-cluster-state=existing");
     cmd
 }
