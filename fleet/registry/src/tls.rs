@@ -46,6 +46,15 @@ impl TlsFor {
     }
 }
 
+/// A certificate without its key, or a key without its certificate.
+fn unpaired(setting: &'static str, path: &Path) -> RegistryError {
+    RegistryError::Tls {
+        setting,
+        path: path.display().to_string(),
+        reason: "etcd_certfile and etcd_keyfile go together".into(),
+    }
+}
+
 impl KvTls {
     /// The client's TLS options (files read now, so a bad one is reported before connecting).
     pub(crate) fn options(&self) -> Result<TlsFor, RegistryError> {
@@ -62,17 +71,8 @@ impl KvTls {
                 ));
             }
             (None, None) => {}
-            (Some(cert), None) | (None, Some(cert)) => {
-                return Err(RegistryError::Tls {
-                    setting: if self.cert_file.is_some() {
-                        "etcd_certfile"
-                    } else {
-                        "etcd_keyfile"
-                    },
-                    path: cert.display().to_string(),
-                    reason: "etcd_certfile and etcd_keyfile go together".into(),
-                });
-            }
+            (Some(alone), None) => return Err(unpaired("etcd_certfile", alone)),
+            (None, Some(alone)) => return Err(unpaired("etcd_keyfile", alone)),
         }
         Ok(TlsFor {
             options,

@@ -89,14 +89,15 @@ pub fn server_config(
     client_ca: Option<&Path>,
     alpn: &[&[u8]],
 ) -> Result<Arc<ServerConfig>, TlsError> {
-    let resolver = crate::reload::ReloadingCert::new(cert, key, provider())?;
-    let builder = ServerConfig::builder_with_provider(provider())
+    let provider = provider();
+    let resolver = crate::reload::ReloadingCert::new(cert, key, provider.clone())?;
+    let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| invalid("TLS versions", e))?;
     let builder = match client_ca {
         Some(ca) => {
             let verifier =
-                WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca)?), provider())
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca)?), provider)
                     .build()
                     .map_err(|e| file_error(ca, format!("cannot verify clients with it: {e}")))?;
             builder.with_client_cert_verifier(verifier)
@@ -116,13 +117,14 @@ pub fn client_config(
     insecure_skip_verify: bool,
     alpn: &[&[u8]],
 ) -> Result<Arc<ClientConfig>, TlsError> {
-    let builder = ClientConfig::builder_with_provider(provider())
+    let provider = provider();
+    let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| invalid("TLS versions", e))?;
     let builder = if insecure_skip_verify {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerification(provider())))
+            .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
     } else {
         let roots = match ca {
             Some(ca) => roots(ca)?,
@@ -134,12 +136,9 @@ pub fn client_config(
         Some((cert, key)) => {
             let chain = load_certs(cert)?;
             let key_der = load_key(key)?;
-            builder.with_client_auth_cert(chain, key_der).map_err(|e| {
-                invalid(
-                    format!("{} with {}", cert.display(), key.display()),
-                    format!("{e} (is the key the certificate's?)"),
-                )
-            })?
+            builder
+                .with_client_auth_cert(chain, key_der)
+                .map_err(|e| key_mismatch(cert, key, e))?
         }
         None => builder.with_no_client_auth(),
     };
@@ -159,6 +158,14 @@ fn system_roots() -> RootCertStore {
 pub fn server_name(host: &str) -> Result<ServerName<'static>, TlsError> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     ServerName::try_from(bare.to_string()).map_err(|e| invalid(format!("host {host:?}"), e))
+}
+
+/// A certificate and key that do not belong together (or that rustls refuses as a pair).
+pub(crate) fn key_mismatch(cert: &Path, key: &Path, e: rustls::Error) -> TlsError {
+    invalid(
+        format!("{} with {}", cert.display(), key.display()),
+        format!("{e} (is the key the certificate's?)"),
+    )
 }
 
 fn invalid(what: impl Into<String>, reason: impl std::fmt::Display) -> TlsError {

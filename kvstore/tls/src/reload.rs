@@ -12,7 +12,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
-use crate::config::{load_certs, load_key, TlsError};
+use crate::config::{key_mismatch, load_certs, load_key, TlsError};
 
 /// The certificate and key files, and the pair last loaded from them.
 #[derive(Debug)]
@@ -43,10 +43,7 @@ fn load_pair(
     let key_der = load_key(key)?;
     CertifiedKey::from_der(chain, key_der, provider)
         .map(Arc::new)
-        .map_err(|e| TlsError::Invalid {
-            what: format!("{} with {}", cert.display(), key.display()),
-            reason: format!("{e} (is the key the certificate's?)"),
-        })
+        .map_err(|e| key_mismatch(cert, key, e))
 }
 
 impl ReloadingCert {
