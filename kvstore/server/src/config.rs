@@ -66,6 +66,9 @@ pub struct TlsFlags {
     /// Clients must present a certificate signed by `trusted_ca_file`.
     pub client_cert_auth: bool,
     pub trusted_ca_file: Option<PathBuf>,
+    /// `--auto-tls` / `--peer-auto-tls`: without certificate files, use a self-signed certificate made in the data
+    /// directory (see [`with_auto_tls`]).
+    pub auto_tls: bool,
 }
 
 impl Default for RawConfig {
@@ -172,6 +175,43 @@ fn cert_and_key<'a>(
             format!("is required with --{}", names[1]),
         )),
     }
+}
+
+/// etcd's auto TLS for one listener kind: with `--auto-tls` (`flag`) and no certificate files of the operator's,
+/// the flags to use name a self-signed certificate for the hosts of `urls`, made in `dir` on the first start and
+/// reused after; the `bool` says so (members dialing each other with one skip verifying the other's). Certificate
+/// files win over the flag, as in etcd ("ignoring client auto TLS since certs given").
+fn with_auto_tls(
+    flags: &TlsFlags,
+    urls: &[String],
+    dir: &Path,
+    flag: &'static str,
+) -> Result<(TlsFlags, bool), ConfigError> {
+    if !flags.auto_tls {
+        return Ok((flags.clone(), false));
+    }
+    if flags.cert_file.is_some() || flags.key_file.is_some() {
+        tracing::warn!("--{flag} is ignored: certificate files are given");
+        return Ok((flags.clone(), false));
+    }
+    let mut hosts: Vec<String> = Vec::new();
+    for url in urls {
+        let host = host_port(url)
+            .ok()
+            .and_then(|hp| hp.rsplit_once(':'))
+            .map(|(host, _)| host.trim_start_matches('[').trim_end_matches(']'));
+        if let Some(host) = host.filter(|h| !hosts.iter().any(|known| known == h)) {
+            hosts.push(host.to_string());
+        }
+    }
+    let pair =
+        kvstore_tls::self_signed::ensure(dir, &hosts).map_err(|e| invalid(flag, e.to_string()))?;
+    let generated = TlsFlags {
+        cert_file: Some(pair.cert),
+        key_file: Some(pair.key),
+        ..flags.clone()
+    };
+    Ok((generated, true))
 }
 
 /// The server side of one listener kind's TLS (offering `alpn`), when any of its URLs is https; `flag` names
@@ -340,9 +380,16 @@ impl ServerConfig {
             }
             addrs("listen-metrics-urls", &raw.listen_metrics_urls)?
         };
-        let client_tls = server_tls(
+        let client_urls = split_urls(&raw.listen_client_urls);
+        let (client_flags, _) = with_auto_tls(
             &raw.client_tls,
-            &split_urls(&raw.listen_client_urls),
+            &client_urls,
+            &data_dir.join("fixtures").join("client"),
+            "auto-tls",
+        )?;
+        let client_tls = server_tls(
+            &client_flags,
+            &client_urls,
             "listen-client-urls",
             [
                 "cert-file",
@@ -362,20 +409,23 @@ impl ServerConfig {
             "peer-client-cert-auth",
             "peer-trusted-ca-file",
         ];
-        let peer_server = server_tls(
+        let peer_urls = split_urls(&raw.listen_peer_urls);
+        let (peer_flags, peer_self_signed) = with_auto_tls(
             &raw.peer_tls,
-            &split_urls(&raw.listen_peer_urls),
-            "listen-peer-urls",
-            peer_names,
-            &[],
+            &peer_urls,
+            &data_dir.join("fixtures").join("peer"),
+            "peer-auto-tls",
         )?;
+        let peer_server = server_tls(&peer_flags, &peer_urls, "listen-peer-urls", peer_names, &[])?;
+        // Members with self-signed certificates cannot verify each other (etcd: InsecureSkipVerify); they still
+        // present theirs, which a member with --peer-client-cert-auth checks against its CA.
         let peer_client = kvstore_tls::client_config(
-            raw.peer_tls.trusted_ca_file.as_deref(),
-            cert_and_key(&raw.peer_tls, [peer_names[0], peer_names[1]])?,
-            false,
+            peer_flags.trusted_ca_file.as_deref(),
+            cert_and_key(&peer_flags, [peer_names[0], peer_names[1]])?,
+            peer_self_signed,
             &[],
         )
-        .map_err(|e| tls_flag_error(&raw.peer_tls, peer_names, e))?;
+        .map_err(|e| tls_flag_error(&peer_flags, peer_names, e))?;
         let advertise_client_urls = split_urls(&raw.advertise_client_urls);
         let own_peer_urls = split_urls(&raw.initial_advertise_peer_urls);
         for u in &own_peer_urls {
@@ -600,5 +650,43 @@ mod tests {
             ..Default::default()
         };
         assert!(ServerConfig::from_raw(&raw).is_err());
+    }
+
+    #[test]
+    fn auto_tls_serves_https_urls_with_certificates_made_in_the_data_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().join("m1");
+        let raw = RawConfig {
+            data_dir: Some(data_dir.clone()),
+            listen_client_urls: "https://127.0.0.1:2379,http://localhost:2379".into(),
+            listen_peer_urls: "https://127.0.0.1:2380".into(),
+            initial_advertise_peer_urls: "https://127.0.0.1:2380".into(),
+            client_tls: TlsFlags {
+                auto_tls: true,
+                ..Default::default()
+            },
+            peer_tls: TlsFlags {
+                auto_tls: true,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let cfg = ServerConfig::from_raw(&raw).unwrap();
+        assert!(cfg.client_tls.is_some() && cfg.peer_tls.server.is_some());
+        for kind in ["client", "peer"] {
+            for file in ["cert.pem", "key.pem"] {
+                assert!(data_dir.join("fixtures").join(kind).join(file).is_file());
+            }
+        }
+        // Without the flag the same URLs still need certificate files.
+        let raw = RawConfig {
+            peer_tls: TlsFlags::default(),
+            ..raw
+        };
+        let err = ServerConfig::from_raw(&raw).unwrap_err().to_string();
+        assert!(
+            err.starts_with("--listen-peer-urls: https://127.0.0.1:2380: TLS key/cert"),
+            "{err}"
+        );
     }
 }

@@ -122,6 +122,11 @@ struct Flags {
     /// Path to the client server TLS trusted CA cert file.
     #[arg(long, env = "KVSTORE_TRUSTED_CA_FILE")]
     trusted_ca_file: Option<PathBuf>,
+    /// Client TLS using generated certificates: without --cert-file/--key-file, https client URLs serve a
+    /// self-signed certificate made in <data-dir>/fixtures/client (etcdctl needs
+    /// --insecure-transport=false --insecure-skip-tls-verify).
+    #[arg(long, env = "KVSTORE_AUTO_TLS")]
+    auto_tls: bool,
     /// Path to the peer server TLS cert file (used on https peer URLs, and presented when dialing peers).
     #[arg(long, env = "KVSTORE_PEER_CERT_FILE")]
     peer_cert_file: Option<PathBuf>,
@@ -135,6 +140,10 @@ struct Flags {
     /// Path to the peer server TLS trusted CA file (also what peers' certificates are checked against).
     #[arg(long, env = "KVSTORE_PEER_TRUSTED_CA_FILE")]
     peer_trusted_ca_file: Option<PathBuf>,
+    /// Peer TLS using generated certificates: without --peer-cert-file/--peer-key-file, members use a
+    /// self-signed certificate made in <data-dir>/fixtures/peer and do not verify each other's.
+    #[arg(long, env = "KVSTORE_PEER_AUTO_TLS")]
+    peer_auto_tls: bool,
     /// Log filter (tracing-subscriber syntax), e.g. info or kvstore=debug.
     #[arg(long, env = "KVSTORE_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -191,12 +200,14 @@ fn main() -> anyhow::Result<()> {
             key_file: flags.key_file,
             client_cert_auth: flags.client_cert_auth,
             trusted_ca_file: flags.trusted_ca_file,
+            auto_tls: flags.auto_tls,
         },
         peer_tls: TlsFlags {
             cert_file: flags.peer_cert_file,
             key_file: flags.peer_key_file,
             client_cert_auth: flags.peer_client_cert_auth,
             trusted_ca_file: flags.peer_trusted_ca_file,
+            auto_tls: flags.peer_auto_tls,
         },
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -34,7 +34,7 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn file_error(path: &Path, reason: impl std::fmt::Display) -> TlsError {
+pub(crate) fn file_error(path: &Path, reason: impl std::fmt::Display) -> TlsError {
     TlsError::File {
         path: path.to_path_buf(),
         reason: reason.to_string(),

@@ -4,7 +4,7 @@
 //!
 //! Owns: reading PEM files into rustls configurations with errors that name the file ([`config`]), a server
 //! certificate that is read again when its files change, so certificates rotate without a restart ([`reload`]),
-//! and
+//! self-signed certificates for etcd's `--auto-tls`/`--peer-auto-tls` ([`self_signed`]), and
 //! [`Stream`], the one connection type the client listener, the peer transport and kvctl use for both schemes.
 //! It does not decide *when* TLS is used: a URL's `https://` scheme does, in the server's config and in kvctl.
 //!
@@ -15,6 +15,7 @@
 
 pub mod config;
 pub mod reload;
+pub mod self_signed;
 mod stream;
 
 pub use config::{client_config, server_config, server_name, TlsError};

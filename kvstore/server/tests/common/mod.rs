@@ -67,7 +67,8 @@ impl KvStore {
         KvStore::start_in_with(data_dir, ports, "http", &[])
     }
 
-    fn start_in_with(data_dir: &Path, ports: Ports, scheme: &str, extra: &[&str]) -> KvStore {
+    /// A member on `data_dir` with the given ports, serving clients on `scheme` with `extra` flags.
+    pub fn start_in_with(data_dir: &Path, ports: Ports, scheme: &str, extra: &[&str]) -> KvStore {
         let Ports {
             client: client_port,
             peer: peer_port,
