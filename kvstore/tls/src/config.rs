@@ -110,7 +110,8 @@ pub fn server_config(
 }
 
 /// A client configuration: trust `ca` (else the system's CA bundle), present `identity` (certificate and key
-/// files) when given, or verify nothing with `insecure_skip_verify`.
+/// files, read again when they change: see [`crate::reload`]) when given, or verify nothing with
+/// `insecure_skip_verify`.
 pub fn client_config(
     ca: Option<&Path>,
     identity: Option<(&Path, &Path)>,
@@ -124,7 +125,7 @@ pub fn client_config(
     let builder = if insecure_skip_verify {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
+            .with_custom_certificate_verifier(Arc::new(NoVerification(provider.clone())))
     } else {
         let roots = match ca {
             Some(ca) => roots(ca)?,
@@ -133,13 +134,9 @@ pub fn client_config(
         builder.with_root_certificates(roots)
     };
     let mut config = match identity {
-        Some((cert, key)) => {
-            let chain = load_certs(cert)?;
-            let key_der = load_key(key)?;
-            builder
-                .with_client_auth_cert(chain, key_der)
-                .map_err(|e| key_mismatch(cert, key, e))?
-        }
+        Some((cert, key)) => builder.with_client_cert_resolver(Arc::new(
+            crate::reload::ReloadingCert::new(cert, key, provider.clone())?,
+        )),
         None => builder.with_no_client_auth(),
     };
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();

@@ -1,6 +1,6 @@
-//! A server certificate that follows its files: etcd loads `--cert-file`/`--key-file` again for new connections,
-//! so an operator rotates a certificate by replacing the files, without restarting the member. Here every
-//! handshake compares the two files' modification times with the pair in use (two `stat`s) and reads them again
+//! A certificate that follows its files: etcd loads `--cert-file`/`--key-file` (and the peer pair a member
+//! presents when it dials) again for new connections, so an operator rotates a certificate by replacing the
+//! files, without restarting the member. Here every handshake, on the serving side or the dialing side, compares the two files' modification times with the pair in use (two `stat`s) and reads them again
 //! when either changed; a pair that does not load (half-written, or a key that is not the certificate's) is
 //! logged and the previous one stays in use.
 
@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use rustls::client::ResolvesClientCert;
 use rustls::crypto::CryptoProvider;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
+use rustls::SignatureScheme;
 
 use crate::config::{key_mismatch, load_certs, load_key, TlsError};
 
@@ -87,5 +89,19 @@ impl ReloadingCert {
 impl ResolvesServerCert for ReloadingCert {
     fn resolve(&self, _client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         self.current()
+    }
+}
+
+impl ResolvesClientCert for ReloadingCert {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        self.current()
+    }
+
+    fn has_certs(&self) -> bool {
+        true
     }
 }

@@ -221,3 +221,52 @@ async fn replaced_certificate_files_are_served_to_new_connections() {
     );
     assert!(!serves(trusts_old).await);
 }
+
+/// Whether a server that requires a certificate from `ca` accepts `client`'s. The server is new each time, so no
+/// connection resumes an earlier session (a resumed session shows no certificate).
+async fn accepts_client(
+    leaf: &flotilla_tests::pki::Leaf,
+    ca: &std::path::Path,
+    client: &Arc<kvstore_tls::ClientConfig>,
+) -> bool {
+    let server = server_config(&leaf.cert, &leaf.key, Some(ca), &[]).unwrap();
+    let (addr, task) = echo_once(server).await;
+    let _ = roundtrip(addr, client, "127.0.0.1").await;
+    task.await.unwrap().is_ok()
+}
+
+/// The certificate a client presents follows its files as well (etcd loads it for each handshake): a member
+/// keeps one client configuration for dialing its peers, and a rotated peer certificate reaches them without a
+/// restart; a replacement that does not load yet leaves the previous one in use.
+#[tokio::test]
+async fn a_client_presents_its_replaced_certificate_on_new_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(dir.path(), "cluster");
+    let other = Pki::new(dir.path(), "other");
+    let server = pki.issue("server", &["127.0.0.1"]);
+    let ours = pki.issue("client", &["127.0.0.1"]);
+    let theirs = other.issue("client", &["127.0.0.1"]);
+    let (cert, key) = (dir.path().join("live.pem"), dir.path().join("live-key.pem"));
+    std::fs::copy(&ours.cert, &cert).unwrap();
+    std::fs::copy(&ours.key, &key).unwrap();
+    let client = client_config(Some(&pki.ca()), Some((&cert, &key)), false, &[]).unwrap();
+    assert!(accepts_client(&server, &pki.ca(), &client).await);
+
+    let tick = || std::thread::sleep(std::time::Duration::from_millis(20));
+    tick();
+    std::fs::copy(&theirs.cert, &cert).unwrap();
+    assert!(
+        accepts_client(&server, &pki.ca(), &client).await,
+        "a new certificate with the old key does not load: the old pair is still presented"
+    );
+    tick();
+    std::fs::copy(&theirs.key, &key).unwrap();
+    assert!(
+        !accepts_client(&server, &pki.ca(), &client).await,
+        "the replaced certificate (another CA's) is presented"
+    );
+    tick();
+    std::fs::copy(&ours.cert, &cert).unwrap();
+    std::fs::copy(&ours.key, &key).unwrap();
+    assert!(accepts_client(&server, &pki.ca(), &client).await);
+}
