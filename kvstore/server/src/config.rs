@@ -56,6 +56,8 @@ pub struct RawConfig {
     /// `--peer-cert-file`, `--peer-key-file`, `--peer-client-cert-auth`, `--peer-trusted-ca-file`: TLS between
     /// members on https peer URLs.
     pub peer_tls: TlsFlags,
+    /// `--force-new-cluster`: restart as the only member of the cluster (see [`crate::force_new_cluster`]).
+    pub force_new_cluster: bool,
 }
 
 /// One listener kind's TLS flags, as etcd names them (client or `--peer-` prefixed).
@@ -94,6 +96,7 @@ impl Default for RawConfig {
             snapshot_count: DEFAULT_SNAPSHOT_COUNT,
             client_tls: TlsFlags::default(),
             peer_tls: TlsFlags::default(),
+            force_new_cluster: false,
         }
     }
 }
@@ -135,6 +138,7 @@ pub struct ServerConfig {
     /// The handshake of https client URLs (`None` when every client URL is http).
     pub client_tls: Option<Arc<kvstore_tls::ServerConfig>>,
     pub peer_tls: PeerTls,
+    pub force_new_cluster: bool,
 }
 
 /// Where a listener binds, and whether its URL was `https://`.
@@ -540,6 +544,7 @@ impl ServerConfig {
                 server: peer_server,
                 client: peer_client,
             },
+            force_new_cluster: raw.force_new_cluster,
         })
     }
 }

@@ -28,6 +28,7 @@
 //! | [`accept`] | accepting client and peer connections, with the TLS handshake off the accept loop |
 //! | [`discovery`] | `--discovery`: members of a new cluster meet under a prefix in a running store |
 //! | [`restore`] | `--restore`: a backup becomes a new cluster's data dir |
+//! | [`force_new_cluster`] | `--force-new-cluster`: a member that lost its quorum for good restarts alone |
 //! | [`snapshot`] | state-machine snapshots: for lagging followers, backups and restores |
 //! | [`rpc`] | the gRPC services, one file each |
 //! | [`http`] | `/health`, `/metrics`, `/version` |
@@ -50,6 +51,7 @@ pub mod auto_compact;
 pub mod config;
 pub mod discovery;
 pub mod error;
+pub mod force_new_cluster;
 pub mod gateway;
 pub mod http;
 pub mod kv_ops;

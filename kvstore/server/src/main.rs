@@ -144,6 +144,10 @@ struct Flags {
     /// self-signed certificate made in <data-dir>/fixtures/peer and do not verify each other's.
     #[arg(long, env = "KVSTORE_PEER_AUTO_TLS")]
     peer_auto_tls: bool,
+    /// Restart as the only member of the cluster, keeping this member's data: the way back after the other
+    /// members are lost for good (etcd's flag). Remove it once the member is up.
+    #[arg(long, env = "KVSTORE_FORCE_NEW_CLUSTER")]
+    force_new_cluster: bool,
     /// Log filter (tracing-subscriber syntax), e.g. info or kvstore=debug.
     #[arg(long, env = "KVSTORE_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -209,6 +213,7 @@ fn main() -> anyhow::Result<()> {
             trusted_ca_file: flags.peer_trusted_ca_file,
             auto_tls: flags.peer_auto_tls,
         },
+        force_new_cluster: flags.force_new_cluster,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -137,10 +137,10 @@ pub struct MemberChange {
 
 /// What a conf change entry carries besides raft's own fields (its `context`, JSON).
 #[derive(Debug, Serialize, Deserialize)]
-struct ConfChangeContext {
-    id: u64,
-    proposer: u64,
-    change: MemberChange,
+pub(crate) struct ConfChangeContext {
+    pub(crate) id: u64,
+    pub(crate) proposer: u64,
+    pub(crate) change: MemberChange,
 }
 
 /// Why the Ready loop ended without a storage failure.
@@ -846,6 +846,8 @@ impl Node {
                 })?;
                 let member = m.get(id).cloned().or_else(|| Some(change.member.clone()));
                 let members = m.members.clone();
+                let me = self.state.member_id.load(Relaxed);
+                let alone = cs.voters == [me] && self.raw.raft.state != StateRole::Leader;
                 let mut wb = WriteBatch::default();
                 self.raw.mut_store().set_conf_state(&mut wb, cs)?;
                 self.applier.record_membership(&mut wb, m, e.index)?;
@@ -857,6 +859,10 @@ impl Node {
                 {
                     tracing::warn!("this member was removed from the cluster; stopping");
                     self.stop_removed_at = Some(Instant::now() + REMOVED_GRACE);
+                }
+                if alone {
+                    // The only voter left (--force-new-cluster): nobody to wait for.
+                    let _ = self.raw.campaign();
                 }
                 Ok(Response::Members(member, members))
             }

@@ -123,6 +123,22 @@ impl Server {
             hub.clone(),
             compactor,
         )?;
+        if cfg.force_new_cluster {
+            let removed = crate::force_new_cluster::force(
+                &mut log,
+                &db,
+                cfg.member_id,
+                &membership,
+                applier.applied_index(),
+            )?;
+            let removed: Vec<String> = removed.iter().map(|id| format!("{id:x}")).collect();
+            tracing::warn!(
+                member = format!("{:x}", cfg.member_id),
+                cluster = format!("{:x}", membership.cluster_id),
+                ?removed,
+                "--force-new-cluster: restarting as the cluster's only member"
+            );
+        }
         let node_cfg = NodeConfig {
             id: cfg.member_id,
             tick: cfg.tick,

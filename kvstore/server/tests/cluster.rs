@@ -604,3 +604,99 @@ async fn members_are_added_as_learners_promoted_and_removed_at_runtime() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// etcd's disaster recovery: the other members are gone for good, and the survivor restarts with
+/// `--force-new-cluster` as a cluster of one, keeping every write it had. A removed member that comes back is
+/// refused and stops.
+#[test]
+fn force_new_cluster_restarts_a_survivor_alone_with_its_data() {
+    let mut c = Cluster::start(3, &[]);
+    for i in 0..30 {
+        let ep = &c.endpoints()[i % 3];
+        let out = etcdctl(ep, &["put", &format!("k{i}"), &format!("v{i}")]);
+        assert!(out.status.success(), "{out:?}");
+    }
+    let survivor = c.endpoints()[0].clone();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stdout(&etcdctl(
+        &survivor,
+        &["get", "k29", "--consistency=s", "--print-value-only"],
+    )) != "v29\n"
+    {
+        assert!(
+            Instant::now() < deadline,
+            "member 0 never applied the last write"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for i in 0..3 {
+        c.kill9(i);
+    }
+
+    c.members[0].extra.push("--force-new-cluster".into());
+    c.launch(0);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let out = etcdctl(
+            &survivor,
+            &["--command-timeout=2s", "put", "after", "alone"],
+        );
+        if out.status.success() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the forced member never took writes: {out:?}\n{}",
+            c.log(0)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let list = stdout(&etcdctl(&survivor, &["member", "list"]));
+    assert_eq!(list.lines().count(), 1, "{list}");
+    assert!(list.contains(", m0, "), "{list}");
+    let keys = stdout(&etcdctl(
+        &survivor,
+        &["get", "k", "--prefix", "--keys-only"],
+    ));
+    assert_eq!(keys.lines().filter(|l| !l.is_empty()).count(), 30, "{keys}");
+
+    // Without the flag the member stays a cluster of one.
+    c.kill9(0);
+    c.members[0].extra.clear();
+    c.launch(0);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !etcdctl(&survivor, &["--command-timeout=2s", "put", "again", "v"])
+        .status
+        .success()
+    {
+        assert!(Instant::now() < deadline, "{}", c.log(0));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // A removed member that comes back learns it was removed and stops; the survivor goes on alone.
+    c.launch(1);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while c.members[1]
+        .child
+        .as_mut()
+        .unwrap()
+        .try_wait()
+        .unwrap()
+        .is_none()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the removed member kept running:\n{}",
+            c.log(1)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = etcdctl(&survivor, &["get", "again", "--print-value-only"]);
+    assert_eq!(stdout(&out), "v\n");
+    assert_eq!(
+        stdout(&etcdctl(&survivor, &["member", "list"]))
+            .lines()
+            .count(),
+        1
+    );
+}

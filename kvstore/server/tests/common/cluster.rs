@@ -70,7 +70,7 @@ pub struct Member {
     pub addr: MemberAddr,
     pub data_dir: PathBuf,
     pub child: Option<Child>,
-    extra: Vec<String>,
+    pub extra: Vec<String>,
     /// `--initial-cluster`, or none when the member bootstraps through `--discovery` (in `extra`).
     initial_cluster: Option<String>,
 }
