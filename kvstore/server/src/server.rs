@@ -124,6 +124,13 @@ impl Server {
             compactor,
         )?;
         if cfg.force_new_cluster {
+            if !log.conf_state().voters.contains(&cfg.member_id) {
+                // Removing every voter would leave a cluster nobody can lead.
+                return Err(ServerError::Cluster(format!(
+                    "--force-new-cluster: member {:x} is not a voting member (a learner, or not in the cluster); run it on a voting member",
+                    cfg.member_id
+                )));
+            }
             let removed = crate::force_new_cluster::force(
                 &mut log,
                 &db,

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::cluster::{Cluster, Netns};
+use common::cluster::{add_learner, join_command, Cluster, MemberAddr, Netns};
 use common::{etcdctl, stdout};
 use etcd_client::{Client, ConnectOptions, GetOptions};
 
@@ -698,5 +698,38 @@ fn force_new_cluster_restarts_a_survivor_alone_with_its_data() {
             .lines()
             .count(),
         1
+    );
+}
+
+/// A learner cannot be the one member left: it is refused before anything is rewritten, naming the reason.
+#[test]
+fn force_new_cluster_on_a_learner_is_refused() {
+    let c = Cluster::start(1, &[]);
+    let d = MemberAddr::local("d");
+    let initial = add_learner(&c.endpoints()[0], &d);
+    let mut learner = join_command(c.tmp.path(), &d, &initial)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the learner has the member's data (it holds the cluster's log from then on).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !etcdctl(&d.endpoint(), &["get", "x", "--consistency=s"])
+        .status
+        .success()
+    {
+        assert!(Instant::now() < deadline, "the learner never served");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = learner.kill();
+    let _ = learner.wait();
+    let out = join_command(c.tmp.path(), &d, &initial)
+        .arg("--force-new-cluster")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--force-new-cluster") && err.contains("not a voting member"),
+        "{err}"
     );
 }
