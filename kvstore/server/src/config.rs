@@ -58,6 +58,8 @@ pub struct RawConfig {
     pub peer_tls: TlsFlags,
     /// `--force-new-cluster`: restart as the only member of the cluster (see [`crate::force_new_cluster`]).
     pub force_new_cluster: bool,
+    /// `--strict-reconfig-check` (default true): see [`crate::reconfig`].
+    pub strict_reconfig_check: bool,
 }
 
 /// One listener kind's TLS flags, as etcd names them (client or `--peer-` prefixed).
@@ -97,6 +99,7 @@ impl Default for RawConfig {
             client_tls: TlsFlags::default(),
             peer_tls: TlsFlags::default(),
             force_new_cluster: false,
+            strict_reconfig_check: true,
         }
     }
 }
@@ -139,6 +142,7 @@ pub struct ServerConfig {
     pub client_tls: Option<Arc<kvstore_tls::ServerConfig>>,
     pub peer_tls: PeerTls,
     pub force_new_cluster: bool,
+    pub strict_reconfig_check: bool,
 }
 
 /// Where a listener binds, and whether its URL was `https://`.
@@ -545,6 +549,7 @@ impl ServerConfig {
                 client: peer_client,
             },
             force_new_cluster: raw.force_new_cluster,
+            strict_reconfig_check: raw.strict_reconfig_check,
         })
     }
 }

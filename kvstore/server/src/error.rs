@@ -54,6 +54,8 @@ pub enum EtcdError {
     LearnerNotReady,
     #[error("etcdserver: re-configuration failed due to not enough started members")]
     NotEnoughStarted,
+    #[error("etcdserver: unhealthy cluster")]
+    Unhealthy,
     #[error("etcdserver: rpc not supported for learner")]
     NotSupportedForLearner,
     #[error("etcdserver: bad leader transferee")]
@@ -84,6 +86,7 @@ impl EtcdError {
             | Timeout
             | ConnectionLost
             | NotSupportedForLearner
+            | Unhealthy
             | LeaderTransferTimeout => Code::Unavailable,
             NoSpace => Code::ResourceExhausted,
             Storage(_) => Code::Internal,

@@ -33,6 +33,7 @@
 //! | [`rpc`] | the gRPC services, one file each |
 //! | [`http`] | `/health`, `/metrics`, `/version` |
 //! | [`gateway`] | etcd's JSON gateway: `POST /v3/...` with protobuf JSON, calling the same services |
+//! | [`reconfig`] | `--strict-reconfig-check`: membership changes that would cost the quorum are refused |
 //! | [`quota`] | `--quota-backend-bytes`: request costs, the replicated alarms, what NOSPACE refuses |
 //! | [`auto_compact`] | `--auto-compaction-*`: the leader compacts history on a schedule |
 //! | [`metrics`] | Prometheus metrics with etcd's names |
@@ -62,6 +63,7 @@ pub mod node;
 pub mod peer;
 pub mod quota;
 mod raft_log_bridge;
+pub mod reconfig;
 pub mod reply_wait;
 pub mod restore;
 pub mod rpc;

@@ -148,6 +148,10 @@ struct Flags {
     /// members are lost for good (etcd's flag). Remove it once the member is up.
     #[arg(long, env = "KVSTORE_FORCE_NEW_CLUSTER")]
     force_new_cluster: bool,
+    /// Reject membership changes that would leave the cluster without a quorum of working members (etcd's
+    /// flag; --strict-reconfig-check=false turns it off).
+    #[arg(long, env = "KVSTORE_STRICT_RECONFIG_CHECK", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    strict_reconfig_check: bool,
     /// Log filter (tracing-subscriber syntax), e.g. info or kvstore=debug.
     #[arg(long, env = "KVSTORE_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -214,6 +218,7 @@ fn main() -> anyhow::Result<()> {
             auto_tls: flags.peer_auto_tls,
         },
         force_new_cluster: flags.force_new_cluster,
+        strict_reconfig_check: flags.strict_reconfig_check,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

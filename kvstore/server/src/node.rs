@@ -265,6 +265,8 @@ pub struct NodeConfig {
     pub snapshot_count: u64,
     /// The largest proposal accepted (etcd's `--max-request-bytes`).
     pub max_request_bytes: usize,
+    /// Refuse membership changes that would cost the cluster its quorum (see [`crate::reconfig`]).
+    pub strict_reconfig_check: bool,
 }
 
 pub struct Node {
@@ -302,6 +304,9 @@ pub struct Node {
     fast_election_since: Option<Instant>,
     /// How long the fast pace lasts at most: three election timeouts.
     fast_election_window: Duration,
+    /// When each peer was last heard from (any raft message), for [`crate::reconfig`].
+    last_heard: HashMap<u64, Instant>,
+    strict_reconfig_check: bool,
 }
 
 impl Node {
@@ -370,6 +375,8 @@ impl Node {
             waiting: Vec::new(),
             fast_election_since: None,
             fast_election_window: cfg.tick * (3 * cfg.election_ticks as u32),
+            last_heard: HashMap::new(),
+            strict_reconfig_check: cfg.strict_reconfig_check,
         };
         Ok((node, handle))
     }
@@ -553,6 +560,7 @@ impl Node {
                 }
             }
             NodeMsg::Step(msg) => {
+                self.last_heard.insert(msg.from, Instant::now());
                 if msg.from == self.leader {
                     self.leader_unreachable = false;
                     self.fast_election_since = None;
@@ -625,6 +633,20 @@ impl Node {
             return Err(EtcdError::NoLeader);
         }
         let target = change.member.id;
+        if self.strict_reconfig_check && self.raw.raft.state == StateRole::Leader {
+            // Heard from within an election timeout: followers answer every heartbeat.
+            let window = self.tick * self.raw.raft.election_timeout() as u32;
+            let me = self.state.member_id.load(Relaxed);
+            let heard = |id: u64| {
+                id == me
+                    || self
+                        .last_heard
+                        .get(&id)
+                        .is_some_and(|t| t.elapsed() < window)
+            };
+            let voters = &self.raw.store().conf_state().voters;
+            crate::reconfig::check(change.kind, target, voters, heard)?;
+        }
         let mut cc = ConfChange {
             node_id: target,
             ..Default::default()

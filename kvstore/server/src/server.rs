@@ -152,6 +152,7 @@ impl Server {
             election_ticks: cfg.election_ticks,
             snapshot_count: cfg.snapshot_count,
             max_request_bytes: cfg.max_request_bytes,
+            strict_reconfig_check: cfg.strict_reconfig_check,
         };
         let single = membership.members.len() == 1 && !joining;
         let (node, handle) = Node::new(

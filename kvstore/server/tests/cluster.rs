@@ -733,3 +733,69 @@ fn force_new_cluster_on_a_learner_is_refused() {
         "{err}"
     );
 }
+
+/// The hex id etcdctl's `member list` shows for the member named `name`.
+fn member_id(list: &str, name: &str) -> String {
+    list.lines()
+        .find(|l| l.contains(&format!(", {name}, ")))
+        .and_then(|l| l.split(',').next())
+        .unwrap_or_else(|| panic!("no {name} in {list}"))
+        .to_string()
+}
+
+/// etcd's `--strict-reconfig-check`: with one of three members down, a change that would need it for a quorum is
+/// refused with etcd's error, whichever member the request reaches; a learner may still be added and the dead
+/// member removed.
+#[test]
+fn membership_changes_that_would_cost_the_quorum_are_refused() {
+    let mut c = Cluster::start(3, &[]);
+    let leader = c.wait_leader(Duration::from_secs(10));
+    let dead = (leader + 1) % 3;
+    let follower = (leader + 2) % 3;
+    c.kill9(dead);
+    // The leader counts a member as up while it answered within an election timeout (1 s).
+    std::thread::sleep(Duration::from_millis(1500));
+    let eps = c.endpoints();
+    for at in [leader, follower] {
+        let ep = &eps[at];
+        let out = etcdctl(
+            ep,
+            &["member", "add", "x", "--peer-urls=http://127.0.0.1:1"],
+        );
+        assert!(!out.status.success(), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("etcdserver: unhealthy cluster"),
+            "via member {at}: {err}"
+        );
+        let list = stdout(&etcdctl(ep, &["member", "list"]));
+        let id = member_id(&list, &format!("m{follower}"));
+        let out = etcdctl(ep, &["member", "remove", &id]);
+        assert!(!out.status.success(), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("etcdserver: unhealthy cluster"),
+            "via member {at}: {err}"
+        );
+        assert_eq!(stdout(&etcdctl(ep, &["member", "list"])).lines().count(), 3);
+    }
+    let ep = &eps[follower];
+    let out = etcdctl(
+        ep,
+        &[
+            "member",
+            "add",
+            "l",
+            "--peer-urls=http://127.0.0.1:2",
+            "--learner",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let list = stdout(&etcdctl(ep, &["member", "list"]));
+    let dead_id = member_id(&list, &format!("m{dead}"));
+    let out = etcdctl(ep, &["member", "remove", &dead_id]);
+    assert!(out.status.success(), "{out:?}");
+    // Two voters left, both up: writes go on.
+    let out = etcdctl(ep, &["put", "after", "v"]);
+    assert!(out.status.success(), "{out:?}");
+}
