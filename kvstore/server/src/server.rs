@@ -209,7 +209,11 @@ impl Server {
             hub: hub.clone(),
             metrics: metrics.clone(),
             progress_interval: Duration::from_secs(600),
-            leader_conn: tokio::sync::Mutex::new(None),
+            leader: crate::peer::forward::Forwarder {
+                me: cfg.member_id,
+                state: state.clone(),
+                tls: cfg.peer_tls.client.clone(),
+            },
             in_flight: Arc::default(),
             quota: cfg.quota_bytes,
             max_txn_ops: cfg.max_txn_ops,
@@ -235,6 +239,7 @@ impl Server {
                 state: state.clone(),
                 snap_dir: snap_dir.clone(),
                 metrics: metrics.clone(),
+                forward: rpc::forwarded::handler(ctx.clone()),
             };
             tasks.push(tokio::spawn(crate::peer::receiver::serve(
                 crate::accept::connections(listener, tls),

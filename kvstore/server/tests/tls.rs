@@ -381,3 +381,60 @@ fn discovery_over_https_checks_the_stores_certificate() {
     let _ = child.wait();
     assert!(list.contains(&format!(", m0, {}", m.peer_url())), "{list}");
 }
+
+/// Leases through a follower of a cluster whose client URLs are https with client-cert-auth: the follower renews
+/// them with the leader over the peer URL (as etcd does), so a key kept alive through the follower outlives its
+/// TTL, and time-to-live through the follower reports the leader's countdown.
+#[test]
+fn leases_are_kept_alive_through_a_follower_when_client_urls_are_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(dir.path(), "cluster");
+    let member = pki.issue("member", &["127.0.0.1"]);
+    let client = pki.issue("client", &["127.0.0.1"]);
+    let mut flags = server_flags(&member);
+    flags.push("--client-cert-auth".into());
+    flags.push(format!("--trusted-ca-file={}", path(&pki.ca())));
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let addrs = (0..3)
+        .map(|i| MemberAddr {
+            client_scheme: "https",
+            ..MemberAddr::local(&format!("m{i}"))
+        })
+        .collect();
+    let c = Cluster::start_at(addrs, &flags);
+    let leader = c.wait_leader(Duration::from_secs(10));
+    let ep = format!("https://{}", c.endpoints()[(leader + 1) % 3]);
+    let tls = [
+        format!("--cacert={}", path(&pki.ca())),
+        format!("--cert={}", path(&client.cert)),
+        format!("--key={}", path(&client.key)),
+    ];
+    let run = |args: &[&str]| {
+        let mut all: Vec<&str> = tls.iter().map(String::as_str).collect();
+        all.extend_from_slice(args);
+        etcdctl(&ep, &all)
+    };
+    let granted = stdout(&run(&["lease", "grant", "3"]));
+    let id = granted
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_else(|| panic!("{granted}"))
+        .to_string();
+    let out = run(&["put", "--lease", &id, "kept", "alive"]);
+    assert!(out.status.success(), "{out:?}");
+    for _ in 0..6 {
+        let out = run(&["lease", "keep-alive", "--once", &id]);
+        assert!(
+            stdout(&out).contains("keepalived with TTL(3)"),
+            "{out:?}\n{}",
+            c.log((leader + 1) % 3)
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    assert_eq!(
+        stdout(&run(&["get", "kept", "--print-value-only"])),
+        "alive\n"
+    );
+    let ttl = stdout(&run(&["lease", "timetolive", &id]));
+    assert!(ttl.contains("granted with TTL(3s), remaining("), "{ttl}");
+}

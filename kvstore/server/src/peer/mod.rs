@@ -6,6 +6,8 @@
 //!   beyond the queue are dropped; raft retransmits). Failed connects back off from 50 ms to 1 s and report the
 //!   peer unreachable to raft. Snapshots go on their own connection as a stream, so heartbeats keep flowing.
 //! - [`receiver::serve`] accepts connections and steps what arrives into the raft node.
+//! - [`forward`] carries the few client requests only the leader can answer (lease renewals, membership
+//!   changes) from a follower to the leader, on a connection of their own.
 //! - [`wire`] is the framing and the handshake. Every connection opens with a hello that names the cluster, the
 //!   sender and the addressee: a member of another cluster, a message for another member, or a member that was
 //!   removed is refused with a reason, and the sender logs it (a removed member stops itself).
@@ -13,6 +15,7 @@
 //! Why hand-rolled framing rather than gRPC: raft-rs messages are rust-protobuf types, the stream is one-way
 //! and ordered, and a length prefix is all it needs; it keeps the hot path to one `write` per batch.
 
+pub mod forward;
 pub mod receiver;
 pub mod sender;
 pub mod wire;

@@ -1,5 +1,6 @@
 //! Incoming peer connections: check the hello, then step raft messages into the node, take in snapshot
-//! streams, or answer a membership query (a member joining with `--initial-cluster-state existing`).
+//! streams, answer a membership query (a member joining with `--initial-cluster-state existing`), or answer a
+//! request a follower forwarded ([`super::forward`]).
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
@@ -22,6 +23,8 @@ pub struct ReceiverCtx {
     /// Where received snapshot files go (`<data-dir>/snap`).
     pub snap_dir: PathBuf,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Answers forwarded requests (the gRPC services' handlers).
+    pub forward: super::forward::Handler,
 }
 
 /// Serves accepted peer connections (see [`crate::accept::connections`]) until `stop` resolves.
@@ -97,6 +100,7 @@ async fn handle(mut stream: Stream, ctx: &ReceiverCtx) -> Result<(), WireError> 
             }
         }
         Purpose::Snapshot => receive_snapshot(stream, hello, ctx).await,
+        Purpose::Forward => super::forward::serve_one(&mut stream, &ctx.forward).await,
         Purpose::Membership => {
             let m: Membership = ctx.state.membership();
             let json = serde_json::to_vec(&m).map_err(|e| std::io::Error::other(e.to_string()))?;

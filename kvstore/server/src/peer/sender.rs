@@ -101,7 +101,18 @@ impl Transport for PeerTransport {
 
 /// Dials member `to` on its peer URLs and completes the hello.
 async fn dial(ctx: &PeerCtx, to: u64, purpose: Purpose) -> Result<Stream, WireError> {
-    let urls = ctx.state.peer_urls(to);
+    dial_peer(&ctx.state, ctx.me, &ctx.tls, to, purpose).await
+}
+
+/// Dials member `to` on its peer URLs as member `me` and completes the hello for `purpose`.
+pub(crate) async fn dial_peer(
+    state: &ServerState,
+    me: u64,
+    tls: &Arc<kvstore_tls::ClientConfig>,
+    to: u64,
+    purpose: Purpose,
+) -> Result<Stream, WireError> {
+    let urls = state.peer_urls(to);
     let addrs = super::resolve(&urls).await;
     if addrs.is_empty() {
         return Err(WireError::Refused(format!(
@@ -112,15 +123,12 @@ async fn dial(ctx: &PeerCtx, to: u64, purpose: Purpose) -> Result<Stream, WireEr
     for addr in addrs {
         let hello = Hello {
             purpose,
-            cluster_id: ctx
-                .state
-                .cluster_id
-                .load(std::sync::atomic::Ordering::Relaxed),
-            from: ctx.me,
+            cluster_id: state.cluster_id.load(std::sync::atomic::Ordering::Relaxed),
+            from: me,
             to,
         };
         let attempt = async {
-            let mut s = super::connect(&addr, &ctx.tls).await?;
+            let mut s = super::connect(&addr, tls).await?;
             wire::write_hello(&mut s, &hello).await?;
             wire::read_answer(&mut s).await?;
             Ok::<_, WireError>(s)

@@ -1,6 +1,7 @@
 //! Peer connection framing: a hello and its answer, then length-prefixed frames.
 //!
-//! Hello (33 bytes): `KVPEER01`, purpose (1 raft stream, 2 snapshot, 3 membership query), cluster id, sender id,
+//! Hello (33 bytes): `KVPEER01`, purpose (1 raft stream, 2 snapshot, 3 membership query, 4 a request forwarded
+//! to the leader), cluster id, sender id,
 //! addressee id (u64 big-endian each). Answer: a status byte (0 accepted, 1 refused, 2 sender was removed), a
 //! u32 length and a UTF-8 reason (empty when accepted). Frames: u32 big-endian length, then the bytes.
 
@@ -20,6 +21,7 @@ pub enum Purpose {
     Raft = 1,
     Snapshot = 2,
     Membership = 3,
+    Forward = 4,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +80,7 @@ pub async fn read_hello<R: AsyncRead + Unpin>(r: &mut R) -> Result<Hello, WireEr
         1 => Purpose::Raft,
         2 => Purpose::Snapshot,
         3 => Purpose::Membership,
+        4 => Purpose::Forward,
         p => return Err(WireError::BadPurpose(p)),
     };
     let u = |i: usize| u64::from_be_bytes(b[i..i + 8].try_into().unwrap_or_default());

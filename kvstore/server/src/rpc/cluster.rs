@@ -3,45 +3,30 @@
 //! for a quick answer and again when applied.
 //!
 //! Adds, removals and promotions are decided on the leader, which knows which members answer
-//! ([`crate::reconfig`]): a follower hands such a request to the leader's client URL and relays the answer. (Over
-//! an https client URL it proposes the change itself instead, unchecked: the member has no client identity for
-//! the leader's port.)
+//! ([`crate::reconfig`]): a follower hands such a request to the leader over the peer URL
+//! ([`crate::peer::forward`]) and relays the answer.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use kvstore_proto::etcdserverpb::cluster_client::ClusterClient;
 use kvstore_proto::etcdserverpb::{
     cluster_server::Cluster, MemberAddRequest, MemberAddResponse, MemberListRequest,
     MemberListResponse, MemberPromoteRequest, MemberPromoteResponse, MemberRemoveRequest,
     MemberRemoveResponse, MemberUpdateRequest, MemberUpdateResponse,
 };
 use kvstore_proto::internal::raft_request::Request as Raft;
-use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
-use super::{unexpected, Ctx};
+use super::{hand_to_leader, unexpected, Ctx};
 use crate::apply::Response as Applied;
 use crate::error::EtcdError;
 use crate::node::{MemberChange, MemberChangeKind};
+use crate::peer::forward::Kind;
 use crate::state::MemberInfo;
 
 pub struct ClusterService(pub Arc<Ctx>);
 
 const SERVICE: &str = "etcdserverpb.Cluster";
-/// Marks a request one member handed to another, so that it is not handed on again (leaders change).
-const HANDED_OVER: &str = "x-kvstore-handed-over";
-
-/// `msg` as a request marked [`HANDED_OVER`].
-fn handed_over<T>(msg: T) -> Request<T> {
-    let mut r = Request::new(msg);
-    r.metadata_mut().insert(
-        HANDED_OVER,
-        tonic::metadata::MetadataValue::from_static("1"),
-    );
-    r
-}
-
 /// Peer URLs must be `http[s]://HOST:PORT` (etcd: "etcdserver: invalid peer URL").
 fn check_peer_urls(urls: &[String]) -> Result<(), EtcdError> {
     if urls.is_empty() {
@@ -77,26 +62,6 @@ impl ClusterService {
         )
     }
 
-    /// The leader's channel when this member should hand a membership change to it: this member does not lead,
-    /// the request was not handed over already, and the leader serves plain http.
-    async fn leader_for<T>(&self, r: &Request<T>) -> Result<Option<Channel>, Status> {
-        use std::sync::atomic::Ordering::Relaxed;
-        let state = &self.0.state;
-        if state.is_leader.load(Relaxed) || r.metadata().get(HANDED_OVER).is_some() {
-            return Ok(None);
-        }
-        let leader = state.leader.load(Relaxed);
-        let plain = state
-            .membership()
-            .get(leader)
-            .and_then(|m| m.client_urls.first().map(|u| u.starts_with("http://")))
-            .unwrap_or(false);
-        if !plain {
-            return Ok(None);
-        }
-        Ok(Some(self.0.leader_channel().await?))
-    }
-
     fn existing(&self, id: u64) -> Result<MemberInfo, EtcdError> {
         self.0
             .state
@@ -117,10 +82,13 @@ impl Cluster for ClusterService {
         &self,
         r: Request<MemberAddRequest>,
     ) -> Result<Response<MemberAddResponse>, Status> {
-        if let Some(leader) = self.leader_for(&r).await? {
-            return ClusterClient::new(leader)
-                .member_add(handed_over(r.into_inner()))
-                .await;
+        if hand_to_leader(&self.0, &r) {
+            let resp = self
+                .0
+                .leader
+                .to_leader(Kind::MemberAdd, r.get_ref())
+                .await?;
+            return Ok(Response::new(resp));
         }
         let r = r.into_inner();
         self.0
@@ -158,10 +126,13 @@ impl Cluster for ClusterService {
         &self,
         r: Request<MemberRemoveRequest>,
     ) -> Result<Response<MemberRemoveResponse>, Status> {
-        if let Some(leader) = self.leader_for(&r).await? {
-            return ClusterClient::new(leader)
-                .member_remove(handed_over(r.into_inner()))
-                .await;
+        if hand_to_leader(&self.0, &r) {
+            let resp = self
+                .0
+                .leader
+                .to_leader(Kind::MemberRemove, r.get_ref())
+                .await?;
+            return Ok(Response::new(resp));
         }
         let id = r.into_inner().id;
         self.0
@@ -213,10 +184,13 @@ impl Cluster for ClusterService {
         &self,
         r: Request<MemberPromoteRequest>,
     ) -> Result<Response<MemberPromoteResponse>, Status> {
-        if let Some(leader) = self.leader_for(&r).await? {
-            return ClusterClient::new(leader)
-                .member_promote(handed_over(r.into_inner()))
-                .await;
+        if hand_to_leader(&self.0, &r) {
+            let resp = self
+                .0
+                .leader
+                .to_leader(Kind::MemberPromote, r.get_ref())
+                .await?;
+            return Ok(Response::new(resp));
         }
         let id = r.into_inner().id;
         self.0

@@ -16,11 +16,11 @@ use kvstore_proto::internal::raft_request::Request as Raft;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::{unexpected, Ctx};
+use super::{hand_to_leader, unexpected, Ctx};
 use crate::apply::Response as Applied;
 use crate::error::EtcdError;
 use crate::lease::MAX_LEASE_TTL;
-use kvstore_proto::etcdserverpb::lease_client::LeaseClient;
+use crate::peer::forward::Kind;
 
 pub struct LeaseService {
     pub ctx: Arc<Ctx>,
@@ -162,18 +162,18 @@ impl Lease for LeaseService {
         &self,
         req: Request<LeaseTimeToLiveRequest>,
     ) -> Result<Response<LeaseTimeToLiveResponse>, Status> {
+        if hand_to_leader(&self.ctx, &req) {
+            // Only the leader knows how long a lease has left.
+            let resp = self
+                .ctx
+                .leader
+                .to_leader(Kind::LeaseTimeToLive, req.get_ref())
+                .await?;
+            return Ok(Response::new(resp));
+        }
         let r = req.into_inner();
         self.ctx
             .unary(SERVICE, "LeaseTimeToLive", async {
-                if !self.ctx.state.is_leader.load(Relaxed) {
-                    // Only the leader knows how long a lease has left.
-                    let ch = self.ctx.leader_channel().await?;
-                    return LeaseClient::new(ch)
-                        .lease_time_to_live(r)
-                        .await
-                        .map(|resp| resp.into_inner())
-                        .map_err(|s| forward_error(&s));
-                }
                 self.ctx.node.read_index().await?;
                 let info = self
                     .ctx
@@ -226,18 +226,12 @@ impl Lease for LeaseService {
 
 /// Renews a lease through the leader (this member is a follower). Returns the TTL, 0 for an unknown lease.
 async fn forward_keep_alive(ctx: &Ctx, id: i64) -> Result<i64, EtcdError> {
-    let ch = ctx.leader_channel().await?;
     let req = LeaseKeepAliveRequest { id };
-    let mut stream = LeaseClient::new(ch)
-        .lease_keep_alive(futures::stream::iter([req]))
+    ctx.leader
+        .to_leader::<_, LeaseKeepAliveResponse>(Kind::LeaseKeepAlive, &req)
         .await
-        .map_err(|s| forward_error(&s))?
-        .into_inner();
-    match stream.message().await {
-        Ok(Some(resp)) => Ok(resp.ttl),
-        Ok(None) => Err(EtcdError::NoLeader),
-        Err(s) => Err(forward_error(&s)),
-    }
+        .map(|resp| resp.ttl)
+        .map_err(|s| forward_error(&s))
 }
 
 /// A forwarded request's failure, as this member reports it.

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod batched_io;
 pub mod cluster;
 pub mod election;
+pub mod forwarded;
 pub mod kv;
 pub mod lease;
 pub mod local;
@@ -40,15 +41,34 @@ pub struct Ctx {
     pub metrics: Arc<Metrics>,
     /// How often watchers that asked for progress notifications get one.
     pub progress_interval: Duration,
-    /// A gRPC channel to the current leader's client URL, for the few requests only the leader can answer
-    /// (lease keep-alive and time-to-live: lease deadlines live on the leader), as etcd forwards them.
-    pub leader_conn: tokio::sync::Mutex<Option<(u64, tonic::transport::Channel)>>,
+    /// The way to the leader's peer URL, for the few requests only the leader can answer (lease keep-alive and
+    /// time-to-live: lease deadlines live on the leader; membership changes), as etcd forwards lease renewals.
+    pub leader: crate::peer::forward::Forwarder,
     /// Unary requests being handled, so that client connections know when replies are about to pile up.
     pub in_flight: Arc<batched_io::InFlight>,
     /// `--quota-backend-bytes`; `None` when off.
     pub quota: Option<u64>,
     /// `--max-txn-ops`.
     pub max_txn_ops: usize,
+}
+
+/// Marks a request one member handed to another ([`forwarded`]), so that it is not handed on again (leaders
+/// change).
+const HANDED_OVER: &str = "x-kvstore-handed-over";
+
+/// `msg` as a request marked as handed over by another member.
+pub fn handed_over<T>(msg: T) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(msg);
+    r.metadata_mut().insert(
+        HANDED_OVER,
+        tonic::metadata::MetadataValue::from_static("1"),
+    );
+    r
+}
+
+/// Whether this member should hand `r` to the leader: it does not lead, and `r` was not handed over already.
+pub fn hand_to_leader<T>(ctx: &Ctx, r: &tonic::Request<T>) -> bool {
+    !ctx.state.is_leader.load(Ordering::Relaxed) && r.metadata().get(HANDED_OVER).is_none()
 }
 
 /// A proposal answered with another request's kind of result: a bug, reported as a storage failure.
@@ -114,35 +134,6 @@ impl Ctx {
             return Err(EtcdError::NotSupportedForLearner.into());
         }
         Ok(())
-    }
-
-    /// A channel to the leader (cached per leader). `NoLeader` while there is none, `NotLeader` if the leader has
-    /// not published a client URL yet.
-    pub async fn leader_channel(&self) -> Result<tonic::transport::Channel, EtcdError> {
-        use std::sync::atomic::Ordering::Relaxed;
-        let leader = self.state.leader.load(Relaxed);
-        if leader == 0 {
-            return Err(EtcdError::NoLeader);
-        }
-        let mut cached = self.leader_conn.lock().await;
-        if let Some((id, ch)) = cached.as_ref() {
-            if *id == leader {
-                return Ok(ch.clone());
-            }
-        }
-        let url = self
-            .state
-            .membership()
-            .get(leader)
-            .and_then(|m| m.client_urls.first().cloned())
-            .ok_or(EtcdError::NotLeader)?;
-        let ch = tonic::transport::Endpoint::from_shared(url)
-            .map_err(|e| EtcdError::InvalidArgument(e.to_string()))?
-            .connect_timeout(Duration::from_secs(1))
-            .tcp_nodelay(true)
-            .connect_lazy();
-        *cached = Some((leader, ch.clone()));
-        Ok(ch)
     }
 
     /// Runs one unary handler inside a tracing span, records its latency and status code.

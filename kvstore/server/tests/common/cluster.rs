@@ -22,6 +22,8 @@ pub struct MemberAddr {
     pub netns: Option<String>,
     /// The peer URL's scheme: "http", or "https" for TLS between members.
     pub peer_scheme: &'static str,
+    /// The client URL's scheme: "http", or "https" for TLS to clients.
+    pub client_scheme: &'static str,
 }
 
 impl MemberAddr {
@@ -35,11 +37,12 @@ impl MemberAddr {
             metrics: free_port(),
             netns: None,
             peer_scheme: "http",
+            client_scheme: "http",
         }
     }
 
     pub fn client_url(&self) -> String {
-        format!("http://{}:{}", self.ip, self.client)
+        format!("{}://{}:{}", self.client_scheme, self.ip, self.client)
     }
     pub fn peer_url(&self) -> String {
         format!("{}://{}:{}", self.peer_scheme, self.ip, self.peer)
@@ -379,6 +382,7 @@ impl Netns {
                 metrics: 2381,
                 netns: Some(self.names[i].clone()),
                 peer_scheme: "http",
+                client_scheme: "http",
             })
             .collect()
     }

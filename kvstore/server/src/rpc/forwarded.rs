@@ -1,0 +1,73 @@
+//! The leader's side of [`crate::peer::forward`]: a request a follower forwarded runs through the same service
+//! handler a client's would, marked as handed over so that it is not handed on again.
+
+use std::sync::Arc;
+
+use kvstore_proto::etcdserverpb::cluster_server::Cluster;
+use kvstore_proto::etcdserverpb::lease_server::Lease;
+use kvstore_proto::etcdserverpb::{LeaseKeepAliveRequest, LeaseKeepAliveResponse};
+use prost::Message;
+use tonic::Status;
+
+use super::cluster::ClusterService;
+use super::lease::LeaseService;
+use super::{handed_over, Ctx};
+use crate::error::EtcdError;
+use crate::peer::forward::{Handler, Kind};
+
+/// The handler the peer listener answers forwarded requests with.
+pub fn handler(ctx: Arc<Ctx>) -> Handler {
+    Arc::new(move |kind, body| {
+        let ctx = ctx.clone();
+        Box::pin(async move { answer(ctx, kind, body).await })
+    })
+}
+
+fn decode<T: Message + Default>(body: &[u8]) -> Result<T, Status> {
+    T::decode(body).map_err(|e| Status::invalid_argument(format!("forwarded request: {e}")))
+}
+
+async fn answer(ctx: Arc<Ctx>, kind: Kind, body: Vec<u8>) -> Result<Vec<u8>, Status> {
+    Ok(match kind {
+        Kind::LeaseKeepAlive => {
+            let req: LeaseKeepAliveRequest = decode(&body)?;
+            let renewed = ctx
+                .lessor
+                .lock()
+                .map_err(|_| EtcdError::Stopped)
+                .and_then(|mut l| l.renew(req.id, std::time::Instant::now()));
+            // etcd answers a keep-alive for an unknown lease with TTL 0 rather than an error.
+            let ttl = match renewed {
+                Ok(ttl) => ttl,
+                Err(EtcdError::LeaseNotFound) => 0,
+                Err(e) => return Err(e.into()),
+            };
+            LeaseKeepAliveResponse {
+                header: Some(ctx.state.header()),
+                id: req.id,
+                ttl,
+            }
+            .encode_to_vec()
+        }
+        Kind::LeaseTimeToLive => LeaseService::new(ctx)
+            .lease_time_to_live(handed_over(decode(&body)?))
+            .await?
+            .into_inner()
+            .encode_to_vec(),
+        Kind::MemberAdd => ClusterService(ctx)
+            .member_add(handed_over(decode(&body)?))
+            .await?
+            .into_inner()
+            .encode_to_vec(),
+        Kind::MemberRemove => ClusterService(ctx)
+            .member_remove(handed_over(decode(&body)?))
+            .await?
+            .into_inner()
+            .encode_to_vec(),
+        Kind::MemberPromote => ClusterService(ctx)
+            .member_promote(handed_over(decode(&body)?))
+            .await?
+            .into_inner()
+            .encode_to_vec(),
+    })
+}
