@@ -60,6 +60,8 @@ pub struct RawConfig {
     pub force_new_cluster: bool,
     /// `--strict-reconfig-check` (default true): see [`crate::reconfig`].
     pub strict_reconfig_check: bool,
+    /// `--wal-dir`: the write-ahead log's directory, if not beside the tables (see [`crate::storage::Db`]).
+    pub wal_dir: Option<PathBuf>,
 }
 
 /// One listener kind's TLS flags, as etcd names them (client or `--peer-` prefixed).
@@ -100,6 +102,7 @@ impl Default for RawConfig {
             peer_tls: TlsFlags::default(),
             force_new_cluster: false,
             strict_reconfig_check: true,
+            wal_dir: None,
         }
     }
 }
@@ -143,6 +146,8 @@ pub struct ServerConfig {
     pub peer_tls: PeerTls,
     pub force_new_cluster: bool,
     pub strict_reconfig_check: bool,
+    /// Absolute, so that a member started from another directory finds the same log.
+    pub wal_dir: Option<PathBuf>,
 }
 
 /// Where a listener binds, and whether its URL was `https://`.
@@ -388,6 +393,14 @@ impl ServerConfig {
             }
             addrs("listen-metrics-urls", &raw.listen_metrics_urls)?
         };
+        let wal_dir = match &raw.wal_dir {
+            Some(dir) if dir.as_os_str().is_empty() => None,
+            Some(dir) => Some(
+                std::path::absolute(dir)
+                    .map_err(|e| invalid("wal-dir", format!("{}: {e}", dir.display())))?,
+            ),
+            None => None,
+        };
         let client_urls = split_urls(&raw.listen_client_urls);
         let (client_flags, _) = with_auto_tls(
             &raw.client_tls,
@@ -550,6 +563,7 @@ impl ServerConfig {
             },
             force_new_cluster: raw.force_new_cluster,
             strict_reconfig_check: raw.strict_reconfig_check,
+            wal_dir,
         })
     }
 }

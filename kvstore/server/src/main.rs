@@ -152,6 +152,9 @@ struct Flags {
     /// flag; --strict-reconfig-check=false turns it off).
     #[arg(long, env = "KVSTORE_STRICT_RECONFIG_CHECK", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     strict_reconfig_check: bool,
+    /// Path to a dedicated write-ahead log directory (the synced log on a disk of its own), as etcd's.
+    #[arg(long, env = "KVSTORE_WAL_DIR")]
+    wal_dir: Option<PathBuf>,
     /// Log filter (tracing-subscriber syntax), e.g. info or kvstore=debug.
     #[arg(long, env = "KVSTORE_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -219,6 +222,7 @@ fn main() -> anyhow::Result<()> {
         },
         force_new_cluster: flags.force_new_cluster,
         strict_reconfig_check: flags.strict_reconfig_check,
+        wal_dir: flags.wal_dir,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -29,7 +29,7 @@ pub fn restore(file: &Path, cfg: &ServerConfig) -> Result<(), RestoreError> {
         std::fs::File::open(file).map_err(|e| RestoreError::Io(file.display().to_string(), e))?;
     std::fs::create_dir_all(&cfg.data_dir)
         .map_err(|e| RestoreError::Io(cfg.data_dir.display().to_string(), e))?;
-    let db = Db::open(&cfg.data_dir)?;
+    let db = Db::open_with_wal(&cfg.data_dir, cfg.wal_dir.as_deref())?;
     snapshot::load_state(&db, f)?;
     let mut wb = WriteBatch::default();
     cfg.initial.put(&db, &mut wb)?;

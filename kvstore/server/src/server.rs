@@ -80,7 +80,7 @@ impl Server {
             path: cfg.data_dir.display().to_string(),
             source,
         })?;
-        let db = Db::open(&cfg.data_dir)?;
+        let db = Db::open_with_wal(&cfg.data_dir, cfg.wal_dir.as_deref())?;
         db.presize_wal()?;
         let (membership, me) = load_or_bootstrap_membership(&db, &cfg).await?;
         // A member added at runtime has the id the cluster gave it, not the one its flags hash to.

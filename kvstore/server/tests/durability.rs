@@ -68,3 +68,67 @@ async fn acknowledged_writes_survive_kill_9() {
     let put = c.put("after", "restart", None).await.unwrap();
     assert_eq!(put.header().unwrap().revision(), rev_before + 1);
 }
+
+/// etcd's `--wal-dir`: the synced log lives in its own directory, acknowledged writes survive `kill -9` there,
+/// and a restart that looks for the log anywhere else is refused instead of starting from the last flush.
+#[test]
+fn writes_logged_in_a_separate_wal_dir_survive_kill_9_and_the_dir_cannot_be_dropped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let wal = tmp.path().join("wal");
+    let wal_flag = format!("--wal-dir={}", wal.display());
+    let ports = Ports::free();
+    let mut s = KvStore::start_in_with(&dir, ports, "http", &[&wal_flag]);
+    for i in 0..50 {
+        let out = common::etcdctl(&s.endpoint(), &["put", &format!("w{i:02}"), "v"]);
+        assert!(out.status.success(), "{out:?}");
+    }
+    s.kill9();
+    let logs = |d: &std::path::Path| {
+        std::fs::read_dir(d)
+            .map(|es| {
+                es.filter_map(Result::ok)
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    assert!(logs(&wal) > 0, "no write-ahead log in {}", wal.display());
+    assert_eq!(
+        logs(&dir.join("db")),
+        0,
+        "a write-ahead log beside the tables"
+    );
+
+    // Without the flag the log would not be found: refused, naming the flag to use.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kvstore"))
+        .arg("--data-dir")
+        .arg(&dir)
+        .args([
+            "--listen-client-urls=http://127.0.0.1:0",
+            "--listen-peer-urls=http://127.0.0.1:0",
+        ])
+        .arg("--listen-metrics-urls=")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("started without its write-ahead log");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&wal_flag), "{err}");
+
+    let s = KvStore::start_in_with(&dir, ports, "http", &[&wal_flag]);
+    let keys = common::stdout(&common::etcdctl(
+        &s.endpoint(),
+        &["get", "w", "--prefix", "--keys-only"],
+    ));
+    assert_eq!(keys.lines().filter(|l| !l.is_empty()).count(), 50, "{keys}");
+}

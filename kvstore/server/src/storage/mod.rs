@@ -38,6 +38,36 @@ const WAL_PRESIZE_BYTES: usize = 32 << 20;
 /// The key in `meta` that makes the presizing flush switch the WAL (written and deleted at once).
 const WAL_PRESIZE_MARKER: &[u8] = b"\xffwal-presize";
 
+/// The file in `<data-dir>/db` naming the `--wal-dir` the database was created with (absent: the default).
+const WAL_DIR_MARKER: &str = "WAL_DIR";
+
+/// Refuses to open an existing database with its write-ahead log looked for anywhere but where it was created.
+fn check_wal_dir(dir: &Path, wal_dir: Option<&Path>) -> Result<()> {
+    let db = dir.join("db");
+    if !db.join("CURRENT").exists() {
+        return Ok(()); // a new database
+    }
+    let kept = std::fs::read(db.join(WAL_DIR_MARKER))
+        .ok()
+        .map(|b| PathBuf::from(String::from_utf8_lossy(&b).into_owned()));
+    if kept.as_deref() == wal_dir {
+        return Ok(());
+    }
+    let show = |p: Option<&Path>| match p {
+        Some(p) => p.display().to_string(),
+        None => format!("{} (the default)", db.display()),
+    };
+    Err(StorageError::WalDirMoved {
+        dir: dir.to_path_buf(),
+        kept: show(kept.as_deref()),
+        asked: show(wal_dir),
+        hint: match &kept {
+            Some(p) => format!("--wal-dir={}", p.display()),
+            None => "no --wal-dir".into(),
+        },
+    })
+}
+
 /// Each family's memtable size: the busy families get more.
 fn write_buffer_bytes(family: &str) -> usize {
     if family == CF_KV || family == CF_RAFT {
@@ -63,6 +93,17 @@ pub enum StorageError {
     MissingFamily(&'static str),
     #[error("data directory {dir} is in use by another process (its database lock is held)")]
     InUse { dir: PathBuf },
+    /// The data dir's write-ahead log lives elsewhere than `--wal-dir` says: opening it there would start from
+    /// the last flushed state and lose every synced write after it.
+    #[error(
+        "data directory {dir} keeps its write-ahead log in {kept}, not {asked}: start with {hint}"
+    )]
+    WalDirMoved {
+        dir: PathBuf,
+        kept: String,
+        asked: String,
+        hint: String,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, StorageError>;
@@ -77,9 +118,20 @@ impl Db {
     /// Opens (creating if needed) the member database under `dir/db`, with memory bounded to a few tens of MB:
     /// a shared 8 MiB block cache and at most 16 MiB of memtables across all families.
     pub fn open(dir: &Path) -> Result<Arc<Db>> {
+        Db::open_with_wal(dir, None)
+    }
+
+    /// [`Db::open`] with the write-ahead log in `wal_dir` (etcd's `--wal-dir`: the synced log on a disk of its
+    /// own) instead of beside the tables. The choice is recorded in the data dir when it is created, and a later
+    /// open that names another place (or none) is refused ([`StorageError::WalDirMoved`]).
+    pub fn open_with_wal(dir: &Path, wal_dir: Option<&Path>) -> Result<Arc<Db>> {
         let path = dir.join("db");
+        check_wal_dir(dir, wal_dir)?;
         let cache = Cache::new_lru_cache(8 << 20);
         let mut opts = Options::default();
+        if let Some(wal) = wal_dir {
+            opts.set_wal_dir(wal);
+        }
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_max_background_jobs(2);
@@ -142,6 +194,17 @@ impl Db {
                 }
             }
         })?;
+        if let Some(wal) = wal_dir {
+            let marker = path.join(WAL_DIR_MARKER);
+            if !marker.exists() {
+                std::fs::write(&marker, wal.as_os_str().as_encoded_bytes()).map_err(|e| {
+                    StorageError::Corrupt {
+                        path: marker.clone(),
+                        what: format!("cannot record the WAL directory: {e}"),
+                    }
+                })?;
+            }
+        }
         Ok(Arc::new(Db { db, path }))
     }
 
