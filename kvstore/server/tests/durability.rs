@@ -101,29 +101,13 @@ fn writes_logged_in_a_separate_wal_dir_survive_kill_9_and_the_dir_cannot_be_drop
     );
 
     // Without the flag the log would not be found: refused, naming the flag to use.
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kvstore"))
-        .arg("--data-dir")
-        .arg(&dir)
-        .args([
-            "--listen-client-urls=http://127.0.0.1:0",
-            "--listen-peer-urls=http://127.0.0.1:0",
-        ])
-        .arg("--listen-metrics-urls=")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("started without its write-ahead log");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(!out.status.success(), "{out:?}");
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused_start(&["--data-dir".as_ref(), dir.as_os_str()]);
     assert!(err.contains(&wal_flag), "{err}");
+
+    // Another member's data dir cannot share the directory: the two logs would mix.
+    let other = tmp.path().join("other");
+    let err = refused_start(&["--data-dir".as_ref(), other.as_os_str(), wal_flag.as_ref()]);
+    assert!(err.contains("holds the log of data dir"), "{err}");
 
     let s = KvStore::start_in_with(&dir, ports, "http", &[&wal_flag]);
     let keys = common::stdout(&common::etcdctl(
@@ -131,4 +115,30 @@ fn writes_logged_in_a_separate_wal_dir_survive_kill_9_and_the_dir_cannot_be_drop
         &["get", "w", "--prefix", "--keys-only"],
     ));
     assert_eq!(keys.lines().filter(|l| !l.is_empty()).count(), 50, "{keys}");
+}
+
+/// Runs `kvstore` with `args`, expecting it to refuse to start: its stderr. Panics if it is still running after
+/// 15 s (it started).
+fn refused_start(args: &[&std::ffi::OsStr]) -> String {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kvstore"))
+        .args(args)
+        .args([
+            "--listen-client-urls=http://127.0.0.1:0",
+            "--listen-peer-urls=http://127.0.0.1:0",
+            "--listen-metrics-urls=",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("kvstore started with {args:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }

@@ -41,8 +41,39 @@ const WAL_PRESIZE_MARKER: &[u8] = b"\xffwal-presize";
 /// The file in `<data-dir>/db` naming the `--wal-dir` the database was created with (absent: the default).
 const WAL_DIR_MARKER: &str = "WAL_DIR";
 
-/// Refuses to open an existing database with its write-ahead log looked for anywhere but where it was created.
+/// The file in a `--wal-dir` naming the data dir whose log it holds: two databases' logs in one directory would
+/// mix (RocksDB numbers each database's files from 1).
+const WAL_OWNER_MARKER: &str = "KVSTORE_DATA_DIR";
+
+/// Refuses to open an existing database with its write-ahead log looked for anywhere but where it was created,
+/// and a `wal_dir` that holds another data dir's log.
 fn check_wal_dir(dir: &Path, wal_dir: Option<&Path>) -> Result<()> {
+    if let Some(wal) = wal_dir {
+        let owner_file = wal.join(WAL_OWNER_MARKER);
+        let me = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        match std::fs::read(&owner_file) {
+            Ok(owner) => {
+                let owner = PathBuf::from(String::from_utf8_lossy(&owner).into_owned());
+                if owner != me {
+                    return Err(StorageError::Corrupt {
+                        path: wal.to_path_buf(),
+                        what: format!(
+                            "--wal-dir holds the log of data dir {}; give each member a directory of its own",
+                            owner.display()
+                        ),
+                    });
+                }
+            }
+            Err(_) => {
+                std::fs::create_dir_all(wal)
+                    .and_then(|()| std::fs::write(&owner_file, me.as_os_str().as_encoded_bytes()))
+                    .map_err(|e| StorageError::Corrupt {
+                        path: owner_file.clone(),
+                        what: format!("cannot record the data dir: {e}"),
+                    })?;
+            }
+        }
+    }
     let db = dir.join("db");
     if !db.join("CURRENT").exists() {
         return Ok(()); // a new database
