@@ -211,8 +211,7 @@ fn with_auto_tls(
     for url in urls {
         let host = host_port(url)
             .ok()
-            .and_then(|hp| hp.rsplit_once(':'))
-            .map(|(host, _)| host.trim_start_matches('[').trim_end_matches(']'));
+            .map(|hp| host_of(hp).trim_start_matches('[').trim_end_matches(']'));
         if let Some(host) = host.filter(|h| !hosts.iter().any(|known| known == h)) {
             hosts.push(host.to_string());
         }
@@ -321,6 +320,11 @@ pub fn host_port(url: &str) -> Result<&str, String> {
         Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(hostport),
         _ => Err(format!("{url}: expected http://HOST:PORT")),
     }
+}
+
+/// The host of a `HOST:PORT` that [`host_port`] returned (an IPv6 address keeps its brackets).
+pub fn host_of(hostport: &str) -> &str {
+    hostport.rsplit_once(':').map_or(hostport, |(host, _)| host)
 }
 
 /// etcd's member id: SHA-1 of the sorted peer URLs and the cluster token, first 8 bytes big-endian.

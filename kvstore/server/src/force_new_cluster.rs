@@ -15,15 +15,8 @@ use crate::state::{MemberInfo, Membership};
 use crate::storage::raft_log::RaftLog;
 use crate::storage::{self, Db, StorageError};
 
-/// Entries that remove every member but `me` from `conf` (voters and learners), numbered from `first_index`, in
-/// `term`. A member the member list does not know is removed by id alone.
-pub fn removal_entries(
-    me: u64,
-    conf: &ConfState,
-    members: &Membership,
-    term: u64,
-    first_index: u64,
-) -> Result<Vec<Entry>, String> {
+/// Every member of `conf` (voters and learners) but `me`, in id order.
+pub fn others(me: u64, conf: &ConfState) -> Vec<u64> {
     let mut others: Vec<u64> = conf
         .voters
         .iter()
@@ -34,7 +27,18 @@ pub fn removal_entries(
     others.sort_unstable();
     others.dedup();
     others
-        .into_iter()
+}
+
+/// Entries that remove the members `ids`, numbered from `first_index`, in `term`. A member the member list does
+/// not know is removed by id alone.
+pub fn removal_entries(
+    ids: &[u64],
+    members: &Membership,
+    term: u64,
+    first_index: u64,
+) -> Result<Vec<Entry>, String> {
+    ids.iter()
+        .copied()
         .zip(first_index..)
         .map(|(id, index)| {
             let mut cc = ConfChange {
@@ -91,13 +95,13 @@ pub fn force(
 ) -> storage::Result<Vec<u64>> {
     let mut hs = log.hard_state().clone();
     let commit = hs.commit.max(applied);
-    let entries =
-        removal_entries(me, log.conf_state(), membership, hs.term, commit + 1).map_err(|what| {
-            StorageError::Corrupt {
-                path: db.path.clone(),
-                what,
-            }
-        })?;
+    let removed = others(me, log.conf_state());
+    let entries = removal_entries(&removed, membership, hs.term, commit + 1).map_err(|what| {
+        StorageError::Corrupt {
+            path: db.path.clone(),
+            what,
+        }
+    })?;
     let Some(last) = entries.last() else {
         return Ok(Vec::new());
     };
@@ -107,14 +111,7 @@ pub fn force(
     hs.commit = last.index;
     log.set_hard_state(&mut wb, &hs)?;
     db.write(wb, true)?;
-    Ok(entries
-        .iter()
-        .filter_map(|e| {
-            <ConfChange as protobuf::Message>::parse_from_bytes(&e.data)
-                .ok()
-                .map(|cc| cc.node_id)
-        })
-        .collect())
+    Ok(removed)
 }
 
 #[cfg(test)]
@@ -143,7 +140,8 @@ mod tests {
             members: vec![member(1, "a"), member(2, "b"), member(3, "c")],
             removed: Vec::new(),
         };
-        let entries = removal_entries(2, &conf, &members, 7, 41).unwrap();
+        assert_eq!(others(2, &conf), vec![1, 3, 4]);
+        let entries = removal_entries(&others(2, &conf), &members, 7, 41).unwrap();
         let removed: Vec<(u64, u64, u64)> = entries
             .iter()
             .map(|e| {
@@ -164,8 +162,6 @@ mod tests {
             voters: vec![2],
             ..Default::default()
         };
-        assert!(removal_entries(2, &alone, &members, 7, 41)
-            .unwrap()
-            .is_empty());
+        assert!(others(2, &alone).is_empty());
     }
 }

@@ -560,7 +560,9 @@ impl Node {
                 }
             }
             NodeMsg::Step(msg) => {
-                self.last_heard.insert(msg.from, Instant::now());
+                if self.strict_reconfig_check {
+                    self.last_heard.insert(msg.from, Instant::now());
+                }
                 if msg.from == self.leader {
                     self.leader_unreachable = false;
                     self.fast_election_since = None;

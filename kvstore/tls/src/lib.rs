@@ -2,8 +2,8 @@
 //! `--client-cert-auth`/`--trusted-ca-file` (and their `--peer-*` twins) and etcdctl's `--cacert`/`--cert`/
 //! `--key`/`--insecure-skip-tls-verify` turn into, and a connection that is plain TCP or TLS over it.
 //!
-//! Owns: reading PEM files into rustls configurations with errors that name the file ([`config`]), a server
-//! certificate that is read again when its files change, so certificates rotate without a restart ([`reload`]),
+//! Owns: reading PEM files into rustls configurations with errors that name the file ([`config`]), a
+//! certificate (served, or presented when dialing) that is read again when its files change, so certificates rotate without a restart ([`reload`]),
 //! self-signed certificates for etcd's `--auto-tls`/`--peer-auto-tls` ([`self_signed`]), and
 //! [`Stream`], the one connection type the client listener, the peer transport and kvctl use for both schemes.
 //! It does not decide *when* TLS is used: a URL's `https://` scheme does, in the server's config and in kvctl.

@@ -1,7 +1,8 @@
 //! A certificate that follows its files: etcd loads `--cert-file`/`--key-file` (and the peer pair a member
 //! presents when it dials) again for new connections, so an operator rotates a certificate by replacing the
-//! files, without restarting the member. Here every handshake, on the serving side or the dialing side, compares the two files' modification times with the pair in use (two `stat`s) and reads them again
-//! when either changed; a pair that does not load (half-written, or a key that is not the certificate's) is
+//! files, without restarting the member. Here every handshake, on the serving side or the dialing side,
+//! compares the two files' modification times with the pair in use (two `stat`s) and reads them again when
+//! either changed; a pair that does not load (half-written, or a key that is not the certificate's) is
 //! logged and the previous one stays in use.
 
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! etcd's `--auto-tls` and `--peer-auto-tls`: a self-signed certificate for one listener kind, made on the first
 //! start and kept in the data directory (`<data-dir>/fixtures/client` and `fixtures/peer`, etcd's layout), so a
-//! restarted member presents the same certificate. Clients cannot verify it against any CA: etcdctl needs
-//! `--insecure-skip-tls-verify`, and members that generated theirs skip verifying each other — the connection is
+//! restarted member presents the same certificate. Clients cannot verify it against any CA: etcdctl 3.4 needs
+//! `--insecure-transport=false --insecure-skip-tls-verify`, and members that generated theirs skip verifying each other — the connection is
 //! encrypted, not authenticated, which is what etcd's auto TLS offers too.
 //!
 //! Why `rcgen`: it builds the certificate and its ECDSA P-256 key (etcd's choice) on the `ring` provider rustls

@@ -41,8 +41,7 @@ pub async fn resolve(urls: &[String]) -> Vec<PeerAddr> {
             continue;
         };
         let tls_name = if crate::config::is_https(u) {
-            let host = hostport.rsplit_once(':').map_or(hostport, |(h, _)| h);
-            match kvstore_tls::server_name(host) {
+            match kvstore_tls::server_name(crate::config::host_of(hostport)) {
                 Ok(n) => Some(n),
                 Err(e) => {
                     tracing::warn!(url = %u, error = %e, "skipping a peer URL");

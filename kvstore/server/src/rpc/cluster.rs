@@ -17,7 +17,7 @@ use kvstore_proto::etcdserverpb::{
 use kvstore_proto::internal::raft_request::Request as Raft;
 use tonic::{Request, Response, Status};
 
-use super::{hand_to_leader, unexpected, Ctx};
+use super::{unexpected, Ctx};
 use crate::apply::Response as Applied;
 use crate::error::EtcdError;
 use crate::node::{MemberChange, MemberChangeKind};
@@ -27,6 +27,7 @@ use crate::state::MemberInfo;
 pub struct ClusterService(pub Arc<Ctx>);
 
 const SERVICE: &str = "etcdserverpb.Cluster";
+
 /// Peer URLs must be `http[s]://HOST:PORT` (etcd: "etcdserver: invalid peer URL").
 fn check_peer_urls(urls: &[String]) -> Result<(), EtcdError> {
     if urls.is_empty() {
@@ -82,13 +83,8 @@ impl Cluster for ClusterService {
         &self,
         r: Request<MemberAddRequest>,
     ) -> Result<Response<MemberAddResponse>, Status> {
-        if hand_to_leader(&self.0, &r) {
-            let resp = self
-                .0
-                .leader
-                .to_leader(Kind::MemberAdd, r.get_ref())
-                .await?;
-            return Ok(Response::new(resp));
+        if let Some(answer) = self.0.relay(Kind::MemberAdd, &r).await {
+            return answer;
         }
         let r = r.into_inner();
         self.0
@@ -126,13 +122,8 @@ impl Cluster for ClusterService {
         &self,
         r: Request<MemberRemoveRequest>,
     ) -> Result<Response<MemberRemoveResponse>, Status> {
-        if hand_to_leader(&self.0, &r) {
-            let resp = self
-                .0
-                .leader
-                .to_leader(Kind::MemberRemove, r.get_ref())
-                .await?;
-            return Ok(Response::new(resp));
+        if let Some(answer) = self.0.relay(Kind::MemberRemove, &r).await {
+            return answer;
         }
         let id = r.into_inner().id;
         self.0
@@ -184,13 +175,8 @@ impl Cluster for ClusterService {
         &self,
         r: Request<MemberPromoteRequest>,
     ) -> Result<Response<MemberPromoteResponse>, Status> {
-        if hand_to_leader(&self.0, &r) {
-            let resp = self
-                .0
-                .leader
-                .to_leader(Kind::MemberPromote, r.get_ref())
-                .await?;
-            return Ok(Response::new(resp));
+        if let Some(answer) = self.0.relay(Kind::MemberPromote, &r).await {
+            return answer;
         }
         let id = r.into_inner().id;
         self.0

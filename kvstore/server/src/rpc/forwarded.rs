@@ -5,14 +5,13 @@ use std::sync::Arc;
 
 use kvstore_proto::etcdserverpb::cluster_server::Cluster;
 use kvstore_proto::etcdserverpb::lease_server::Lease;
-use kvstore_proto::etcdserverpb::{LeaseKeepAliveRequest, LeaseKeepAliveResponse};
+use kvstore_proto::etcdserverpb::LeaseKeepAliveRequest;
 use prost::Message;
 use tonic::Status;
 
 use super::cluster::ClusterService;
-use super::lease::LeaseService;
+use super::lease::{keep_alive_reply, renew_here, LeaseService};
 use super::{handed_over, Ctx};
-use crate::error::EtcdError;
 use crate::peer::forward::{Handler, Kind};
 
 /// The handler the peer listener answers forwarded requests with.
@@ -30,24 +29,9 @@ fn decode<T: Message + Default>(body: &[u8]) -> Result<T, Status> {
 async fn answer(ctx: Arc<Ctx>, kind: Kind, body: Vec<u8>) -> Result<Vec<u8>, Status> {
     Ok(match kind {
         Kind::LeaseKeepAlive => {
+            // Renewed here only: a member that lost the lead meanwhile answers NotLeader, not forward again.
             let req: LeaseKeepAliveRequest = decode(&body)?;
-            let renewed = ctx
-                .lessor
-                .lock()
-                .map_err(|_| EtcdError::Stopped)
-                .and_then(|mut l| l.renew(req.id, std::time::Instant::now()));
-            // etcd answers a keep-alive for an unknown lease with TTL 0 rather than an error.
-            let ttl = match renewed {
-                Ok(ttl) => ttl,
-                Err(EtcdError::LeaseNotFound) => 0,
-                Err(e) => return Err(e.into()),
-            };
-            LeaseKeepAliveResponse {
-                header: Some(ctx.state.header()),
-                id: req.id,
-                ttl,
-            }
-            .encode_to_vec()
+            keep_alive_reply(&ctx, req.id, renew_here(&ctx, req.id))?.encode_to_vec()
         }
         Kind::LeaseTimeToLive => LeaseService::new(ctx)
             .lease_time_to_live(handed_over(decode(&body)?))

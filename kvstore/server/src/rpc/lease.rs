@@ -16,7 +16,7 @@ use kvstore_proto::internal::raft_request::Request as Raft;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::{hand_to_leader, unexpected, Ctx};
+use super::{unexpected, Ctx};
 use crate::apply::Response as Applied;
 use crate::error::EtcdError;
 use crate::lease::MAX_LEASE_TTL;
@@ -60,6 +60,33 @@ impl LeaseService {
     }
 }
 
+/// Renews lease `id` on this member: its TTL, or `NotLeader` on a follower (lease deadlines live on the leader).
+pub(super) fn renew_here(ctx: &Ctx, id: i64) -> Result<i64, EtcdError> {
+    ctx.lessor
+        .lock()
+        .map_err(|_| EtcdError::Stopped)
+        .and_then(|mut l| l.renew(id, Instant::now()))
+}
+
+/// The answer to a keep-alive of lease `id` that `renewed` says how went. etcd answers one for an unknown lease
+/// with TTL 0 rather than an error.
+pub(super) fn keep_alive_reply(
+    ctx: &Ctx,
+    id: i64,
+    renewed: Result<i64, EtcdError>,
+) -> Result<LeaseKeepAliveResponse, Status> {
+    let ttl = match renewed {
+        Ok(ttl) => ttl,
+        Err(EtcdError::LeaseNotFound) => 0,
+        Err(e) => return Err(e.into()),
+    };
+    Ok(LeaseKeepAliveResponse {
+        header: Some(ctx.state.header()),
+        id,
+        ttl,
+    })
+}
+
 /// Serves one keep-alive stream (gRPC's, or the JSON gateway's): each request renews its lease, forwarded to the
 /// leader when this member is not it, and is answered in order. Ends when the client's side does, as etcd's does.
 pub fn keep_alive<S>(
@@ -72,30 +99,15 @@ where
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     tokio::spawn(async move {
         while let Some(Ok(ka)) = inbound.next().await {
-            let renewed = ctx
-                .lessor
-                .lock()
-                .map_err(|_| EtcdError::Stopped)
-                .and_then(|mut l| l.renew(ka.id, Instant::now()));
-            let renewed = match renewed {
+            let renewed = match renew_here(&ctx, ka.id) {
                 Err(EtcdError::NotLeader) => forward_keep_alive(&ctx, ka.id).await,
                 other => other,
             };
-            let reply = match renewed {
-                Ok(ttl) => Ok(LeaseKeepAliveResponse {
-                    header: Some(ctx.state.header()),
-                    id: ka.id,
-                    ttl,
-                }),
-                // etcd answers a keep-alive for an unknown lease with TTL 0 rather than an error.
-                Err(EtcdError::LeaseNotFound) => Ok(LeaseKeepAliveResponse {
-                    header: Some(ctx.state.header()),
-                    id: ka.id,
-                    ttl: 0,
-                }),
-                Err(e) => Err(Status::from(e)),
-            };
-            if tx.send(reply).await.is_err() {
+            if tx
+                .send(keep_alive_reply(&ctx, ka.id, renewed))
+                .await
+                .is_err()
+            {
                 break;
             }
         }
@@ -162,14 +174,9 @@ impl Lease for LeaseService {
         &self,
         req: Request<LeaseTimeToLiveRequest>,
     ) -> Result<Response<LeaseTimeToLiveResponse>, Status> {
-        if hand_to_leader(&self.ctx, &req) {
-            // Only the leader knows how long a lease has left.
-            let resp = self
-                .ctx
-                .leader
-                .to_leader(Kind::LeaseTimeToLive, req.get_ref())
-                .await?;
-            return Ok(Response::new(resp));
+        // Only the leader knows how long a lease has left.
+        if let Some(answer) = self.ctx.relay(Kind::LeaseTimeToLive, &req).await {
+            return answer;
         }
         let r = req.into_inner();
         self.ctx

@@ -66,11 +66,6 @@ pub fn handed_over<T>(msg: T) -> tonic::Request<T> {
     r
 }
 
-/// Whether this member should hand `r` to the leader: it does not lead, and `r` was not handed over already.
-pub fn hand_to_leader<T>(ctx: &Ctx, r: &tonic::Request<T>) -> bool {
-    !ctx.state.is_leader.load(Ordering::Relaxed) && r.metadata().get(HANDED_OVER).is_none()
-}
-
 /// A proposal answered with another request's kind of result: a bug, reported as a storage failure.
 fn unexpected() -> EtcdError {
     EtcdError::Storage("unexpected apply result".into())
@@ -134,6 +129,24 @@ impl Ctx {
             return Err(EtcdError::NotSupportedForLearner.into());
         }
         Ok(())
+    }
+
+    /// The leader's answer to `r` when this member should hand it over (it does not lead, and `r` was not
+    /// handed over already), sent as `kind` over the peer URL; `None` when this member answers `r` itself.
+    pub async fn relay<Req: prost::Message, Resp: prost::Message + Default>(
+        &self,
+        kind: crate::peer::forward::Kind,
+        r: &tonic::Request<Req>,
+    ) -> Option<Result<Response<Resp>, Status>> {
+        if self.state.is_leader.load(Ordering::Relaxed) || r.metadata().get(HANDED_OVER).is_some() {
+            return None;
+        }
+        Some(
+            self.leader
+                .to_leader(kind, r.get_ref())
+                .await
+                .map(Response::new),
+        )
     }
 
     /// Runs one unary handler inside a tracing span, records its latency and status code.

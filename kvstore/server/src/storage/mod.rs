@@ -45,42 +45,44 @@ const WAL_DIR_MARKER: &str = "WAL_DIR";
 /// mix (RocksDB numbers each database's files from 1).
 const WAL_OWNER_MARKER: &str = "KVSTORE_DATA_DIR";
 
+/// The path a marker file holds, if it is there.
+fn read_marker(file: &Path) -> Option<PathBuf> {
+    std::fs::read(file)
+        .ok()
+        .map(|b| PathBuf::from(String::from_utf8_lossy(&b).into_owned()))
+}
+
+/// Writes `path` into marker `file` unless the file is there already.
+fn write_marker(file: &Path, path: &Path) -> Result<()> {
+    if file.exists() {
+        return Ok(());
+    }
+    std::fs::write(file, path.as_os_str().as_encoded_bytes()).map_err(|e| StorageError::Corrupt {
+        path: file.to_path_buf(),
+        what: format!("cannot record {}: {e}", path.display()),
+    })
+}
+
 /// Refuses to open an existing database with its write-ahead log looked for anywhere but where it was created,
-/// and a `wal_dir` that holds another data dir's log.
+/// and a `wal_dir` that holds another data dir's log. [`record_wal_dir`] writes what this reads.
 fn check_wal_dir(dir: &Path, wal_dir: Option<&Path>) -> Result<()> {
     if let Some(wal) = wal_dir {
-        let owner_file = wal.join(WAL_OWNER_MARKER);
         let me = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-        match std::fs::read(&owner_file) {
-            Ok(owner) => {
-                let owner = PathBuf::from(String::from_utf8_lossy(&owner).into_owned());
-                if owner != me {
-                    return Err(StorageError::Corrupt {
-                        path: wal.to_path_buf(),
-                        what: format!(
-                            "--wal-dir holds the log of data dir {}; give each member a directory of its own",
-                            owner.display()
-                        ),
-                    });
-                }
-            }
-            Err(_) => {
-                std::fs::create_dir_all(wal)
-                    .and_then(|()| std::fs::write(&owner_file, me.as_os_str().as_encoded_bytes()))
-                    .map_err(|e| StorageError::Corrupt {
-                        path: owner_file.clone(),
-                        what: format!("cannot record the data dir: {e}"),
-                    })?;
-            }
+        if let Some(owner) = read_marker(&wal.join(WAL_OWNER_MARKER)).filter(|o| *o != me) {
+            return Err(StorageError::Corrupt {
+                path: wal.to_path_buf(),
+                what: format!(
+                    "--wal-dir holds the log of data dir {}; give each member a directory of its own",
+                    owner.display()
+                ),
+            });
         }
     }
     let db = dir.join("db");
     if !db.join("CURRENT").exists() {
         return Ok(()); // a new database
     }
-    let kept = std::fs::read(db.join(WAL_DIR_MARKER))
-        .ok()
-        .map(|b| PathBuf::from(String::from_utf8_lossy(&b).into_owned()));
+    let kept = read_marker(&db.join(WAL_DIR_MARKER));
     if kept.as_deref() == wal_dir {
         return Ok(());
     }
@@ -97,6 +99,13 @@ fn check_wal_dir(dir: &Path, wal_dir: Option<&Path>) -> Result<()> {
             None => "no --wal-dir".into(),
         },
     })
+}
+
+/// Records, once the database is open, which `wal_dir` its log is in and, in that directory, whose log it is.
+fn record_wal_dir(dir: &Path, wal: &Path) -> Result<()> {
+    let me = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    write_marker(&wal.join(WAL_OWNER_MARKER), &me)?;
+    write_marker(&dir.join("db").join(WAL_DIR_MARKER), wal)
 }
 
 /// Each family's memtable size: the busy families get more.
@@ -226,15 +235,7 @@ impl Db {
             }
         })?;
         if let Some(wal) = wal_dir {
-            let marker = path.join(WAL_DIR_MARKER);
-            if !marker.exists() {
-                std::fs::write(&marker, wal.as_os_str().as_encoded_bytes()).map_err(|e| {
-                    StorageError::Corrupt {
-                        path: marker.clone(),
-                        what: format!("cannot record the WAL directory: {e}"),
-                    }
-                })?;
-            }
+            record_wal_dir(dir, wal)?;
         }
         Ok(Arc::new(Db { db, path }))
     }
