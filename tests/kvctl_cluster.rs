@@ -138,7 +138,18 @@ fn kvctl_adds_promotes_updates_and_removes_members() {
         printed.starts_with(&format!("Member {id:>16} promoted in cluster ")),
         "{printed}"
     );
-    ok(&new_ep, &["put", "via-kv3", "yes"]);
+    // The member that answered applied the promotion; kv3 applies it a moment later and refuses writes until then.
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            let out = kvctl(&new_ep, &["put", "via-kv3", "yes"]);
+            assert!(
+                out.status.success() || stderr(&out).contains("not supported for learner"),
+                "{out:?}"
+            );
+            out.status.success()
+        }),
+        "kv3 still refuses writes as a learner after its promotion"
+    );
     assert!(ok(&all, &["member", "list"])
         .contains(&format!("{id}, started, kv3, {peer_url}, {new_ep}, false")));
 

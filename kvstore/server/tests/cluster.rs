@@ -546,8 +546,23 @@ async fn members_are_added_as_learners_promoted_and_removed_at_runtime() {
     // Promoted to a voter, it takes writes like any member; then one of the founders is removed and stops.
     let out = etcdctl(&all, &["member", "promote", &id]);
     assert!(out.status.success(), "{out:?}");
+    // The promotion is applied on the member that answered `promote` first; the new member applies it a moment
+    // later, and until then refuses writes as a learner (etcd's learner check is the same local one).
     let mut dc = client(std::slice::from_ref(&dep)).await;
-    dc.put("via-d", "yes", None).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match dc.put("via-d", "yes", None).await {
+            Ok(_) => break,
+            Err(e) if e.to_string().contains("not supported for learner") => {
+                assert!(
+                    Instant::now() < deadline,
+                    "still a learner after promotion: {e}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("a write through the promoted member: {e}"),
+        }
+    }
     let founder = stdout(&etcdctl(&all, &["member", "list"]))
         .lines()
         .find(|l| l.contains(", m0, "))
