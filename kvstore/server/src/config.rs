@@ -62,6 +62,21 @@ pub struct RawConfig {
     pub strict_reconfig_check: bool,
     /// `--wal-dir`: the write-ahead log's directory, if not beside the tables (see [`crate::storage::Db`]).
     pub wal_dir: Option<PathBuf>,
+    /// `--pre-vote` (default true, as etcd 3.5's; 3.4's was false): a member that lost its leader first asks
+    /// whether it could win before it raises the term, so a member coming back from a partition does not depose
+    /// a healthy leader.
+    pub pre_vote: bool,
+    /// `--enable-v2`: etcd's v2 API. Not served; `true` is refused rather than silently ignored.
+    pub enable_v2: bool,
+    /// `--max-concurrent-streams`: HTTP/2 streams one client connection may have open at once.
+    pub max_concurrent_streams: u32,
+    /// `--grpc-keepalive-interval` (0 disables) and `--grpc-keepalive-timeout`: the server pings an idle client
+    /// connection this often and closes it when a ping goes unanswered this long.
+    pub grpc_keepalive_interval: Duration,
+    pub grpc_keepalive_timeout: Duration,
+    /// `--experimental-watch-progress-notify-interval`: how often a watcher that asked for progress
+    /// notifications gets one.
+    pub watch_progress_notify_interval: Duration,
 }
 
 /// One listener kind's TLS flags, as etcd names them (client or `--peer-` prefixed).
@@ -103,9 +118,23 @@ impl Default for RawConfig {
             force_new_cluster: false,
             strict_reconfig_check: true,
             wal_dir: None,
+            pre_vote: true,
+            enable_v2: false,
+            max_concurrent_streams: u32::MAX,
+            grpc_keepalive_interval: DEFAULT_GRPC_KEEPALIVE_INTERVAL,
+            grpc_keepalive_timeout: DEFAULT_GRPC_KEEPALIVE_TIMEOUT,
+            watch_progress_notify_interval: DEFAULT_WATCH_PROGRESS_NOTIFY_INTERVAL,
         }
     }
 }
+
+/// etcd's defaults for the server's keep-alive pings: every 2 hours, answered within 20 seconds.
+pub const DEFAULT_GRPC_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2 * 3600);
+pub const DEFAULT_GRPC_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+/// etcd's `--grpc-keepalive-min-time` default (accepted, not enforced: see [`crate::config_file`]).
+pub const DEFAULT_GRPC_KEEPALIVE_MIN_TIME: Duration = Duration::from_secs(5);
+/// etcd's default interval between progress notifications to watchers that asked for them: 10 minutes.
+pub const DEFAULT_WATCH_PROGRESS_NOTIFY_INTERVAL: Duration = Duration::from_secs(600);
 
 /// Applied entries between raft log truncations. etcd's default is 100,000, which etcd keeps in memory; our log
 /// lives in RocksDB, but a shorter log still means less to replay and less disk.
@@ -148,6 +177,18 @@ pub struct ServerConfig {
     pub strict_reconfig_check: bool,
     /// Absolute, so that a member started from another directory finds the same log.
     pub wal_dir: Option<PathBuf>,
+    pub pre_vote: bool,
+    pub max_concurrent_streams: u32,
+    /// The client listeners' HTTP/2 keep-alive pings: `None` when `--grpc-keepalive-interval` is 0.
+    pub grpc_keepalive: Option<Keepalive>,
+    pub watch_progress_notify_interval: Duration,
+}
+
+/// How often the server pings a client connection, and how long it waits for the answer before closing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keepalive {
+    pub interval: Duration,
+    pub timeout: Duration,
 }
 
 /// Where a listener binds, and whether its URL was `https://`.
@@ -532,6 +573,26 @@ impl ServerConfig {
         if raw.max_request_bytes == 0 {
             return Err(invalid("max-request-bytes", "must be positive"));
         }
+        if raw.enable_v2 {
+            return Err(invalid(
+                "enable-v2",
+                "the v2 API is not served: kvstore speaks etcd's v3 API only (kvctl's v2-style verbs set, ls, mk \
+                 and rm work over it)",
+            ));
+        }
+        if raw.max_concurrent_streams == 0 {
+            return Err(invalid("max-concurrent-streams", "must be positive"));
+        }
+        if raw.watch_progress_notify_interval.is_zero() {
+            return Err(invalid(
+                "experimental-watch-progress-notify-interval",
+                "must be positive",
+            ));
+        }
+        let grpc_keepalive = (!raw.grpc_keepalive_interval.is_zero()).then_some(Keepalive {
+            interval: raw.grpc_keepalive_interval,
+            timeout: raw.grpc_keepalive_timeout,
+        });
         let auto_compaction = crate::auto_compact::Policy::parse(
             &raw.auto_compaction_mode,
             &raw.auto_compaction_retention,
@@ -568,6 +629,10 @@ impl ServerConfig {
             force_new_cluster: raw.force_new_cluster,
             strict_reconfig_check: raw.strict_reconfig_check,
             wal_dir,
+            pre_vote: raw.pre_vote,
+            max_concurrent_streams: raw.max_concurrent_streams,
+            grpc_keepalive,
+            watch_progress_notify_interval: raw.watch_progress_notify_interval,
         })
     }
 }

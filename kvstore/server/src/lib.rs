@@ -15,6 +15,8 @@
 //! | module | owns |
 //! |---|---|
 //! | [`config`] | flags → validated config; etcd-compatible member and cluster ids |
+//! | [`config_file`] | `--config-file`: etcd's YAML configuration file in place of the flags |
+//! | [`logging`] | `--logger`, `--log-outputs`, `--log-level`: etcd's log formats and destinations |
 //! | [`storage`] | the RocksDB database, column families, the raft log behind `raft::Storage` |
 //! | [`mvcc`] | revisions, key index layout, reads at a revision, writes, compaction |
 //! | [`kv_ops`] | etcd's request checks, range shaping, txn compares |
@@ -43,13 +45,15 @@
 //! `raft` (TiKV's raft-rs, a faithful port of etcd's raft), `rocksdb` (atomic multi-family batches, snapshots,
 //! bounded memory), `tonic`/`prost` (the tokio gRPC stack, shared with the clients through `kvstore-proto`),
 //! `warp` (the small HTTP endpoints), `pbjson` (protobuf JSON for the gateway, generated from the same
-//! `.proto` files), `prometheus` (metrics text), `sha1` (etcd's member-id derivation), `kvstore-tls` (rustls
+//! `.proto` files), `prometheus` (metrics text), `sha1` (etcd's member-id derivation), `serde_yaml_ng` (etcd's YAML config file: the maintained fork of
+//! `serde_yaml`, whose errors carry line and column), `chrono` (the zap log's timestamps), `kvstore-tls` (rustls
 //! for https client and peer URLs; see its docs), `clap`, `tracing`, `thiserror`.
 
 pub mod accept;
 pub mod apply;
 pub mod auto_compact;
 pub mod config;
+pub mod config_file;
 pub mod discovery;
 pub mod error;
 pub mod force_new_cluster;
@@ -57,6 +61,7 @@ pub mod gateway;
 pub mod http;
 pub mod kv_ops;
 pub mod lease;
+pub mod logging;
 pub mod metrics;
 pub mod mvcc;
 pub mod node;

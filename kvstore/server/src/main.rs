@@ -1,12 +1,19 @@
 //! `kvstore`: runs one member. Flags follow etcd's names and defaults; each can also come from a `KVSTORE_*`
-//! environment variable (`--data-dir` ↔ `KVSTORE_DATA_DIR`). With no flags it runs a single member on
-//! 127.0.0.1:2379 with its data in `./default.kvstore`.
+//! environment variable (`--data-dir` ↔ `KVSTORE_DATA_DIR`), or all of them from etcd's YAML file
+//! (`--config-file`). With no flags it runs a single member on 127.0.0.1:2379 with its data in
+//! `./default.kvstore`. Boolean flags take etcd's (Go's) forms: `--client-cert-auth`, `--client-cert-auth=true`,
+//! `--pre-vote=false`.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
-use clap::Parser;
-use kvstore::config::TlsFlags;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser};
+use kvstore::auto_compact::parse_go_duration;
+use kvstore::config::{ConfigError, TlsFlags};
+use kvstore::config_file::FileConfig;
+use kvstore::logging::LogSettings;
 use kvstore::{RawConfig, Server, ServerConfig};
 
 #[derive(Parser, Debug)]
@@ -117,7 +124,7 @@ struct Flags {
     #[arg(long, env = "KVSTORE_KEY_FILE")]
     key_file: Option<PathBuf>,
     /// Enable client cert authentication: clients must present a certificate signed by --trusted-ca-file.
-    #[arg(long, env = "KVSTORE_CLIENT_CERT_AUTH")]
+    #[arg(long, env = "KVSTORE_CLIENT_CERT_AUTH", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     client_cert_auth: bool,
     /// Path to the client server TLS trusted CA cert file.
     #[arg(long, env = "KVSTORE_TRUSTED_CA_FILE")]
@@ -125,7 +132,7 @@ struct Flags {
     /// Client TLS using generated certificates: without --cert-file/--key-file, https client URLs serve a
     /// self-signed certificate made in <data-dir>/fixtures/client (etcdctl needs
     /// --insecure-transport=false --insecure-skip-tls-verify).
-    #[arg(long, env = "KVSTORE_AUTO_TLS")]
+    #[arg(long, env = "KVSTORE_AUTO_TLS", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     auto_tls: bool,
     /// Path to the peer server TLS cert file (used on https peer URLs, and presented when dialing peers).
     #[arg(long, env = "KVSTORE_PEER_CERT_FILE")]
@@ -135,29 +142,189 @@ struct Flags {
     peer_key_file: Option<PathBuf>,
     /// Enable peer client cert authentication: members must present a certificate signed by
     /// --peer-trusted-ca-file.
-    #[arg(long, env = "KVSTORE_PEER_CLIENT_CERT_AUTH")]
+    #[arg(long, env = "KVSTORE_PEER_CLIENT_CERT_AUTH", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     peer_client_cert_auth: bool,
     /// Path to the peer server TLS trusted CA file (also what peers' certificates are checked against).
     #[arg(long, env = "KVSTORE_PEER_TRUSTED_CA_FILE")]
     peer_trusted_ca_file: Option<PathBuf>,
     /// Peer TLS using generated certificates: without --peer-cert-file/--peer-key-file, members use a
     /// self-signed certificate made in <data-dir>/fixtures/peer and do not verify each other's.
-    #[arg(long, env = "KVSTORE_PEER_AUTO_TLS")]
+    #[arg(long, env = "KVSTORE_PEER_AUTO_TLS", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     peer_auto_tls: bool,
     /// Restart as the only member of the cluster, keeping this member's data: the way back after the other
     /// members are lost for good (etcd's flag). Remove it once the member is up.
-    #[arg(long, env = "KVSTORE_FORCE_NEW_CLUSTER")]
+    #[arg(long, env = "KVSTORE_FORCE_NEW_CLUSTER", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     force_new_cluster: bool,
     /// Reject membership changes that would leave the cluster without a quorum of working members (etcd's
     /// flag; --strict-reconfig-check=false turns it off).
-    #[arg(long, env = "KVSTORE_STRICT_RECONFIG_CHECK", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, env = "KVSTORE_STRICT_RECONFIG_CHECK", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     strict_reconfig_check: bool,
     /// Path to a dedicated write-ahead log directory (the synced log on a disk of its own), as etcd's.
     #[arg(long, env = "KVSTORE_WAL_DIR")]
     wal_dir: Option<PathBuf>,
-    /// Log filter (tracing-subscriber syntax), e.g. info or kvstore=debug.
+    /// Raft pre-vote: a member that lost its leader asks whether it could win before raising the term, so one
+    /// coming back from a partition does not depose a healthy leader (on by default, as in etcd 3.5).
+    #[arg(long, env = "KVSTORE_PRE_VOTE", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pre_vote: bool,
+    /// Accept etcd v2 API requests. The v2 API is not served, so only false is accepted.
+    #[arg(long, env = "KVSTORE_ENABLE_V2", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    enable_v2: bool,
+    /// Maximum concurrent streams each client connection may have open.
+    #[arg(long, env = "KVSTORE_MAX_CONCURRENT_STREAMS", default_value_t = u32::MAX)]
+    max_concurrent_streams: u32,
+    /// Minimum interval a client should wait between pings (accepted for etcd compatibility; not enforced).
+    #[arg(long, env = "KVSTORE_GRPC_KEEPALIVE_MIN_TIME", default_value = "5s", value_parser = parse_go_duration)]
+    grpc_keepalive_min_time: Duration,
+    /// How often the server pings an idle client connection to see that it is alive (0 to disable).
+    #[arg(long, env = "KVSTORE_GRPC_KEEPALIVE_INTERVAL", default_value = "2h", value_parser = parse_go_duration)]
+    grpc_keepalive_interval: Duration,
+    /// How long an unanswered ping waits before the connection is closed.
+    #[arg(long, env = "KVSTORE_GRPC_KEEPALIVE_TIMEOUT", default_value = "20s", value_parser = parse_go_duration)]
+    grpc_keepalive_timeout: Duration,
+    /// Interval of the progress notifications sent to watchers that asked for them.
+    #[arg(long, env = "KVSTORE_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL", default_value = "10m", value_parser = parse_go_duration)]
+    experimental_watch_progress_notify_interval: Duration,
+    /// Snapshot files to retain (accepted for etcd compatibility: kvstore keeps no snapshot files; RocksDB
+    /// deletes its obsolete log files itself).
+    #[arg(long, env = "KVSTORE_MAX_SNAPSHOTS", default_value_t = 5)]
+    max_snapshots: u32,
+    /// WAL files to retain (accepted for etcd compatibility; see --max-snapshots).
+    #[arg(long, env = "KVSTORE_MAX_WALS", default_value_t = 5)]
+    max_wals: u32,
+    /// TLS cipher suites to offer, comma-separated Go names (accepted for etcd compatibility: kvstore's TLS offers
+    /// only AEAD suites with forward secrecy; a warning names what is ignored).
+    #[arg(long, env = "KVSTORE_CIPHER_SUITES", default_value = "")]
+    cipher_suites: String,
+    /// Detail of the exported metrics: basic or extensive (kvstore always exports its latency histograms).
+    #[arg(long, env = "KVSTORE_METRICS", default_value = "basic", value_parser = ["basic", "extensive"])]
+    metrics: String,
+    /// Log format: capnslog (human-readable lines, etcd 3.4's default) or zap (JSON lines with zap's keys).
+    #[arg(long, env = "KVSTORE_LOGGER", default_value = "capnslog")]
+    logger: String,
+    /// Where the log goes, comma-separated: default (stderr), stderr, stdout, or file paths (zap only).
+    #[arg(long, env = "KVSTORE_LOG_OUTPUTS", default_value = "default")]
+    log_outputs: String,
+    /// Log level: debug, info, warn, error, panic or fatal; or a tracing filter, e.g. kvstore::node=debug.
     #[arg(long, env = "KVSTORE_LOG_LEVEL", default_value = "info")]
     log_level: String,
+    /// Debug-level logging (etcd's older spelling of --log-level=debug).
+    #[arg(long, env = "KVSTORE_DEBUG", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    debug: bool,
+    /// etcd's YAML configuration file (etcd.conf.yml keys). When given, the other flags and KVSTORE_* variables
+    /// are ignored, as etcd ignores them (--restore still applies).
+    #[arg(long, env = "KVSTORE_CONFIG_FILE")]
+    config_file: Option<PathBuf>,
+}
+
+impl Flags {
+    /// The configuration the flags describe, the discovery URL, and notices about flags accepted without effect.
+    fn into_config(self) -> anyhow::Result<Loaded> {
+        let mut notices = Vec::new();
+        if self.grpc_keepalive_min_time != kvstore::config::DEFAULT_GRPC_KEEPALIVE_MIN_TIME {
+            notices.push(kvstore::config_file::GRPC_KEEPALIVE_MIN_TIME_IGNORED.to_string());
+        }
+        if !self.cipher_suites.trim().is_empty() {
+            notices.push(kvstore::config_file::CIPHER_SUITES_IGNORED.to_string());
+        }
+        let outputs: Vec<String> = self.log_outputs.split(',').map(str::to_string).collect();
+        let log = LogSettings::parse(&self.logger, &outputs, &self.log_level, self.debug)?;
+        let raw = RawConfig {
+            name: self.name,
+            data_dir: self.data_dir,
+            listen_client_urls: self.listen_client_urls,
+            advertise_client_urls: self.advertise_client_urls,
+            listen_peer_urls: self.listen_peer_urls,
+            initial_advertise_peer_urls: self.initial_advertise_peer_urls,
+            initial_cluster: self.initial_cluster,
+            initial_cluster_state: self.initial_cluster_state,
+            initial_cluster_token: self.initial_cluster_token,
+            listen_metrics_urls: self.listen_metrics_urls,
+            heartbeat_interval_ms: self.heartbeat_interval,
+            election_timeout_ms: self.election_timeout,
+            snapshot_count: self.snapshot_count,
+            auto_compaction_mode: self.auto_compaction_mode,
+            auto_compaction_retention: self.auto_compaction_retention,
+            quota_backend_bytes: self.quota_backend_bytes,
+            max_txn_ops: self.max_txn_ops,
+            max_request_bytes: self.max_request_bytes,
+            client_tls: TlsFlags {
+                cert_file: self.cert_file,
+                key_file: self.key_file,
+                client_cert_auth: self.client_cert_auth,
+                trusted_ca_file: self.trusted_ca_file,
+                auto_tls: self.auto_tls,
+            },
+            peer_tls: TlsFlags {
+                cert_file: self.peer_cert_file,
+                key_file: self.peer_key_file,
+                client_cert_auth: self.peer_client_cert_auth,
+                trusted_ca_file: self.peer_trusted_ca_file,
+                auto_tls: self.peer_auto_tls,
+            },
+            force_new_cluster: self.force_new_cluster,
+            strict_reconfig_check: self.strict_reconfig_check,
+            wal_dir: self.wal_dir,
+            pre_vote: self.pre_vote,
+            enable_v2: self.enable_v2,
+            max_concurrent_streams: self.max_concurrent_streams,
+            grpc_keepalive_interval: self.grpc_keepalive_interval,
+            grpc_keepalive_timeout: self.grpc_keepalive_timeout,
+            watch_progress_notify_interval: self.experimental_watch_progress_notify_interval,
+        };
+        Ok(Loaded {
+            raw,
+            discovery: self.discovery,
+            log,
+            notices,
+            file: None,
+        })
+    }
+}
+
+/// The configuration from the flags or from `--config-file`.
+struct Loaded {
+    raw: RawConfig,
+    discovery: Option<String>,
+    log: LogSettings,
+    notices: Vec<String>,
+    /// The file it came from, to say where a bad setting is.
+    file: Option<FileConfig>,
+}
+
+impl Loaded {
+    fn from_file(file: FileConfig) -> Loaded {
+        Loaded {
+            raw: file.raw.clone(),
+            discovery: file.discovery.clone(),
+            log: file.log.clone(),
+            notices: file.notices.clone(),
+            file: Some(file),
+        }
+    }
+
+    /// A configuration error, naming the flag or the file's line.
+    fn explain(&self, e: ConfigError) -> anyhow::Error {
+        match (&self.file, e) {
+            (Some(file), ConfigError::Invalid { flag, reason }) => {
+                anyhow::anyhow!("--config-file {}: {reason}", file.locate(flag))
+            }
+            (None, e) => e.into(),
+        }
+    }
+}
+
+/// The flags and variables given besides `--config-file` (which the file replaces): `--name`, `KVSTORE_DATA_DIR`.
+fn overridden_by_file(matches: &clap::ArgMatches) -> Vec<String> {
+    Flags::command()
+        .get_arguments()
+        .map(|arg| arg.get_id().as_str().to_string())
+        .filter(|id| !matches!(id.as_str(), "config_file" | "restore"))
+        .filter_map(|id| match matches.value_source(&id) {
+            Some(ValueSource::CommandLine) => Some(format!("--{}", id.replace('_', "-"))),
+            Some(ValueSource::EnvVariable) => Some(format!("KVSTORE_{}", id.to_uppercase())),
+            _ => None,
+        })
+        .collect()
 }
 
 /// jemalloc (TiKV's build of it, the allocator TiKV runs RocksDB with) instead of glibc malloc, for Rust and —
@@ -174,69 +341,40 @@ pub static malloc_conf: &[u8] =
     b"background_thread:true,dirty_decay_ms:500,muzzy_decay_ms:0,narenas:2\0";
 
 fn main() -> anyhow::Result<()> {
-    let flags = Flags::parse();
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&flags.log_level).context("--log-level")?,
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    // Under a service manager (unitd or systemd set INVOCATION_ID) the journal stamps every line already.
-    if std::env::var_os("INVOCATION_ID").is_some() {
-        builder.without_time().init();
-    } else {
-        builder.init();
-    }
-    let raw = RawConfig {
-        name: flags.name,
-        data_dir: flags.data_dir,
-        listen_client_urls: flags.listen_client_urls,
-        advertise_client_urls: flags.advertise_client_urls,
-        listen_peer_urls: flags.listen_peer_urls,
-        initial_advertise_peer_urls: flags.initial_advertise_peer_urls,
-        initial_cluster: flags.initial_cluster,
-        initial_cluster_state: flags.initial_cluster_state,
-        initial_cluster_token: flags.initial_cluster_token,
-        listen_metrics_urls: flags.listen_metrics_urls,
-        heartbeat_interval_ms: flags.heartbeat_interval,
-        election_timeout_ms: flags.election_timeout,
-        snapshot_count: flags.snapshot_count,
-        auto_compaction_mode: flags.auto_compaction_mode,
-        auto_compaction_retention: flags.auto_compaction_retention,
-        quota_backend_bytes: flags.quota_backend_bytes,
-        max_txn_ops: flags.max_txn_ops,
-        max_request_bytes: flags.max_request_bytes,
-        client_tls: TlsFlags {
-            cert_file: flags.cert_file,
-            key_file: flags.key_file,
-            client_cert_auth: flags.client_cert_auth,
-            trusted_ca_file: flags.trusted_ca_file,
-            auto_tls: flags.auto_tls,
-        },
-        peer_tls: TlsFlags {
-            cert_file: flags.peer_cert_file,
-            key_file: flags.peer_key_file,
-            client_cert_auth: flags.peer_client_cert_auth,
-            trusted_ca_file: flags.peer_trusted_ca_file,
-            auto_tls: flags.peer_auto_tls,
-        },
-        force_new_cluster: flags.force_new_cluster,
-        strict_reconfig_check: flags.strict_reconfig_check,
-        wal_dir: flags.wal_dir,
+    let matches = Flags::command().get_matches();
+    let flags = Flags::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let restore = flags.restore.clone();
+    let config_file = flags.config_file.clone();
+    let (loaded, overridden) = match &config_file {
+        Some(path) => (
+            Loaded::from_file(kvstore::config_file::load(path)?),
+            overridden_by_file(&matches),
+        ),
+        None => (flags.into_config()?, Vec::new()),
     };
+    loaded.log.init()?;
+    if let Some(file) = &config_file {
+        tracing::info!(path = %file.display(), "loaded the configuration file");
+        if !overridden.is_empty() {
+            tracing::warn!(
+                ignored = overridden.join(" "),
+                "--config-file replaces the other flags and KVSTORE_* variables, as in etcd: these are ignored"
+            );
+        }
+    }
+    for notice in &loaded.notices {
+        tracing::warn!("{notice}");
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("tokio runtime")?;
-    rt.block_on(run(raw, flags.discovery, flags.restore))
+    rt.block_on(run(loaded, restore))
 }
 
-async fn run(
-    mut raw: RawConfig,
-    discovery: Option<String>,
-    restore: Option<PathBuf>,
-) -> anyhow::Result<()> {
-    if let Some(url) = discovery {
+async fn run(mut loaded: Loaded, restore: Option<PathBuf>) -> anyhow::Result<()> {
+    let raw = &mut loaded.raw;
+    if let Some(url) = loaded.discovery.clone() {
         if raw.initial_cluster.is_some() {
             anyhow::bail!("--discovery and --initial-cluster are mutually exclusive");
         }
@@ -248,7 +386,7 @@ async fn run(
         tracing::info!(initial_cluster = %cluster, "discovery found the cluster");
         raw.initial_cluster = Some(cluster);
     }
-    let cfg = ServerConfig::from_raw(&raw)?;
+    let cfg = ServerConfig::from_raw(raw).map_err(|e| loaded.explain(e))?;
     if let Some(file) = restore {
         kvstore::restore::restore(&file, &cfg).context("--restore")?;
     }

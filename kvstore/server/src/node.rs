@@ -267,6 +267,8 @@ pub struct NodeConfig {
     pub max_request_bytes: usize,
     /// Refuse membership changes that would cost the cluster its quorum (see [`crate::reconfig`]).
     pub strict_reconfig_check: bool,
+    /// Raft's pre-vote phase (etcd's `--pre-vote`).
+    pub pre_vote: bool,
 }
 
 pub struct Node {
@@ -335,7 +337,7 @@ impl Node {
             max_size_per_msg: 1 << 20,
             max_inflight_msgs: 256,
             check_quorum: true,
-            pre_vote: true,
+            pre_vote: cfg.pre_vote,
             read_only_option: ReadOnlyOption::Safe,
             ..Default::default()
         };

@@ -153,6 +153,7 @@ impl Server {
             snapshot_count: cfg.snapshot_count,
             max_request_bytes: cfg.max_request_bytes,
             strict_reconfig_check: cfg.strict_reconfig_check,
+            pre_vote: cfg.pre_vote,
         };
         let single = membership.members.len() == 1 && !joining;
         let (node, handle) = Node::new(
@@ -208,7 +209,7 @@ impl Server {
             lessor: lessor.clone(),
             hub: hub.clone(),
             metrics: metrics.clone(),
-            progress_interval: Duration::from_secs(600),
+            progress_interval: cfg.watch_progress_notify_interval,
             leader: crate::peer::forward::Forwarder {
                 me: cfg.member_id,
                 state: state.clone(),
@@ -312,6 +313,9 @@ impl Server {
                 .fallback_service(crate::http::client_fallback());
             let router = tonic::transport::Server::builder()
                 .accept_http1(true)
+                .max_concurrent_streams(cfg.max_concurrent_streams)
+                .http2_keepalive_interval(cfg.grpc_keepalive.map(|k| k.interval))
+                .http2_keepalive_timeout(cfg.grpc_keepalive.map(|k| k.timeout))
                 .layer(tonic::service::InterceptorLayer::new(rpc::RequireLeader(
                     state.clone(),
                 )))
