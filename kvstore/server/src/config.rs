@@ -90,6 +90,9 @@ pub struct TlsFlags {
     /// `--auto-tls` / `--peer-auto-tls`: without certificate files, use a self-signed certificate made in the data
     /// directory (see [`with_auto_tls`]).
     pub auto_tls: bool,
+    /// `--client-crl-file` / `--peer-crl-file`: certificates the lists in this file revoke are refused (read
+    /// again when it changes; see [`kvstore_tls::crl`]).
+    pub crl_file: Option<PathBuf>,
 }
 
 impl Default for RawConfig {
@@ -268,17 +271,28 @@ fn with_auto_tls(
 }
 
 /// The server side of one listener kind's TLS (offering `alpn`), when any of its URLs is https; `flag` names
-/// the URL flag and `names` the cert, key, client-cert-auth and trusted-ca flags, for the errors.
+/// the URL flag and `names` the cert, key, client-cert-auth, trusted-ca and crl flags, for the errors.
 fn server_tls(
     flags: &TlsFlags,
     urls: &[String],
     flag: &'static str,
-    names: [&'static str; 4],
+    names: [&'static str; 5],
     alpn: &[&[u8]],
 ) -> Result<Option<Arc<kvstore_tls::ServerConfig>>, ConfigError> {
     let files = cert_and_key(flags, [names[0], names[1]])?;
     if flags.client_cert_auth && flags.trusted_ca_file.is_none() {
         return Err(invalid(names[2], format!("needs --{}", names[3])));
+    }
+    if flags.crl_file.is_some() && !flags.client_cert_auth {
+        // etcd would check a certificate a client happened to send; without --client-cert-auth none is asked
+        // for, so the list would never be consulted.
+        return Err(invalid(
+            names[4],
+            format!(
+                "needs --{} (revocation is checked on the client certificates it asks for)",
+                names[2]
+            ),
+        ));
     }
     let Some(https) = urls.iter().find(|u| is_https(u)) else {
         return Ok(None);
@@ -298,7 +312,8 @@ fn server_tls(
     } else {
         None
     };
-    kvstore_tls::server_config(cert, key, client_ca, alpn)
+    let crl = client_ca.and(flags.crl_file.as_deref());
+    kvstore_tls::server_config(cert, key, client_ca, crl, alpn)
         .map(Some)
         .map_err(|e| tls_flag_error(flags, names, e))
 }
@@ -306,7 +321,7 @@ fn server_tls(
 /// A TLS error under the flag that named the file at fault (the certificate's flag when no one file is).
 fn tls_flag_error(
     flags: &TlsFlags,
-    names: [&'static str; 4],
+    names: [&'static str; 5],
     e: kvstore_tls::TlsError,
 ) -> ConfigError {
     let flag = match &e {
@@ -317,6 +332,9 @@ fn tls_flag_error(
             if flags.trusted_ca_file.as_ref() == Some(path) =>
         {
             names[3]
+        }
+        kvstore_tls::TlsError::File { path, .. } if flags.crl_file.as_ref() == Some(path) => {
+            names[4]
         }
         _ => names[0],
     };
@@ -462,6 +480,7 @@ impl ServerConfig {
                 "key-file",
                 "client-cert-auth",
                 "trusted-ca-file",
+                "client-crl-file",
             ],
             kvstore_tls::ALPN_CLIENT_PORT,
         )?;
@@ -474,6 +493,7 @@ impl ServerConfig {
             "peer-key-file",
             "peer-client-cert-auth",
             "peer-trusted-ca-file",
+            "peer-crl-file",
         ];
         let peer_urls = split_urls(&raw.listen_peer_urls);
         let (peer_flags, peer_self_signed) = with_auto_tls(
@@ -720,6 +740,18 @@ mod tests {
         };
         let err = ServerConfig::from_raw(&raw).unwrap_err().to_string();
         assert_eq!(err, "--peer-client-cert-auth: needs --peer-trusted-ca-file");
+        let raw = RawConfig {
+            client_tls: TlsFlags {
+                crl_file: Some("crl.pem".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let err = ServerConfig::from_raw(&raw).unwrap_err().to_string();
+        assert!(
+            err.starts_with("--client-crl-file: needs --client-cert-auth"),
+            "{err}"
+        );
         let raw = RawConfig {
             listen_metrics_urls: "https://127.0.0.1:2381".into(),
             ..Default::default()

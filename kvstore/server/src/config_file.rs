@@ -293,6 +293,8 @@ impl Security {
                 .or(ca_file)
                 .map(PathBuf::from),
             auto_tls: self.auto_tls.unwrap_or(false),
+            // etcd 3.4's file has no CRL key (only the flags set one).
+            crl_file: None,
         }
     }
 }

@@ -134,6 +134,13 @@ struct Flags {
     /// --insecure-transport=false --insecure-skip-tls-verify).
     #[arg(long, env = "KVSTORE_AUTO_TLS", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     auto_tls: bool,
+    /// Path to the client certificate revocation list file: client certificates it lists are refused (read
+    /// again when it changes; needs --client-cert-auth).
+    #[arg(long, env = "KVSTORE_CLIENT_CRL_FILE")]
+    client_crl_file: Option<PathBuf>,
+    /// Path to the peer certificate revocation list file: members whose certificates it lists are refused.
+    #[arg(long, env = "KVSTORE_PEER_CRL_FILE")]
+    peer_crl_file: Option<PathBuf>,
     /// Path to the peer server TLS cert file (used on https peer URLs, and presented when dialing peers).
     #[arg(long, env = "KVSTORE_PEER_CERT_FILE")]
     peer_cert_file: Option<PathBuf>,
@@ -253,6 +260,7 @@ impl Flags {
                 client_cert_auth: self.client_cert_auth,
                 trusted_ca_file: self.trusted_ca_file,
                 auto_tls: self.auto_tls,
+                crl_file: self.client_crl_file,
             },
             peer_tls: TlsFlags {
                 cert_file: self.peer_cert_file,
@@ -260,6 +268,7 @@ impl Flags {
                 client_cert_auth: self.peer_client_cert_auth,
                 trusted_ca_file: self.peer_trusted_ca_file,
                 auto_tls: self.peer_auto_tls,
+                crl_file: self.peer_crl_file,
             },
             force_new_cluster: self.force_new_cluster,
             strict_reconfig_check: self.strict_reconfig_check,

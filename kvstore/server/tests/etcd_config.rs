@@ -13,6 +13,17 @@ fn kvstore() -> Command {
     Command::new(env!("CARGO_BIN_EXE_kvstore"))
 }
 
+/// A member started with `--config-file=FILE` and `extra` flags.
+fn from_file(file: &std::path::Path, extra: &[&str]) -> std::process::Child {
+    kvstore()
+        .arg(format!("--config-file={}", file.display()))
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 /// Waits for `/health` on the metrics port; panics with `what` after 20 s.
 fn wait_healthy(metrics: u16, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -89,13 +100,7 @@ fn a_member_runs_from_etcds_config_file_and_logs_zap_json_to_a_file() {
     )
     .unwrap();
     // A flag given with the file is ignored, as etcd ignores it, and the log says so.
-    let mut child = kvstore()
-        .arg(format!("--config-file={}", file.display()))
-        .arg("--name=not-this-one")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = from_file(&file, &["--name=not-this-one"]);
     wait_healthy(p.metrics, "the member configured by file");
     let ep = format!("127.0.0.1:{}", p.client);
     assert!(etcdctl(&ep, &["put", "k", "v"]).status.success());
@@ -188,12 +193,7 @@ fn a_bad_config_file_is_refused_naming_its_line_and_the_data_is_kept() {
     let file = tmp.path().join("etcd.yml");
     // First a good run that stores a key.
     std::fs::write(&file, etcd_yaml(tmp.path(), p, "")).unwrap();
-    let mut child = kvstore()
-        .arg(format!("--config-file={}", file.display()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = from_file(&file, &[]);
     wait_healthy(p.metrics, "the first run");
     let ep = format!("127.0.0.1:{}", p.client);
     assert!(etcdctl(&ep, &["put", "kept", "yes"]).status.success());
@@ -240,12 +240,7 @@ fn a_bad_config_file_is_refused_naming_its_line_and_the_data_is_kept() {
 
     // Fixed, the member starts on its data: nothing was lost.
     std::fs::write(&file, &good).unwrap();
-    let mut child = kvstore()
-        .arg(format!("--config-file={}", file.display()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = from_file(&file, &[]);
     wait_healthy(p.metrics, "the run after the fix");
     assert_eq!(
         stdout(&etcdctl(&ep, &["get", "kept", "--print-value-only"])),

@@ -145,6 +145,54 @@ fn client_cert_auth_admits_only_certificates_from_the_trusted_ca() {
     );
 }
 
+/// etcd's `--client-crl-file`: stock etcdctl with a revoked certificate is refused, and revoking another
+/// certificate by replacing the file takes effect on the next connection, without a restart.
+#[test]
+fn a_revoked_client_certificate_is_refused_and_revocations_apply_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(dir.path(), "cluster");
+    let leaf = pki.issue("server", &["127.0.0.1"]);
+    let (alice, bob) = (
+        pki.issue("alice", &["127.0.0.1"]),
+        pki.issue("bob", &["127.0.0.1"]),
+    );
+    let crl = dir.path().join("crl.pem");
+    pki.revoke(&[&bob], &crl);
+    let mut flags = server_flags(&leaf);
+    flags.push("--client-cert-auth".into());
+    flags.push(format!("--trusted-ca-file={}", path(&pki.ca())));
+    flags.push(format!("--client-crl-file={}", path(&crl)));
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let s = KvStore::start_serving("https", &flags);
+    let ep = format!("https://127.0.0.1:{}", s.client_port);
+    let ca = format!("--cacert={}", path(&pki.ca()));
+    let put_as = |who: &Leaf, value: &str| {
+        etcdctl(
+            &ep,
+            &[
+                &ca,
+                &format!("--cert={}", path(&who.cert)),
+                &format!("--key={}", path(&who.key)),
+                "--dial-timeout=1s",
+                "--command-timeout=2s",
+                "put",
+                "k",
+                value,
+            ],
+        )
+        .status
+        .success()
+    };
+    assert!(put_as(&alice, "alice"), "alice's certificate is good");
+    assert!(!put_as(&bob, "bob"), "bob's certificate is revoked");
+    pki.revoke(&[&alice], &crl);
+    assert!(
+        !put_as(&alice, "alice-again"),
+        "alice revoked by the new list"
+    );
+    assert!(put_as(&bob, "bob"), "bob is no longer on the list");
+}
+
 /// Three members with TLS between them (`--peer-client-cert-auth`): they form the cluster and replicate; a
 /// fourth member whose certificate comes from another CA is added to the membership but cannot join: the
 /// members refuse its certificate (it trusts theirs, so the refusal is theirs alone).

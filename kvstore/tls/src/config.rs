@@ -81,12 +81,14 @@ fn roots(ca: &Path) -> Result<RootCertStore, TlsError> {
 }
 
 /// A server configuration from `cert` (chain, leaf first) and `key`, read again when they change (see
-/// [`crate::reload`]); with `client_ca`, clients must present a certificate that CA signed. `alpn` lists the
-/// protocols offered, most preferred first.
+/// [`crate::reload`]); with `client_ca`, clients must present a certificate that CA signed, and with `crl` too,
+/// one that the revocation lists in that file do not name (see [`crate::crl`]). `alpn` lists the protocols
+/// offered, most preferred first.
 pub fn server_config(
     cert: &Path,
     key: &Path,
     client_ca: Option<&Path>,
+    crl: Option<&Path>,
     alpn: &[&[u8]],
 ) -> Result<Arc<ServerConfig>, TlsError> {
     let provider = provider();
@@ -94,18 +96,34 @@ pub fn server_config(
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| invalid("TLS versions", e))?;
-    let builder = match client_ca {
-        Some(ca) => {
+    let builder = match (client_ca, crl) {
+        (Some(ca), None) => {
             let verifier =
                 WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca)?), provider)
                     .build()
                     .map_err(|e| file_error(ca, format!("cannot verify clients with it: {e}")))?;
             builder.with_client_cert_verifier(verifier)
         }
-        None => builder.with_no_client_auth(),
+        (Some(ca), Some(crl)) => builder.with_client_cert_verifier(Arc::new(
+            crate::crl::RevokingVerifier::new(Arc::new(roots(ca)?), provider, crl)?,
+        )),
+        (None, Some(crl)) => {
+            return Err(invalid(
+                crl.display().to_string(),
+                "a revocation list is checked against client certificates, which are only asked for with a \
+                 client CA",
+            ))
+        }
+        (None, None) => builder.with_no_client_auth(),
     };
     let mut config = builder.with_cert_resolver(Arc::new(resolver));
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    if crl.is_some() {
+        // A resumed session skips the client certificate's verification: with revocations in force, every
+        // connection is verified in full (etcd checks its list on every connection too).
+        config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        config.send_tls13_tickets = 0;
+    }
     Ok(Arc::new(config))
 }
 

@@ -4,7 +4,8 @@
 //!
 //! Owns: reading PEM files into rustls configurations with errors that name the file ([`config`]), a
 //! certificate (served, or presented when dialing) that is read again when its files change, so certificates rotate without a restart ([`reload`]),
-//! self-signed certificates for etcd's `--auto-tls`/`--peer-auto-tls` ([`self_signed`]), and
+//! self-signed certificates for etcd's `--auto-tls`/`--peer-auto-tls` ([`self_signed`]), revocation lists
+//! (`--client-crl-file`/`--peer-crl-file`, read again when they change: [`crl`]), and
 //! [`Stream`], the one connection type the client listener, the peer transport and kvctl use for both schemes.
 //! It does not decide *when* TLS is used: a URL's `https://` scheme does, in the server's config and in kvctl.
 //!
@@ -14,6 +15,7 @@
 //! system's CA bundle, which etcdctl (Go's crypto/x509) trusts when no `--cacert` is given.
 
 pub mod config;
+pub mod crl;
 pub mod reload;
 pub mod self_signed;
 mod stream;

@@ -107,7 +107,7 @@ mod tests {
         let cert = fs::read(&first.cert).unwrap();
         let key = fs::read(&first.key).unwrap();
         // The pair loads as a server identity, and the key is private.
-        crate::server_config(&first.cert, &first.key, None, &[]).unwrap();
+        crate::server_config(&first.cert, &first.key, None, None, &[]).unwrap();
         use std::os::unix::fs::PermissionsExt;
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&first.key), 0o600);

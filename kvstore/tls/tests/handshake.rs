@@ -48,7 +48,7 @@ async fn a_client_trusting_the_ca_talks_to_the_server_and_others_are_refused() {
     let pki = Pki::new(dir.path(), "cluster");
     let other = Pki::new(dir.path(), "other");
     let leaf = pki.issue("server", &["127.0.0.1", "localhost"]);
-    let server = server_config(&leaf.cert, &leaf.key, None, &[b"h2"]).unwrap();
+    let server = server_config(&leaf.cert, &leaf.key, None, None, &[b"h2"]).unwrap();
 
     let trusting = client_config(Some(&pki.ca()), None, false, &[b"h2"]).unwrap();
     let (addr, task) = echo_once(server.clone()).await;
@@ -87,7 +87,7 @@ async fn client_cert_auth_requires_a_certificate_from_the_trusted_ca() {
     let pki = Pki::new(dir.path(), "cluster");
     let other = Pki::new(dir.path(), "other");
     let leaf = pki.issue("server", &["127.0.0.1"]);
-    let server = server_config(&leaf.cert, &leaf.key, Some(&pki.ca()), &[]).unwrap();
+    let server = server_config(&leaf.cert, &leaf.key, Some(&pki.ca()), None, &[]).unwrap();
 
     let ours = pki.issue("client", &["127.0.0.1"]);
     let with_cert =
@@ -133,14 +133,14 @@ fn bad_files_are_named_in_the_error() {
     let garbage = dir.path().join("garbage.pem");
     std::fs::write(&garbage, "not a certificate\n").unwrap();
 
-    let err = server_config(&missing, &leaf.key, None, &[]).unwrap_err();
+    let err = server_config(&missing, &leaf.key, None, None, &[]).unwrap_err();
     assert!(
         matches!(&err, TlsError::File { path, .. } if *path == missing),
         "{err}"
     );
     assert!(err.to_string().contains("No such file"), "{err}");
 
-    let err = server_config(&garbage, &leaf.key, None, &[]).unwrap_err();
+    let err = server_config(&garbage, &leaf.key, None, None, &[]).unwrap_err();
     assert!(
         err.to_string().starts_with(&garbage.display().to_string()),
         "{err}"
@@ -148,7 +148,7 @@ fn bad_files_are_named_in_the_error() {
     assert!(err.to_string().contains("no PEM certificate"), "{err}");
 
     // A certificate file where the key should be.
-    let err = server_config(&leaf.cert, &leaf.cert, None, &[]).unwrap_err();
+    let err = server_config(&leaf.cert, &leaf.cert, None, None, &[]).unwrap_err();
     assert!(
         err.to_string()
             .starts_with(&leaf.cert.display().to_string()),
@@ -157,7 +157,7 @@ fn bad_files_are_named_in_the_error() {
 
     // Another certificate's key.
     let second = pki.issue("second", &["127.0.0.1"]);
-    let err = server_config(&leaf.cert, &second.key, None, &[]).unwrap_err();
+    let err = server_config(&leaf.cert, &second.key, None, None, &[]).unwrap_err();
     assert!(
         err.to_string().contains("is the key the certificate's?"),
         "{err}"
@@ -183,7 +183,7 @@ async fn replaced_certificate_files_are_served_to_new_connections() {
     let (cert, key) = (dir.path().join("live.pem"), dir.path().join("live-key.pem"));
     std::fs::copy(&old.cert, &cert).unwrap();
     std::fs::copy(&old.key, &key).unwrap();
-    let server = server_config(&cert, &key, None, &[]).unwrap();
+    let server = server_config(&cert, &key, None, None, &[]).unwrap();
     let (trusts_old, trusts_new) = (old_ca.ca(), new_ca.ca());
     // A fresh client each time: a client that resumes an earlier session is not shown a certificate at all.
     let serves = |ca: std::path::PathBuf| {
@@ -229,7 +229,7 @@ async fn accepts_client(
     ca: &std::path::Path,
     client: &Arc<kvstore_tls::ClientConfig>,
 ) -> bool {
-    let server = server_config(&leaf.cert, &leaf.key, Some(ca), &[]).unwrap();
+    let server = server_config(&leaf.cert, &leaf.key, Some(ca), None, &[]).unwrap();
     let (addr, task) = echo_once(server).await;
     let _ = roundtrip(addr, client, "127.0.0.1").await;
     task.await.unwrap().is_ok()
@@ -269,4 +269,62 @@ async fn a_client_presents_its_replaced_certificate_on_new_connections() {
     std::fs::copy(&ours.cert, &cert).unwrap();
     std::fs::copy(&ours.key, &key).unwrap();
     assert!(accepts_client(&server, &pki.ca(), &client).await);
+}
+
+/// etcd's `--client-crl-file`: a certificate the CA's revocation list names is refused; replacing the file
+/// changes who is refused without a restart, and a replacement that does not parse keeps the list in force.
+#[tokio::test]
+async fn revoked_client_certificates_are_refused_and_the_list_follows_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(dir.path(), "cluster");
+    let leaf = pki.issue("server", &["127.0.0.1"]);
+    let alice = pki.issue("alice", &["127.0.0.1"]);
+    let bob = pki.issue("bob", &["127.0.0.1"]);
+    let crl = dir.path().join("crl.pem");
+    pki.revoke(&[&bob], &crl);
+    let server = server_config(&leaf.cert, &leaf.key, Some(&pki.ca()), Some(&crl), &[]).unwrap();
+    let as_alice =
+        client_config(Some(&pki.ca()), Some((&alice.cert, &alice.key)), false, &[]).unwrap();
+    let as_bob = client_config(Some(&pki.ca()), Some((&bob.cert, &bob.key)), false, &[]).unwrap();
+    // Whether the server let `client` in.
+    let admitted = |client: Arc<kvstore_tls::ClientConfig>| {
+        let server = server.clone();
+        async move {
+            let (addr, task) = echo_once(server).await;
+            let talked = roundtrip(addr, &client, "127.0.0.1").await.is_ok();
+            match task.await.unwrap() {
+                Ok(()) => {
+                    assert!(talked);
+                    true
+                }
+                Err(e) => {
+                    assert!(e.to_string().contains("Revoked"), "{e}");
+                    false
+                }
+            }
+        }
+    };
+    assert!(admitted(as_alice.clone()).await);
+    assert!(!admitted(as_bob.clone()).await);
+
+    // The operator revokes alice instead (and reinstates bob): the next handshakes follow the new file.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    pki.revoke(&[&alice], &crl);
+    assert!(!admitted(as_alice.clone()).await);
+    assert!(admitted(as_bob.clone()).await);
+
+    // A half-written replacement: the last good list stays in force.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&crl, "-----BEGIN X509 CRL-----\ntruncated").unwrap();
+    assert!(!admitted(as_alice).await);
+    assert!(admitted(as_bob).await);
+
+    // At start, a list that does not parse is an error naming the file; so is a list without a client CA.
+    let err = server_config(&leaf.cert, &leaf.key, Some(&pki.ca()), Some(&crl), &[]).unwrap_err();
+    assert!(
+        err.to_string().starts_with(&crl.display().to_string()),
+        "{err}"
+    );
+    let err = server_config(&leaf.cert, &leaf.key, None, Some(&crl), &[]).unwrap_err();
+    assert!(err.to_string().contains("client CA"), "{err}");
 }
