@@ -77,6 +77,9 @@ pub struct RawConfig {
     /// `--experimental-watch-progress-notify-interval`: how often a watcher that asked for progress
     /// notifications gets one.
     pub watch_progress_notify_interval: Duration,
+    /// `--experimental-initial-corrupt-check`: compare the store's hash with the peers' before starting (see
+    /// [`crate::corrupt_check`]).
+    pub initial_corrupt_check: bool,
 }
 
 /// One listener kind's TLS flags, as etcd names them (client or `--peer-` prefixed).
@@ -127,6 +130,7 @@ impl Default for RawConfig {
             grpc_keepalive_interval: DEFAULT_GRPC_KEEPALIVE_INTERVAL,
             grpc_keepalive_timeout: DEFAULT_GRPC_KEEPALIVE_TIMEOUT,
             watch_progress_notify_interval: DEFAULT_WATCH_PROGRESS_NOTIFY_INTERVAL,
+            initial_corrupt_check: false,
         }
     }
 }
@@ -185,6 +189,7 @@ pub struct ServerConfig {
     /// The client listeners' HTTP/2 keep-alive pings: `None` when `--grpc-keepalive-interval` is 0.
     pub grpc_keepalive: Option<Keepalive>,
     pub watch_progress_notify_interval: Duration,
+    pub initial_corrupt_check: bool,
 }
 
 /// How often the server pings a client connection, and how long it waits for the answer before closing it.
@@ -653,6 +658,7 @@ impl ServerConfig {
             max_concurrent_streams: raw.max_concurrent_streams,
             grpc_keepalive,
             watch_progress_notify_interval: raw.watch_progress_notify_interval,
+            initial_corrupt_check: raw.initial_corrupt_check,
         })
     }
 }

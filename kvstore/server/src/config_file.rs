@@ -105,6 +105,11 @@ fn line_of(text: &str, key: &str) -> Option<usize> {
 pub const GRPC_KEEPALIVE_MIN_TIME_IGNORED: &str =
     "grpc-keepalive-min-time: the server does not police how often clients ping (hyper has no such limit); ignored";
 
+/// Why a periodic corruption check is not run (shared with the flag).
+pub const CORRUPT_CHECK_TIME_IGNORED: &str =
+    "only the check at start (experimental-initial-corrupt-check) runs; \
+     compare running members with `etcdctl endpoint hashkv --cluster`";
+
 /// Why `cipher-suites` changes nothing (shared with the flag).
 pub const CIPHER_SUITES_IGNORED: &str =
     "cipher-suites: kvstore's TLS (rustls) offers only AEAD suites with forward \
@@ -219,6 +224,7 @@ struct EtcdYaml {
     auto_compaction_mode: Option<String>,
     auto_compaction_retention: Option<Value>,
     pre_vote: Option<bool>,
+    experimental_initial_corrupt_check: Option<bool>,
     max_concurrent_streams: Option<u32>,
     grpc_keepalive_min_time: Option<Value>,
     grpc_keepalive_interval: Option<Value>,
@@ -257,7 +263,6 @@ struct EtcdYaml {
     bcrypt_cost: Option<Value>,
     enable_pprof: Option<Value>,
     log_package_levels: Option<Value>,
-    experimental_initial_corrupt_check: Option<Value>,
     experimental_corrupt_check_time: Option<Value>,
     experimental_enable_v2v3: Option<Value>,
     experimental_enable_lease_checkpoint: Option<Value>,
@@ -412,14 +417,9 @@ impl EtcdYaml {
             );
         }
         notice(
-            "experimental-initial-corrupt-check",
-            &self.experimental_initial_corrupt_check,
-            "no corruption check runs at start; compare members with `etcdctl endpoint hashkv --cluster`",
-        );
-        notice(
             "experimental-corrupt-check-time",
             &self.experimental_corrupt_check_time,
-            "no periodic corruption check runs; compare members with `etcdctl endpoint hashkv --cluster`",
+            CORRUPT_CHECK_TIME_IGNORED,
         );
         notice(
             "experimental-enable-lease-checkpoint",
@@ -552,6 +552,9 @@ impl EtcdYaml {
             grpc_keepalive_interval,
             grpc_keepalive_timeout,
             watch_progress_notify_interval,
+            initial_corrupt_check: self
+                .experimental_initial_corrupt_check
+                .unwrap_or(d.initial_corrupt_check),
             name,
         })
     }
@@ -716,6 +719,7 @@ client-transport-security:
   trusted-ca-file: /etc/kv/ca.crt
 peer-transport-security:
   ca-file: /etc/kv/peer-ca.crt
+experimental-initial-corrupt-check: true
 ",
         )
         .unwrap();
@@ -728,6 +732,7 @@ peer-transport-security:
         assert_eq!(r.watch_progress_notify_interval, Duration::from_secs(5));
         assert_eq!(r.max_concurrent_streams, 100);
         assert!(!r.pre_vote);
+        assert!(r.initial_corrupt_check);
         assert_eq!(
             r.client_tls.cert_file.as_deref(),
             Some(Path::new("/etc/kv/server.crt"))

@@ -30,6 +30,7 @@
 //! | [`accept`] | accepting client and peer connections, with the TLS handshake off the accept loop |
 //! | [`discovery`] | `--discovery`: members of a new cluster meet under a prefix in a running store |
 //! | [`restore`] | `--restore`: a backup becomes a new cluster's data dir |
+//! | [`corrupt_check`] | `--experimental-initial-corrupt-check`: a member whose history differs from its peers' does not start |
 //! | [`force_new_cluster`] | `--force-new-cluster`: a member that lost its quorum for good restarts alone |
 //! | [`snapshot`] | state-machine snapshots: for lagging followers, backups and restores |
 //! | [`rpc`] | the gRPC services, one file each |
@@ -54,6 +55,7 @@ pub mod apply;
 pub mod auto_compact;
 pub mod config;
 pub mod config_file;
+pub mod corrupt_check;
 pub mod discovery;
 pub mod error;
 pub mod force_new_cluster;

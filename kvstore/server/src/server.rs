@@ -123,6 +123,24 @@ impl Server {
             hub.clone(),
             compactor,
         )?;
+        if cfg.initial_corrupt_check {
+            let peers: Vec<u64> = membership
+                .members
+                .iter()
+                .map(|m| m.id)
+                .filter(|&id| id != cfg.member_id)
+                .collect();
+            if !peers.is_empty() {
+                let forwarder = crate::peer::forward::Forwarder {
+                    me: cfg.member_id,
+                    state: state.clone(),
+                    tls: cfg.peer_tls.client.clone(),
+                };
+                crate::corrupt_check::check(&db, &forwarder, &peers)
+                    .await
+                    .map_err(ServerError::Cluster)?;
+            }
+        }
         if cfg.force_new_cluster {
             if !log.conf_state().voters.contains(&cfg.member_id) {
                 // Removing every voter would leave a cluster nobody can lead.

@@ -814,3 +814,90 @@ fn membership_changes_that_would_cost_the_quorum_are_refused() {
     let out = etcdctl(ep, &["put", "after", "v"]);
     assert!(out.status.success(), "{out:?}");
 }
+
+/// Waits for member `i` to exit by itself; its exit status.
+fn exited_within(c: &mut Cluster, i: usize, within: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + within;
+    let child = c.members[i].child.as_mut()?;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            c.members[i].child = None;
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+/// etcd's `--experimental-initial-corrupt-check`: a member restarted on data whose history no longer matches
+/// its peers' refuses to start, naming the peers that disagree; a member with intact data starts as usual, and
+/// without the flag the damaged member is not examined.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn initial_corrupt_check_stops_a_member_whose_data_differs_from_its_peers() {
+    let mut c = Cluster::start(3, &["--experimental-initial-corrupt-check"]);
+    let mut cl = client(&c.endpoints()).await;
+    for i in 0..20 {
+        cl.put(format!("k{i:02}"), "v", None).await.unwrap();
+    }
+    for ep in c.endpoints() {
+        wait_until(
+            Duration::from_secs(10),
+            "every member applied the writes",
+            || {
+                let ep = ep.clone();
+                async move { local_get(&ep, "k19").await.is_some() }
+            },
+        )
+        .await;
+    }
+    // Intact data: the restarted member compares, agrees, and serves.
+    c.kill9(1);
+    c.launch(1);
+    let ep1 = c.endpoints()[1].clone();
+    wait_until(
+        Duration::from_secs(15),
+        "the intact member serves again",
+        || {
+            let ep1 = ep1.clone();
+            async move { local_get(&ep1, "k19").await.is_some() }
+        },
+    )
+    .await;
+    assert!(
+        c.log(1).contains("initial corruption check passed"),
+        "{}",
+        c.log(1)
+    );
+
+    // Damage member 2's history on disk: one revision's entry disappears, as a bad sector would take it.
+    c.kill9(2);
+    {
+        let db = kvstore::storage::Db::open(&c.members[2].data_dir).unwrap();
+        let cf = db.cf(kvstore::storage::CF_REV).unwrap();
+        let mut it = db.db.raw_iterator_cf(cf);
+        it.seek_to_first();
+        let first = it.key().expect("a revision entry").to_vec();
+        drop(it);
+        db.db.delete_cf(cf, &first).unwrap();
+        db.db.flush_cf(cf).unwrap();
+    }
+    c.launch(2);
+    let status = exited_within(&mut c, 2, Duration::from_secs(20))
+        .expect("the member with damaged data kept running");
+    assert!(!status.success());
+    let log = c.log(2);
+    assert!(log.contains("found data inconsistency with peers"), "{log}");
+    // The other two, and their data, go on.
+    cl.put("after", "check", None).await.unwrap();
+
+    // Without the flag the member is not examined (the check is what stopped it).
+    c.members[2]
+        .extra
+        .retain(|f| f != "--experimental-initial-corrupt-check");
+    c.launch(2);
+    assert!(
+        exited_within(&mut c, 2, Duration::from_secs(3)).is_none(),
+        "without the check the member starts: {}",
+        c.log(2)
+    );
+}

@@ -1,6 +1,7 @@
 //! Requests a follower hands to the leader over the peer URL, as etcd renews leases through its peer listener
 //! (`/leases`): lease keep-alives and time-to-live (lease deadlines live on the leader), and membership changes
-//! (the leader decides them: [`crate::reconfig`]). The peer connection is the one channel between members that is
+//! (the leader decides them: [`crate::reconfig`]); and one a member asks of any peer, the hash of its history
+//! (`HashKV`, as etcd's `/members/hashkv`) for [`crate::corrupt_check`]. The peer connection is the one channel between members that is
 //! authenticated the same way whatever the client URLs serve (plain, TLS, client-cert-auth).
 //!
 //! One connection per request: the hello (purpose [`Purpose::Forward`]), then a frame `kind:u8 request`
@@ -32,6 +33,7 @@ pub enum Kind {
     MemberAdd = 3,
     MemberRemove = 4,
     MemberPromote = 5,
+    HashKv = 6,
 }
 
 impl Kind {
@@ -42,6 +44,7 @@ impl Kind {
             3 => Kind::MemberAdd,
             4 => Kind::MemberRemove,
             5 => Kind::MemberPromote,
+            6 => Kind::HashKv,
             _ => return None,
         })
     }
@@ -74,9 +77,26 @@ impl Forwarder {
         if leader == 0 || leader == self.me {
             return Err(crate::error::EtcdError::NoLeader.into());
         }
+        match self.to_member(leader, kind, req).await {
+            Ok(answer) => answer,
+            Err(Unanswered::Timeout) => Err(crate::error::EtcdError::Timeout.into()),
+            Err(Unanswered::Failed(e)) => {
+                tracing::debug!(leader = format!("{leader:x}"), error = %e, ?kind, "forwarding to the leader failed");
+                Err(crate::error::EtcdError::NoLeader.into())
+            }
+        }
+    }
+
+    /// Sends `req` to member `id`: its answer (a response or the status it gave), or why there was none.
+    pub async fn to_member<Req: Message, Resp: Message + Default>(
+        &self,
+        id: u64,
+        kind: Kind,
+        req: &Req,
+    ) -> Result<Result<Resp, Status>, Unanswered> {
         let call = async {
             let mut s =
-                super::sender::dial_peer(&self.state, self.me, &self.tls, leader, Purpose::Forward)
+                super::sender::dial_peer(&self.state, self.me, &self.tls, id, Purpose::Forward)
                     .await?;
             let mut frame = vec![kind as u8];
             req.encode(&mut frame)
@@ -85,16 +105,21 @@ impl Forwarder {
             s.flush().await?;
             wire::read_frame(&mut s).await
         };
-        let answer = match tokio::time::timeout(FORWARD_TIMEOUT, call).await {
-            Ok(Ok(answer)) => answer,
-            Ok(Err(e)) => {
-                tracing::debug!(leader = format!("{leader:x}"), error = %e, ?kind, "forwarding to the leader failed");
-                return Err(crate::error::EtcdError::NoLeader.into());
-            }
-            Err(_) => return Err(crate::error::EtcdError::Timeout.into()),
-        };
-        decode_answer(&answer)
+        match tokio::time::timeout(FORWARD_TIMEOUT, call).await {
+            Ok(Ok(answer)) => Ok(decode_answer(&answer)),
+            Ok(Err(e)) => Err(Unanswered::Failed(e)),
+            Err(_) => Err(Unanswered::Timeout),
+        }
     }
+}
+
+/// Why a member gave no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum Unanswered {
+    #[error("{0}")]
+    Failed(WireError),
+    #[error("no answer within {FORWARD_TIMEOUT:?}")]
+    Timeout,
 }
 
 fn decode_answer<Resp: Message + Default>(b: &[u8]) -> Result<Resp, Status> {

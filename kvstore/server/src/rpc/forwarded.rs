@@ -5,12 +5,14 @@ use std::sync::Arc;
 
 use kvstore_proto::etcdserverpb::cluster_server::Cluster;
 use kvstore_proto::etcdserverpb::lease_server::Lease;
+use kvstore_proto::etcdserverpb::maintenance_server::Maintenance;
 use kvstore_proto::etcdserverpb::LeaseKeepAliveRequest;
 use prost::Message;
 use tonic::Status;
 
 use super::cluster::ClusterService;
 use super::lease::{keep_alive_reply, renew_here, LeaseService};
+use super::maintenance::MaintenanceService;
 use super::{handed_over, Ctx};
 use crate::peer::forward::{Handler, Kind};
 
@@ -50,6 +52,12 @@ async fn answer(ctx: Arc<Ctx>, kind: Kind, body: Vec<u8>) -> Result<Vec<u8>, Sta
             .encode_to_vec(),
         Kind::MemberPromote => ClusterService(ctx)
             .member_promote(handed_over(decode(&body)?))
+            .await?
+            .into_inner()
+            .encode_to_vec(),
+        // Answered from this member's own store, whoever leads.
+        Kind::HashKv => MaintenanceService(ctx)
+            .hash_kv(tonic::Request::new(decode(&body)?))
             .await?
             .into_inner()
             .encode_to_vec(),
