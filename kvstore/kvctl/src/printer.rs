@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use comfy_table::{Cell, CellAlignment, Table};
 use kvstore_proto::etcdserverpb::{
-    response_op, DeleteRangeResponse, LeaseGrantResponse, LeaseKeepAliveResponse,
+    response_op, DeleteRangeResponse, HashKvResponse, LeaseGrantResponse, LeaseKeepAliveResponse,
     LeaseLeasesResponse, LeaseRevokeResponse, LeaseTimeToLiveResponse, Member, MemberAddResponse,
     MemberListResponse, PutResponse, RangeResponse, ResponseHeader, StatusResponse, TxnResponse,
     WatchResponse,
@@ -79,6 +79,15 @@ pub struct EpStatus {
     pub ep: String,
     /// What its Maintenance.Status returned.
     pub resp: StatusResponse,
+}
+
+/// One endpoint's answer to `endpoint hashkv`.
+#[derive(Clone, Debug)]
+pub struct EpHashKv {
+    /// The endpoint as given.
+    pub ep: String,
+    /// What its Maintenance.HashKV returned.
+    pub resp: HashKvResponse,
 }
 
 /// Renders responses in one format.
@@ -525,6 +534,51 @@ impl Printer {
             }
         }
         Ok((out, err))
+    }
+
+    /// `endpoint hashkv`, as etcdctl prints it.
+    pub fn endpoint_hashkv(&self, list: &[EpHashKv]) -> Rendered {
+        let mut out = Vec::new();
+        match self.format {
+            Format::Simple => {
+                for h in list {
+                    line(&mut out, format!("{}, {}", h.ep, h.resp.hash));
+                }
+            }
+            Format::Json => {
+                let j: Vec<JEpHashKv> = list
+                    .iter()
+                    .map(|h| JEpHashKv {
+                        endpoint: h.ep.clone(),
+                        hash_kv: JHashKv {
+                            header: h.resp.header.as_ref().map(JHeader::from),
+                            hash: h.resp.hash,
+                            compact_revision: h.resp.compact_revision,
+                        },
+                    })
+                    .collect();
+                json(&mut out, &j);
+            }
+            Format::Fields => {
+                for h in list {
+                    fields_header(&mut out, h.resp.header.as_ref());
+                    line(
+                        &mut out,
+                        format!("\"Endpoint\" : {}", go_quote(h.ep.as_bytes())),
+                    );
+                    line(&mut out, format!("\"Hash\" : {}", h.resp.hash));
+                    line(&mut out, "");
+                }
+            }
+            Format::Table => {
+                let rows = list
+                    .iter()
+                    .map(|h| vec![h.ep.clone(), h.resp.hash.to_string()])
+                    .collect();
+                out = table(&["ENDPOINT", "HASH"], rows, CellAlignment::Right);
+            }
+        }
+        Ok(out)
     }
 
     /// `endpoint status`.
@@ -1261,6 +1315,28 @@ struct JEpHealth {
     took: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     error: String,
+}
+
+#[derive(Serialize)]
+struct JEpHashKv {
+    #[serde(rename = "Endpoint")]
+    endpoint: String,
+    #[serde(rename = "HashKV")]
+    hash_kv: JHashKv,
+}
+
+#[derive(Serialize)]
+struct JHashKv {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    header: Option<JHeader>,
+    #[serde(skip_serializing_if = "zero_u32")]
+    hash: u32,
+    #[serde(skip_serializing_if = "zero_i64")]
+    compact_revision: i64,
+}
+
+fn zero_u32(v: &u32) -> bool {
+    *v == 0
 }
 
 #[derive(Serialize)]

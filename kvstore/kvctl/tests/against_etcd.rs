@@ -706,6 +706,62 @@ fn cluster_and_connection() {
         "{health:?}"
     );
 
+    // The history's hash, as etcdctl prints it; up to a fixed revision it does not change as history grows.
+    etcd.run(&["put", "hashed", "1"]).ok();
+    let rev = etcd.run(&["get", "hashed", "-w", "json"]);
+    let rev: serde_json::Value = serde_json::from_str(rev.ok()).unwrap();
+    let rev = rev["header"]["revision"].as_i64().unwrap().to_string();
+    let simple = etcd.run(&["endpoint", "hashkv", "--rev", &rev]);
+    let (ep, hash) = simple.ok().trim_end().split_once(", ").unwrap();
+    assert_eq!(ep, etcd.endpoint);
+    assert!(hash.parse::<u32>().is_ok(), "{simple:?}");
+    let json = etcd.run(&["endpoint", "hashkv", "--rev", &rev, "-w", "json"]);
+    let json: serde_json::Value = serde_json::from_str(json.ok()).unwrap();
+    assert_eq!(json[0]["Endpoint"], etcd.endpoint.as_str());
+    assert_eq!(json[0]["HashKV"]["hash"].to_string(), hash);
+    assert_eq!(
+        json[0]["HashKV"]["compact_revision"], -1,
+        "never compacted: {json}"
+    );
+    assert!(json[0]["HashKV"]["header"]["member_id"].is_u64(), "{json}");
+    let table = etcd.run(&["endpoint", "hashkv", "-w", "table"]);
+    assert!(
+        table
+            .ok()
+            .lines()
+            .nth(1)
+            .unwrap_or_default()
+            .contains("ENDPOINT")
+            && table.stdout.contains("HASH"),
+        "{table:?}"
+    );
+    let fields = etcd.run(&["endpoint", "hashkv", "--rev", &rev, "-w", "fields"]);
+    assert!(
+        fields.ok().contains(&format!(
+            "\"Endpoint\" : \"{}\"\n\"Hash\" : {hash}\n",
+            etcd.endpoint
+        )),
+        "{fields:?}"
+    );
+    etcd.run(&["put", "hashed", "2"]).ok();
+    let again = etcd.run(&["endpoint", "hashkv", "--rev", &rev]);
+    assert_eq!(
+        again.ok(),
+        simple.stdout,
+        "the hash up to a revision is fixed"
+    );
+    let future = etcd.run(&["endpoint", "hashkv", "--rev", "1000000"]);
+    assert_eq!(future.code, 1, "{future:?}");
+    assert!(
+        future.stderr.contains(&format!(
+            "Failed to get the hash of endpoint {} (etcdserver: mvcc: required revision is a future revision)",
+            etcd.endpoint
+        )) && future
+            .stderr
+            .contains("Error: etcdserver: mvcc: required revision is a future revision"),
+        "{future:?}"
+    );
+
     // The first endpoint is dead: kvctl falls back to the next one.
     let dead = format!("127.0.0.1:{}", free_port());
     let both = format!("{dead},http://{}", etcd.endpoint);

@@ -108,7 +108,7 @@ pub const GRPC_KEEPALIVE_MIN_TIME_IGNORED: &str =
 /// Why a periodic corruption check is not run (shared with the flag).
 pub const CORRUPT_CHECK_TIME_IGNORED: &str =
     "only the check at start (experimental-initial-corrupt-check) runs; \
-     compare running members with `etcdctl endpoint hashkv --cluster`";
+     compare running members with `kvctl endpoint hashkv --cluster` (or etcdctl's)";
 
 /// Why `cipher-suites` changes nothing (shared with the flag).
 pub const CIPHER_SUITES_IGNORED: &str =

@@ -84,7 +84,10 @@ pub fn local_hash(db: &Arc<Db>) -> storage::Result<LocalHash> {
     let revision = reader.current_revision()?;
     Ok(LocalHash {
         revision,
-        compact_revision: reader.compact_revision()?,
+        // As peers report it in HashKV.
+        compact_revision: crate::rpc::maintenance::reported_compact_revision(
+            reader.compact_revision()?,
+        ),
         hash: reader.hash_kv(revision)?,
     })
 }

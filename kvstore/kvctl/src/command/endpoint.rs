@@ -1,16 +1,17 @@
-//! `endpoint health|status [--cluster]`: each endpoint is asked on its own connection (not the fallback list).
-//! Health is a linearizable KV.Range of the key `health`, as etcdctl's (permission denied still counts as
-//! healthy); status is Maintenance.Status.
+//! `endpoint health|status|hashkv [--cluster]`: each endpoint is asked on its own connection (not the fallback
+//! list). Health is a linearizable KV.Range of the key `health`, as etcdctl's (permission denied still counts as
+//! healthy); status is Maintenance.Status; hashkv is Maintenance.HashKV (members with the same history print the
+//! same hash: how operators compare them).
 
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
-use kvstore_proto::etcdserverpb::{MemberListRequest, RangeRequest, StatusRequest};
+use kvstore_proto::etcdserverpb::{HashKvRequest, MemberListRequest, RangeRequest, StatusRequest};
 
 use super::{emit, emit_err, Context};
 use crate::client::{go_duration_string, ClientConfig, RpcError};
 use crate::error::{ExitCode, Failure};
-use crate::printer::{EpHealth, EpStatus};
+use crate::printer::{EpHashKv, EpHealth, EpStatus};
 
 /// `endpoint <subcommand>`.
 #[derive(Args, Clone, Debug)]
@@ -29,6 +30,13 @@ pub enum EndpointCommand {
     Health,
     /// Prints out the status of endpoints specified in `--endpoints` flag.
     Status,
+    /// Prints the KV history hash for each endpoint in --endpoints.
+    #[command(name = "hashkv")]
+    HashKv {
+        /// Maximum revision to hash (default: all revisions).
+        #[arg(long, default_value_t = 0)]
+        rev: i64,
+    },
 }
 
 /// Runs an `endpoint` subcommand.
@@ -41,6 +49,7 @@ pub async fn run(ctx: &Context, args: &EndpointArgs) -> anyhow::Result<()> {
     match args.command {
         EndpointCommand::Health => health(ctx, endpoints).await,
         EndpointCommand::Status => status(ctx, endpoints).await,
+        EndpointCommand::HashKv { rev } => hashkv(ctx, endpoints, rev).await,
     }
 }
 
@@ -120,6 +129,38 @@ async fn health(ctx: &Context, endpoints: Vec<String>) -> anyhow::Result<()> {
         return Err(Failure::error("unhealthy cluster").into());
     }
     Ok(())
+}
+
+/// As etcdctl: the endpoints that answered are printed; one that did not is reported on stderr, and the last
+/// such error ends the command with exit code 1.
+async fn hashkv(ctx: &Context, endpoints: Vec<String>, rev: i64) -> anyhow::Result<()> {
+    let mut list = Vec::new();
+    let mut last_error = None;
+    for ep in endpoints {
+        let result = match ctx.client.connect_to(&ep).await {
+            Ok(client) => client
+                .call(
+                    client
+                        .maintenance()
+                        .hash_kv(HashKvRequest { revision: rev }),
+                )
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match result {
+            Ok(resp) => list.push(EpHashKv { ep, resp }),
+            Err(e) => {
+                emit_err(format!("Failed to get the hash of endpoint {ep} ({e})\n").as_bytes());
+                last_error = Some(e);
+            }
+        }
+    }
+    emit(&ctx.printer.endpoint_hashkv(&list)?)?;
+    match last_error {
+        Some(e) => Err(Failure::error(e).into()),
+        None => Ok(()),
+    }
 }
 
 async fn status(ctx: &Context, endpoints: Vec<String>) -> anyhow::Result<()> {

@@ -84,6 +84,15 @@ impl MaintenanceService {
     }
 }
 
+/// The compacted revision as etcd's HashKV reports it: -1 for a store that was never compacted.
+pub fn reported_compact_revision(compacted: i64) -> i64 {
+    if compacted == 0 {
+        -1
+    } else {
+        compacted
+    }
+}
+
 #[tonic::async_trait]
 impl Maintenance for MaintenanceService {
     async fn alarm(&self, r: Request<AlarmRequest>) -> Result<Response<AlarmResponse>, Status> {
@@ -173,7 +182,8 @@ impl Maintenance for MaintenanceService {
         let rev = r.into_inner().revision;
         self.0
             .unary(SERVICE, "HashKV", async {
-                let (hash, compact_revision, hash_revision) = self.hash_at(rev)?;
+                let (hash, compacted, hash_revision) = self.hash_at(rev)?;
+                let compact_revision = reported_compact_revision(compacted);
                 Ok(HashKvResponse {
                     header: Some(self.0.state.header()),
                     hash,
