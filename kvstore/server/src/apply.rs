@@ -309,6 +309,9 @@ impl Applier {
         if crate::quota::adds_data(request) && self.state.no_space() {
             return Err(EtcdError::NoSpace);
         }
+        if crate::quota::refused_when_corrupt(request) && self.state.corrupt() {
+            return Err(EtcdError::Corrupt);
+        }
         match request {
             R::Alarm(a) => self.alarm(a, wb),
             R::Put(p) => {

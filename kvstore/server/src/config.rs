@@ -80,6 +80,8 @@ pub struct RawConfig {
     /// `--experimental-initial-corrupt-check`: compare the store's hash with the peers' before starting (see
     /// [`crate::corrupt_check`]).
     pub initial_corrupt_check: bool,
+    /// `--experimental-corrupt-check-time`: how often the leader compares the members' hashes (0: never).
+    pub corrupt_check_time: Duration,
 }
 
 /// One listener kind's TLS flags, as etcd names them (client or `--peer-` prefixed).
@@ -131,6 +133,7 @@ impl Default for RawConfig {
             grpc_keepalive_timeout: DEFAULT_GRPC_KEEPALIVE_TIMEOUT,
             watch_progress_notify_interval: DEFAULT_WATCH_PROGRESS_NOTIFY_INTERVAL,
             initial_corrupt_check: false,
+            corrupt_check_time: Duration::ZERO,
         }
     }
 }
@@ -190,6 +193,8 @@ pub struct ServerConfig {
     pub grpc_keepalive: Option<Keepalive>,
     pub watch_progress_notify_interval: Duration,
     pub initial_corrupt_check: bool,
+    /// `None` when off.
+    pub corrupt_check_time: Option<Duration>,
 }
 
 /// How often the server pings a client connection, and how long it waits for the answer before closing it.
@@ -659,6 +664,8 @@ impl ServerConfig {
             grpc_keepalive,
             watch_progress_notify_interval: raw.watch_progress_notify_interval,
             initial_corrupt_check: raw.initial_corrupt_check,
+            corrupt_check_time: (!raw.corrupt_check_time.is_zero())
+                .then_some(raw.corrupt_check_time),
         })
     }
 }

@@ -105,11 +105,6 @@ fn line_of(text: &str, key: &str) -> Option<usize> {
 pub const GRPC_KEEPALIVE_MIN_TIME_IGNORED: &str =
     "grpc-keepalive-min-time: the server does not police how often clients ping (hyper has no such limit); ignored";
 
-/// Why a periodic corruption check is not run (shared with the flag).
-pub const CORRUPT_CHECK_TIME_IGNORED: &str =
-    "only the check at start (experimental-initial-corrupt-check) runs; \
-     compare running members with `kvctl endpoint hashkv --cluster` (or etcdctl's)";
-
 /// Why `cipher-suites` changes nothing (shared with the flag).
 pub const CIPHER_SUITES_IGNORED: &str =
     "cipher-suites: kvstore's TLS (rustls) offers only AEAD suites with forward \
@@ -417,11 +412,6 @@ impl EtcdYaml {
             );
         }
         notice(
-            "experimental-corrupt-check-time",
-            &self.experimental_corrupt_check_time,
-            CORRUPT_CHECK_TIME_IGNORED,
-        );
-        notice(
             "experimental-enable-lease-checkpoint",
             &self.experimental_enable_lease_checkpoint,
             "a new leader renews every lease's full TTL, as without checkpoints",
@@ -495,6 +485,11 @@ impl EtcdYaml {
             &self.grpc_keepalive_timeout,
             d.grpc_keepalive_timeout,
         )?;
+        let corrupt_check_time = duration(
+            "experimental-corrupt-check-time",
+            &self.experimental_corrupt_check_time,
+            d.corrupt_check_time,
+        )?;
         let watch_progress_notify_interval = duration(
             "experimental-watch-progress-notify-interval",
             &self.experimental_watch_progress_notify_interval,
@@ -555,6 +550,7 @@ impl EtcdYaml {
             initial_corrupt_check: self
                 .experimental_initial_corrupt_check
                 .unwrap_or(d.initial_corrupt_check),
+            corrupt_check_time,
             name,
         })
     }

@@ -64,6 +64,9 @@ pub enum EtcdError {
     LeaderTransferTimeout,
     #[error("etcdserver: mvcc: database space exceeded")]
     NoSpace,
+    /// A CORRUPT alarm is up (see [`crate::corrupt_check`]): no mutation is applied until it is disarmed.
+    #[error("etcdserver: corrupt cluster")]
+    Corrupt,
     #[error("etcdserver: {0}")]
     InvalidArgument(String),
     /// A storage failure: the server stops itself after reporting it (fail-stop, like etcd).
@@ -89,6 +92,7 @@ impl EtcdError {
             | Unhealthy
             | LeaderTransferTimeout => Code::Unavailable,
             NoSpace => Code::ResourceExhausted,
+            Corrupt => Code::DataLoss,
             Storage(_) => Code::Internal,
         }
     }

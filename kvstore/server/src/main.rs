@@ -206,8 +206,8 @@ struct Flags {
     /// and refuse to start if they differ.
     #[arg(long, env = "KVSTORE_EXPERIMENTAL_INITIAL_CORRUPT_CHECK", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     experimental_initial_corrupt_check: bool,
-    /// Interval of a periodic corruption check among running members (accepted for etcd compatibility; only the
-    /// check at start runs).
+    /// Interval of the leader's corruption check among running members (0: off); a member whose history differs
+    /// raises the CORRUPT alarm, which stops all writes until it is disarmed.
     #[arg(long, env = "KVSTORE_EXPERIMENTAL_CORRUPT_CHECK_TIME", default_value = "0s", value_parser = parse_go_duration)]
     experimental_corrupt_check_time: Duration,
     /// Detail of the exported metrics: basic or extensive (kvstore always exports its latency histograms).
@@ -237,12 +237,6 @@ impl Flags {
         let mut notices = Vec::new();
         if self.grpc_keepalive_min_time != kvstore::config::DEFAULT_GRPC_KEEPALIVE_MIN_TIME {
             notices.push(kvstore::config_file::GRPC_KEEPALIVE_MIN_TIME_IGNORED.to_string());
-        }
-        if !self.experimental_corrupt_check_time.is_zero() {
-            notices.push(format!(
-                "experimental-corrupt-check-time: {}; ignored",
-                kvstore::config_file::CORRUPT_CHECK_TIME_IGNORED
-            ));
         }
         if !self.cipher_suites.trim().is_empty() {
             notices.push(kvstore::config_file::CIPHER_SUITES_IGNORED.to_string());
@@ -294,6 +288,7 @@ impl Flags {
             grpc_keepalive_timeout: self.grpc_keepalive_timeout,
             watch_progress_notify_interval: self.experimental_watch_progress_notify_interval,
             initial_corrupt_check: self.experimental_initial_corrupt_check,
+            corrupt_check_time: self.experimental_corrupt_check_time,
         };
         Ok(Loaded {
             raw,

@@ -62,6 +62,21 @@ pub fn adds_data(r: &raft_request::Request) -> bool {
     }
 }
 
+/// Whether a CORRUPT alarm refuses this request: every change to the keys or leases and compaction (etcd's
+/// corrupt applier); alarm changes still run, so an operator can disarm once the member is repaired.
+pub fn refused_when_corrupt(r: &raft_request::Request) -> bool {
+    use raft_request::Request as R;
+    matches!(
+        r,
+        R::Put(_)
+            | R::DeleteRange(_)
+            | R::Txn(_)
+            | R::Compaction(_)
+            | R::LeaseGrant(_)
+            | R::LeaseRevoke(_)
+    )
+}
+
 /// Whether a request of `cost` bytes still fits: the database's size plus the cost stays under the quota.
 pub fn fits(quota: Option<u64>, db_size: u64, cost: u64) -> bool {
     quota.is_none_or(|q| db_size.saturating_add(cost) < q)
@@ -116,6 +131,11 @@ impl Alarms {
 
     pub fn no_space(&self) -> bool {
         self.0.iter().any(|a| a.alarm == AlarmType::Nospace as i32)
+    }
+
+    /// Whether some member's CORRUPT alarm is up.
+    pub fn corrupt(&self) -> bool {
+        self.0.iter().any(|a| a.alarm == AlarmType::Corrupt as i32)
     }
 
     /// The alarms as etcd's Status lists them in `errors` (Go's text form of an `AlarmMember`).
@@ -206,6 +226,20 @@ mod tests {
         assert!(!adds_data(&R::DeleteRange(DeleteRangeRequest::default())));
         assert!(!adds_data(&R::Compaction(CompactionRequest::default())));
         assert!(!adds_data(&R::LeaseRevoke(LeaseRevokeRequest::default())));
+    }
+
+    #[test]
+    fn corrupt_refuses_every_change_but_alarms() {
+        use kvstore_proto::etcdserverpb::{AlarmRequest, DeleteRangeRequest, LeaseRevokeRequest};
+        use raft_request::Request as R;
+        assert!(refused_when_corrupt(&R::Put(PutRequest::default())));
+        assert!(refused_when_corrupt(&R::DeleteRange(
+            DeleteRangeRequest::default()
+        )));
+        assert!(refused_when_corrupt(&R::LeaseRevoke(
+            LeaseRevokeRequest::default()
+        )));
+        assert!(!refused_when_corrupt(&R::Alarm(AlarmRequest::default())));
     }
 
     #[test]

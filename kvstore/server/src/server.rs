@@ -369,6 +369,16 @@ impl Server {
                 wait_stop(stop_rx.clone()),
             )));
         }
+        if let Some(interval) = cfg.corrupt_check_time {
+            tasks.push(tokio::spawn(crate::corrupt_check::run_periodic(
+                interval,
+                db.clone(),
+                ctx.leader.clone(),
+                handle.clone(),
+                state.clone(),
+                wait_stop(stop_rx.clone()),
+            )));
+        }
         if let Some(policy) = cfg.auto_compaction {
             tasks.push(tokio::spawn(crate::auto_compact::run(
                 policy,

@@ -210,6 +210,11 @@ impl ServerState {
         self.alarms.read().is_ok_and(|a| a.no_space())
     }
 
+    /// Whether some member's CORRUPT alarm is up: no mutation is applied.
+    pub fn corrupt(&self) -> bool {
+        self.alarms.read().is_ok_and(|a| a.corrupt())
+    }
+
     pub fn set_membership(&self, m: Membership) {
         if let Ok(mut cur) = self.membership.write() {
             *cur = m;

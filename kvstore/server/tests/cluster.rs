@@ -871,16 +871,7 @@ async fn initial_corrupt_check_stops_a_member_whose_data_differs_from_its_peers(
 
     // Damage member 2's history on disk: one revision's entry disappears, as a bad sector would take it.
     c.kill9(2);
-    {
-        let db = kvstore::storage::Db::open(&c.members[2].data_dir).unwrap();
-        let cf = db.cf(kvstore::storage::CF_REV).unwrap();
-        let mut it = db.db.raw_iterator_cf(cf);
-        it.seek_to_first();
-        let first = it.key().expect("a revision entry").to_vec();
-        drop(it);
-        db.db.delete_cf(cf, &first).unwrap();
-        db.db.flush_cf(cf).unwrap();
-    }
+    damage_history(&c.members[2].data_dir);
     c.launch(2);
     let status = exited_within(&mut c, 2, Duration::from_secs(20))
         .expect("the member with damaged data kept running");
@@ -899,5 +890,74 @@ async fn initial_corrupt_check_stops_a_member_whose_data_differs_from_its_peers(
         exited_within(&mut c, 2, Duration::from_secs(3)).is_none(),
         "without the check the member starts: {}",
         c.log(2)
+    );
+}
+
+/// Deletes the oldest revision entry from a stopped member's store, as a lost sector would.
+fn damage_history(data_dir: &std::path::Path) {
+    let db = kvstore::storage::Db::open(data_dir).unwrap();
+    let cf = db.cf(kvstore::storage::CF_REV).unwrap();
+    let mut it = db.db.raw_iterator_cf(cf);
+    it.seek_to_first();
+    let first = it.key().expect("a revision entry").to_vec();
+    drop(it);
+    db.db.delete_cf(cf, &first).unwrap();
+    db.db.flush_cf(cf).unwrap();
+}
+
+/// etcd's `--experimental-corrupt-check-time`: the leader compares the members' hashes while they run; a member
+/// whose history differs gets the CORRUPT alarm, after which the cluster refuses writes ("etcdserver: corrupt
+/// cluster") but still serves reads, as etcd does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_periodic_corrupt_check_raises_the_alarm_and_writes_stop() {
+    let mut c = Cluster::start(3, &["--experimental-corrupt-check-time=300ms"]);
+    let all = c.endpoints().join(",");
+    let mut cl = client(&c.endpoints()).await;
+    for i in 0..20 {
+        cl.put(format!("k{i:02}"), "v", None).await.unwrap();
+    }
+    for ep in c.endpoints() {
+        wait_until(
+            Duration::from_secs(10),
+            "every member applied the writes",
+            || {
+                let ep = ep.clone();
+                async move { local_get(&ep, "k19").await.is_some() }
+            },
+        )
+        .await;
+    }
+    // Healthy members raise nothing.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(stdout(&etcdctl(&all, &["alarm", "list"])), "");
+    let leader = c.wait_leader(Duration::from_secs(5));
+    let victim = (leader + 1) % 3;
+    let victim_id = member_id(
+        &stdout(&etcdctl(&all, &["member", "list"])),
+        &format!("m{victim}"),
+    );
+    c.kill9(victim);
+    damage_history(&c.members[victim].data_dir);
+    c.launch(victim);
+    let expected = format!(
+        "memberID:{} alarm:CORRUPT",
+        u64::from_str_radix(&victim_id, 16).unwrap()
+    );
+    wait_until(Duration::from_secs(15), "the CORRUPT alarm", || {
+        let all = all.clone();
+        let expected = expected.clone();
+        async move { stdout(&etcdctl(&all, &["alarm", "list"])).contains(&expected) }
+    })
+    .await;
+    let out = etcdctl(&all, &["put", "after", "corrupt"]);
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("etcdserver: corrupt cluster"),
+        "{out:?}"
+    );
+    assert_eq!(
+        stdout(&etcdctl(&all, &["get", "k19", "--print-value-only"])),
+        "v\n",
+        "reads go on"
     );
 }
