@@ -834,22 +834,7 @@ fn exited_within(c: &mut Cluster, i: usize, within: Duration) -> Option<std::pro
 /// without the flag the damaged member is not examined.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn initial_corrupt_check_stops_a_member_whose_data_differs_from_its_peers() {
-    let mut c = Cluster::start(3, &["--experimental-initial-corrupt-check"]);
-    let mut cl = client(&c.endpoints()).await;
-    for i in 0..20 {
-        cl.put(format!("k{i:02}"), "v", None).await.unwrap();
-    }
-    for ep in c.endpoints() {
-        wait_until(
-            Duration::from_secs(10),
-            "every member applied the writes",
-            || {
-                let ep = ep.clone();
-                async move { local_get(&ep, "k19").await.is_some() }
-            },
-        )
-        .await;
-    }
+    let (mut c, mut cl) = three_with_keys(&["--experimental-initial-corrupt-check"]).await;
     // Intact data: the restarted member compares, agrees, and serves.
     c.kill9(1);
     c.launch(1);
@@ -869,28 +854,51 @@ async fn initial_corrupt_check_stops_a_member_whose_data_differs_from_its_peers(
         c.log(1)
     );
 
-    // Damage member 2's history on disk: one revision's entry disappears, as a bad sector would take it.
-    c.kill9(2);
-    damage_history(&c.members[2].data_dir);
-    c.launch(2);
-    let status = exited_within(&mut c, 2, Duration::from_secs(20))
+    // Damage a follower's history on disk (a follower, so the writes below need no election): one revision's
+    // entry disappears, as a bad sector would take it.
+    let victim = (c.wait_leader(Duration::from_secs(5)) + 1) % 3;
+    c.kill9(victim);
+    damage_history(&c.members[victim].data_dir);
+    c.launch(victim);
+    let status = exited_within(&mut c, victim, Duration::from_secs(20))
         .expect("the member with damaged data kept running");
     assert!(!status.success());
-    let log = c.log(2);
+    let log = c.log(victim);
     assert!(log.contains("found data inconsistency with peers"), "{log}");
     // The other two, and their data, go on.
     cl.put("after", "check", None).await.unwrap();
 
     // Without the flag the member is not examined (the check is what stopped it).
-    c.members[2]
+    c.members[victim]
         .extra
         .retain(|f| f != "--experimental-initial-corrupt-check");
-    c.launch(2);
+    c.launch(victim);
     assert!(
-        exited_within(&mut c, 2, Duration::from_secs(3)).is_none(),
+        exited_within(&mut c, victim, Duration::from_secs(3)).is_none(),
         "without the check the member starts: {}",
-        c.log(2)
+        c.log(victim)
     );
+}
+
+/// Three members with `flags`, holding keys k00..k19 that every member has applied.
+async fn three_with_keys(flags: &[&str]) -> (Cluster, Client) {
+    let c = Cluster::start(3, flags);
+    let mut cl = client(&c.endpoints()).await;
+    for i in 0..20 {
+        cl.put(format!("k{i:02}"), "v", None).await.unwrap();
+    }
+    for ep in c.endpoints() {
+        wait_until(
+            Duration::from_secs(10),
+            "every member applied the writes",
+            || {
+                let ep = ep.clone();
+                async move { local_get(&ep, "k19").await.is_some() }
+            },
+        )
+        .await;
+    }
+    (c, cl)
 }
 
 /// Deletes the oldest revision entry from a stopped member's store, as a lost sector would.
@@ -910,23 +918,8 @@ fn damage_history(data_dir: &std::path::Path) {
 /// cluster") but still serves reads, as etcd does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_periodic_corrupt_check_raises_the_alarm_and_writes_stop() {
-    let mut c = Cluster::start(3, &["--experimental-corrupt-check-time=300ms"]);
+    let (mut c, _) = three_with_keys(&["--experimental-corrupt-check-time=300ms"]).await;
     let all = c.endpoints().join(",");
-    let mut cl = client(&c.endpoints()).await;
-    for i in 0..20 {
-        cl.put(format!("k{i:02}"), "v", None).await.unwrap();
-    }
-    for ep in c.endpoints() {
-        wait_until(
-            Duration::from_secs(10),
-            "every member applied the writes",
-            || {
-                let ep = ep.clone();
-                async move { local_get(&ep, "k19").await.is_some() }
-            },
-        )
-        .await;
-    }
     // Healthy members raise nothing.
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(stdout(&etcdctl(&all, &["alarm", "list"])), "");

@@ -74,11 +74,7 @@ impl RevokingVerifier {
     /// The verifier for the list on disk now.
     fn verifier(&self) -> Arc<dyn ClientCertVerifier> {
         let stamp = modified(&self.crl);
-        // The pair is replaced whole, so a panic elsewhere cannot have left it half-written.
-        let mut current = self
-            .current
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut current = self.lock();
         if stamp != current.0 {
             match build(&self.roots, &self.provider, &self.crl) {
                 Ok(v) => {
@@ -93,6 +89,19 @@ impl RevokingVerifier {
             }
         }
         current.1.clone()
+    }
+
+    /// The verifier in force, without looking at the file (for the handshake's signature checks, which do not
+    /// depend on the list).
+    fn in_force(&self) -> Arc<dyn ClientCertVerifier> {
+        self.lock().1.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Option<SystemTime>, Arc<dyn ClientCertVerifier>)> {
+        // The pair is replaced whole, so a panic elsewhere cannot have left it half-written.
+        self.current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -135,12 +144,7 @@ impl ClientCertVerifier for RevokingVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        self.in_force().verify_tls12_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -149,17 +153,10 @@ impl ClientCertVerifier for RevokingVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        self.in_force().verify_tls13_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
+        self.in_force().supported_verify_schemes()
     }
 }
