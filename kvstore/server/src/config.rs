@@ -16,7 +16,7 @@ pub enum ConfigError {
     Invalid { flag: &'static str, reason: String },
 }
 
-fn invalid(flag: &'static str, reason: impl Into<String>) -> ConfigError {
+pub(crate) fn invalid(flag: &'static str, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         flag,
         reason: reason.into(),

@@ -15,8 +15,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_yaml_ng::Value;
 
-use crate::config::{RawConfig, TlsFlags};
-use crate::logging::{LogConfigError, LogSettings};
+use crate::config::{ConfigError, RawConfig, TlsFlags};
+use crate::logging::LogSettings;
 
 /// What was wrong with the file; every variant names the file, and the line when there is one.
 #[derive(Debug, thiserror::Error)]
@@ -49,11 +49,18 @@ pub struct FileConfig {
     pub log: LogSettings,
     /// One line per key that was accepted but changes nothing here, for the log once it is set up.
     pub notices: Vec<String>,
+    /// The file itself, to point at a setting found wrong later.
+    pub source: Source,
+}
+
+/// The file's name and text.
+#[derive(Debug)]
+pub struct Source {
     path: PathBuf,
     text: String,
 }
 
-impl FileConfig {
+impl Source {
     /// Where a setting came from, for an error about it found later (the flag name is the key, with the TLS
     /// flags' `peer-` prefix mapped to their section): `etcd.yml line 4 (listen-client-urls)`.
     pub fn locate(&self, flag: &str) -> String {
@@ -152,18 +159,7 @@ pub fn parse(path: &Path, text: String) -> Result<FileConfig, ConfigFileError> {
         file.log_level.as_deref().unwrap_or("info"),
         file.debug.unwrap_or(false),
     )
-    .map_err(|e| {
-        let key = match e {
-            LogConfigError::Logger(_) => "logger",
-            LogConfigError::Level(..) => "log-level",
-            LogConfigError::Outputs(_) | LogConfigError::Open { .. } => "log-outputs",
-        };
-        let reason = e.to_string();
-        let reason = reason
-            .split_once(": ")
-            .map_or(reason.clone(), |(_, r)| r.to_string());
-        refuse(key, reason)
-    })?;
+    .map_err(|ConfigError::Invalid { flag, reason }| refuse(flag, reason))?;
     if let Some(m) = file.metrics.as_deref() {
         if m != "basic" && m != "extensive" {
             return Err(refuse(
@@ -179,8 +175,10 @@ pub fn parse(path: &Path, text: String) -> Result<FileConfig, ConfigFileError> {
         discovery,
         log,
         notices,
-        path: path.to_path_buf(),
-        text,
+        source: Source {
+            path: path.to_path_buf(),
+            text,
+        },
     })
 }
 
@@ -311,7 +309,7 @@ fn is_set(v: &Option<Value>) -> bool {
     }
 }
 
-fn text_of(v: &Option<Value>) -> String {
+fn text_of(v: Option<&Value>) -> String {
     match v {
         Some(Value::String(s)) => s.clone(),
         Some(v) => serde_yaml_ng::to_string(v)
@@ -327,7 +325,7 @@ impl EtcdYaml {
         &self,
         refuse: &dyn Fn(&str, String) -> ConfigFileError,
     ) -> Result<Vec<String>, ConfigFileError> {
-        let proxy = text_of(&self.proxy);
+        let proxy = text_of(self.proxy.as_ref());
         if !proxy.is_empty() && proxy != "off" {
             return Err(refuse(
                 "proxy",
@@ -360,10 +358,7 @@ impl EtcdYaml {
         );
         notice(
             "cors",
-            &self
-                .cors
-                .clone()
-                .filter(|v| text_of(&Some(v.clone())) != "*"),
+            &self.cors.clone().filter(|v| text_of(Some(v)) != "*"),
             "the JSON gateway sends no CORS headers",
         );
         notice(
@@ -371,7 +366,7 @@ impl EtcdYaml {
             &self
                 .host_whitelist
                 .clone()
-                .filter(|v| text_of(&Some(v.clone())) != "*"),
+                .filter(|v| text_of(Some(v)) != "*"),
             "requests are not filtered by Host header",
         );
         notice(
@@ -424,7 +419,7 @@ impl EtcdYaml {
         if is_set(&self.cipher_suites) {
             notices.push(CIPHER_SUITES_IGNORED.into());
         }
-        if text_of(&self.initial_election_tick_advance) == "false" {
+        if text_of(self.initial_election_tick_advance.as_ref()) == "false" {
             notices.push(
                 "initial-election-tick-advance: false is ignored; a member without a leader elects at a fast \
                  pace for three election timeouts"
@@ -572,7 +567,7 @@ fn go_duration(v: &Option<Value>) -> Result<Option<Duration>, String> {
             .map_err(|why| format!("{s:?}: {why}")),
         Some(other) => Err(format!(
             "{}: expected nanoseconds or a duration such as \"5s\"",
-            text_of(&Some(other.clone()))
+            text_of(Some(other))
         )),
     }
 }
@@ -585,7 +580,7 @@ fn scalar_text(v: &Option<Value>) -> Result<Option<String>, String> {
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
         Some(other) => Err(format!(
             "{}: expected a number or a string",
-            text_of(&Some(other.clone()))
+            text_of(Some(other))
         )),
     }
 }
@@ -599,16 +594,13 @@ fn string_list(v: &Option<Value>) -> Result<Option<Vec<String>>, String> {
             .iter()
             .map(|v| match v {
                 Value::String(s) => Ok(s.clone()),
-                other => Err(format!(
-                    "{}: expected a string",
-                    text_of(&Some(other.clone()))
-                )),
+                other => Err(format!("{}: expected a string", text_of(Some(other)))),
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Some),
         Some(other) => Err(format!(
             "{}: expected a list of strings",
-            text_of(&Some(other.clone()))
+            text_of(Some(other))
         )),
     }
 }
@@ -753,14 +745,15 @@ experimental-initial-corrupt-check: true
             .unwrap()
         );
         assert!(c
+            .source
             .locate("cert-file")
             .starts_with("etcd.yml line 14 (client-transport-security.cert-file)"));
         assert_eq!(
-            c.locate("peer-trusted-ca-file"),
+            c.source.locate("peer-trusted-ca-file"),
             "etcd.yml (peer-transport-security.trusted-ca-file, its default)"
         );
         assert_eq!(
-            c.locate("listen-client-urls"),
+            c.source.locate("listen-client-urls"),
             "etcd.yml line 3 (listen-client-urls)"
         );
     }

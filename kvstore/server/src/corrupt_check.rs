@@ -22,11 +22,11 @@ use kvstore_proto::etcdserverpb::{
 };
 use kvstore_proto::internal::raft_request::Request as Raft;
 
-use crate::mvcc::read::Reader;
+use crate::error::EtcdError;
 use crate::node::NodeHandle;
 use crate::peer::forward::{Forwarder, Kind};
 use crate::state::ServerState;
-use crate::storage::{self, Db};
+use crate::storage::Db;
 
 /// This member's hash of its history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,18 +95,13 @@ pub fn verdict(local: LocalHash, peers: &[PeerHash]) -> (Vec<u64>, Vec<String>) 
     (mismatched, notes)
 }
 
-/// Hashes this member's history at its current revision.
-pub fn local_hash(db: &Arc<Db>) -> storage::Result<LocalHash> {
-    let snap = db.db.snapshot();
-    let reader = Reader::at_snapshot(db, &snap);
-    let revision = reader.current_revision()?;
+/// Hashes this member's history at its current revision, as a peer's HashKV reports its own.
+pub fn local_hash(db: &Arc<Db>) -> Result<LocalHash, EtcdError> {
+    let (hash, compact_revision, revision) = crate::rpc::maintenance::hash_at(db, 0)?;
     Ok(LocalHash {
         revision,
-        // As peers report it in HashKV.
-        compact_revision: crate::rpc::maintenance::reported_compact_revision(
-            reader.compact_revision()?,
-        ),
-        hash: reader.hash_kv(revision)?,
+        compact_revision,
+        hash,
     })
 }
 
@@ -240,13 +235,7 @@ pub async fn run_periodic(
         if !state.is_leader.load(Relaxed) {
             continue;
         }
-        let peers: Vec<u64> = state
-            .membership()
-            .members
-            .iter()
-            .map(|m| m.id)
-            .filter(|&id| id != forwarder.me)
-            .collect();
+        let peers = state.membership().others(forwarder.me);
         let suspects = match periodic_pass(&db, &forwarder, &node, &peers).await {
             Ok(s) => s,
             Err(e) => {

@@ -22,20 +22,14 @@ use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields, MakeWriter};
 use tracing_subscriber::registry::LookupSpan;
 
-/// What was wrong with the logging flags; names the flag.
-#[derive(Debug, thiserror::Error)]
-pub enum LogConfigError {
-    #[error("--logger: {0:?}: expected zap or capnslog")]
-    Logger(String),
-    #[error("--log-outputs: {0}")]
-    Outputs(String),
-    #[error("--log-level: {0:?}: expected debug, info, warn, error, panic or fatal (or a tracing filter such as kvstore=debug): {1}")]
-    Level(String, String),
-    #[error("--log-outputs: {path}: {source}")]
-    Open {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+use crate::config::{invalid, ConfigError};
+
+/// A `--log-level` that is neither one of etcd's level names nor a tracing filter.
+fn bad_level(level: &str, e: impl std::fmt::Display) -> ConfigError {
+    invalid(
+        "log-level",
+        format!("{level:?}: expected debug, info, warn, error, panic or fatal (or a tracing filter such as kvstore=debug): {e}"),
+    )
 }
 
 /// The line format (`--logger`).
@@ -72,11 +66,16 @@ impl LogSettings {
         outputs: &[String],
         level: &str,
         debug: bool,
-    ) -> Result<LogSettings, LogConfigError> {
+    ) -> Result<LogSettings, ConfigError> {
         let logger = match logger {
             "capnslog" => Logger::Capnslog,
             "zap" => Logger::Zap,
-            other => return Err(LogConfigError::Logger(other.into())),
+            other => {
+                return Err(invalid(
+                    "logger",
+                    format!("{other:?}: expected zap or capnslog"),
+                ))
+            }
         };
         let names: Vec<&str> = outputs
             .iter()
@@ -89,9 +88,10 @@ impl LogSettings {
             names
         };
         if names.len() > 1 && names.contains(&"default") {
-            return Err(LogConfigError::Outputs(format!(
-                "{names:?}: \"default\" cannot be combined with other outputs"
-            )));
+            return Err(invalid(
+                "log-outputs",
+                format!("{names:?}: \"default\" cannot be combined with other outputs"),
+            ));
         }
         let outputs: Vec<LogOutput> = names
             .iter()
@@ -104,17 +104,17 @@ impl LogSettings {
         if logger == Logger::Capnslog
             && (outputs.len() != 1 || matches!(outputs[0], LogOutput::File(_)))
         {
-            return Err(LogConfigError::Outputs(format!(
-                "{names:?}: --logger=capnslog writes to exactly one of default, stdout or stderr (files need --logger=zap)"
-            )));
+            return Err(invalid(
+                "log-outputs",
+                format!("{names:?}: --logger=capnslog writes to exactly one of default, stdout or stderr (files need --logger=zap)"),
+            ));
         }
         let filter = match (debug, level) {
             (true, _) => "debug".to_string(),
             (false, "panic" | "fatal" | "dpanic") => "error".to_string(),
             (false, other) => other.to_string(),
         };
-        tracing_subscriber::EnvFilter::try_new(&filter)
-            .map_err(|e| LogConfigError::Level(level.into(), e.to_string()))?;
+        tracing_subscriber::EnvFilter::try_new(&filter).map_err(|e| bad_level(level, e))?;
         Ok(LogSettings {
             logger,
             outputs,
@@ -124,7 +124,7 @@ impl LogSettings {
 
     /// Installs the global subscriber. Under a service manager (unitd or systemd set `INVOCATION_ID`) text lines
     /// leave out the time: the journal stamps every line already.
-    pub fn init(&self) -> Result<(), LogConfigError> {
+    pub fn init(&self) -> Result<(), ConfigError> {
         let mut writer: Option<BoxMakeWriter> = None;
         let mut to_terminal = false;
         for output in &self.outputs {
@@ -142,10 +142,7 @@ impl LogSettings {
                         .create(true)
                         .append(true)
                         .open(path)
-                        .map_err(|source| LogConfigError::Open {
-                            path: path.clone(),
-                            source,
-                        })?;
+                        .map_err(|e| invalid("log-outputs", format!("{}: {e}", path.display())))?;
                     BoxMakeWriter::new(SharedFile(Arc::new(Mutex::new(file))))
                 }
             };
@@ -158,7 +155,7 @@ impl LogSettings {
         }
         let writer = writer.unwrap_or_else(|| BoxMakeWriter::new(std::io::stderr));
         let filter = tracing_subscriber::EnvFilter::try_new(&self.filter)
-            .map_err(|e| LogConfigError::Level(self.filter.clone(), e.to_string()))?;
+            .map_err(|e| bad_level(&self.filter, e))?;
         let builder = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(writer);

@@ -12,7 +12,7 @@ use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser};
 use kvstore::auto_compact::parse_go_duration;
 use kvstore::config::{ConfigError, TlsFlags};
-use kvstore::config_file::FileConfig;
+use kvstore::config_file::{FileConfig, Source};
 use kvstore::logging::LogSettings;
 use kvstore::{RawConfig, Server, ServerConfig};
 
@@ -307,17 +307,17 @@ struct Loaded {
     log: LogSettings,
     notices: Vec<String>,
     /// The file it came from, to say where a bad setting is.
-    file: Option<FileConfig>,
+    file: Option<Source>,
 }
 
 impl Loaded {
     fn from_file(file: FileConfig) -> Loaded {
         Loaded {
-            raw: file.raw.clone(),
-            discovery: file.discovery.clone(),
-            log: file.log.clone(),
-            notices: file.notices.clone(),
-            file: Some(file),
+            raw: file.raw,
+            discovery: file.discovery,
+            log: file.log,
+            notices: file.notices,
+            file: Some(file.source),
         }
     }
 

@@ -123,23 +123,18 @@ impl Server {
             hub.clone(),
             compactor,
         )?;
-        if cfg.initial_corrupt_check {
-            let peers: Vec<u64> = membership
-                .members
-                .iter()
-                .map(|m| m.id)
-                .filter(|&id| id != cfg.member_id)
-                .collect();
-            if !peers.is_empty() {
-                let forwarder = crate::peer::forward::Forwarder {
-                    me: cfg.member_id,
-                    state: state.clone(),
-                    tls: cfg.peer_tls.client.clone(),
-                };
-                crate::corrupt_check::check(&db, &forwarder, &peers)
-                    .await
-                    .map_err(ServerError::Cluster)?;
-            }
+        // Requests to other members over the peer URL: the initial corruption check's, then clients' that
+        // belong to the leader.
+        let forwarder = crate::peer::forward::Forwarder {
+            me: cfg.member_id,
+            state: state.clone(),
+            tls: cfg.peer_tls.client.clone(),
+        };
+        let peers = membership.others(cfg.member_id);
+        if cfg.initial_corrupt_check && !peers.is_empty() {
+            crate::corrupt_check::check(&db, &forwarder, &peers)
+                .await
+                .map_err(ServerError::Cluster)?;
         }
         if cfg.force_new_cluster {
             if !log.conf_state().voters.contains(&cfg.member_id) {
@@ -228,11 +223,7 @@ impl Server {
             hub: hub.clone(),
             metrics: metrics.clone(),
             progress_interval: cfg.watch_progress_notify_interval,
-            leader: crate::peer::forward::Forwarder {
-                me: cfg.member_id,
-                state: state.clone(),
-                tls: cfg.peer_tls.client.clone(),
-            },
+            leader: forwarder,
             in_flight: Arc::default(),
             quota: cfg.quota_bytes,
             max_txn_ops: cfg.max_txn_ops,

@@ -68,6 +68,15 @@ impl Membership {
         Ok(())
     }
 
+    /// The ids of every member but `me`.
+    pub fn others(&self, me: u64) -> Vec<u64> {
+        self.members
+            .iter()
+            .map(|m| m.id)
+            .filter(|&id| id != me)
+            .collect()
+    }
+
     pub fn get(&self, id: u64) -> Option<&MemberInfo> {
         self.members.iter().find(|m| m.id == id)
     }

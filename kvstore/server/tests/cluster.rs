@@ -571,16 +571,9 @@ async fn members_are_added_as_learners_promoted_and_removed_at_runtime() {
         .to_string();
     let out = etcdctl(&c.endpoints()[1], &["member", "remove", &founder]);
     assert!(out.status.success(), "{out:?}");
-    let m0 = c.members[0].child.as_mut().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = m0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "the removed member did not stop");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    c.members[0].child = None;
+    let status = c
+        .exited_within(0, Duration::from_secs(10))
+        .expect("the removed member did not stop");
     assert!(
         !status.success(),
         "the removed member exits with an error: {status:?}"
@@ -596,16 +589,10 @@ async fn members_are_added_as_learners_promoted_and_removed_at_runtime() {
     assert!(!list.contains(", m0, ") && list.contains(", d, "), "{list}");
     // Restarted on its old data dir, the removed member refuses to run instead of disrupting the cluster.
     c.launch(0);
-    let m0 = c.members[0].child.as_mut().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while m0.try_wait().unwrap().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "a removed member restarted and kept running"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    c.members[0].child = None;
+    assert!(
+        c.exited_within(0, Duration::from_secs(10)).is_some(),
+        "a removed member restarted and kept running"
+    );
     // The three members left (m1, m2, d) take writes (after an election if m0 had been leading).
     wait_until(Duration::from_secs(10), "writes after the removal", || {
         let rest = rest.clone();
@@ -690,22 +677,11 @@ fn force_new_cluster_restarts_a_survivor_alone_with_its_data() {
 
     // A removed member that comes back learns it was removed and stops; the survivor goes on alone.
     c.launch(1);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while c.members[1]
-        .child
-        .as_mut()
-        .unwrap()
-        .try_wait()
-        .unwrap()
-        .is_none()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the removed member kept running:\n{}",
-            c.log(1)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    assert!(
+        c.exited_within(1, Duration::from_secs(20)).is_some(),
+        "the removed member kept running:\n{}",
+        c.log(1)
+    );
     let out = etcdctl(&survivor, &["get", "again", "--print-value-only"]);
     assert_eq!(stdout(&out), "v\n");
     assert_eq!(
@@ -815,20 +791,6 @@ fn membership_changes_that_would_cost_the_quorum_are_refused() {
     assert!(out.status.success(), "{out:?}");
 }
 
-/// Waits for member `i` to exit by itself; its exit status.
-fn exited_within(c: &mut Cluster, i: usize, within: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + within;
-    let child = c.members[i].child.as_mut()?;
-    while Instant::now() < deadline {
-        if let Some(status) = child.try_wait().unwrap() {
-            c.members[i].child = None;
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    None
-}
-
 /// etcd's `--experimental-initial-corrupt-check`: a member restarted on data whose history no longer matches
 /// its peers' refuses to start, naming the peers that disagree; a member with intact data starts as usual, and
 /// without the flag the damaged member is not examined.
@@ -860,7 +822,8 @@ async fn initial_corrupt_check_stops_a_member_whose_data_differs_from_its_peers(
     c.kill9(victim);
     damage_history(&c.members[victim].data_dir);
     c.launch(victim);
-    let status = exited_within(&mut c, victim, Duration::from_secs(20))
+    let status = c
+        .exited_within(victim, Duration::from_secs(20))
         .expect("the member with damaged data kept running");
     assert!(!status.success());
     let log = c.log(victim);
@@ -874,7 +837,7 @@ async fn initial_corrupt_check_stops_a_member_whose_data_differs_from_its_peers(
         .retain(|f| f != "--experimental-initial-corrupt-check");
     c.launch(victim);
     assert!(
-        exited_within(&mut c, victim, Duration::from_secs(3)).is_none(),
+        c.exited_within(victim, Duration::from_secs(3)).is_none(),
         "without the check the member starts: {}",
         c.log(victim)
     );

@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use kvstore_proto::etcdserverpb::{HashKvRequest, MemberListRequest, RangeRequest, StatusRequest};
 
 use super::{emit, emit_err, Context};
-use crate::client::{go_duration_string, ClientConfig, RpcError};
+use crate::client::{go_duration_string, Client, ClientConfig, RpcError};
 use crate::error::{ExitCode, Failure};
 use crate::printer::{EpHashKv, EpHealth, EpStatus};
 
@@ -131,31 +131,53 @@ async fn health(ctx: &Context, endpoints: Vec<String>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// As etcdctl: the endpoints that answered are printed; one that did not is reported on stderr, and the last
-/// such error ends the command with exit code 1.
-async fn hashkv(ctx: &Context, endpoints: Vec<String>, rev: i64) -> anyhow::Result<()> {
-    let mut list = Vec::new();
+/// Asks each endpoint on its own connection with `ask`. One that fails is reported on stderr as etcdctl reports
+/// it ("Failed to get the `what` of endpoint EP (error)") and left out; the answers come back with the last
+/// error.
+async fn ask_each<T, F, Fut>(
+    ctx: &Context,
+    endpoints: Vec<String>,
+    what: &str,
+    ask: F,
+) -> (Vec<(String, T)>, Option<String>)
+where
+    F: Fn(Client) -> Fut,
+    Fut: std::future::Future<Output = Result<T, RpcError>>,
+{
+    let mut answers = Vec::new();
     let mut last_error = None;
     for ep in endpoints {
         let result = match ctx.client.connect_to(&ep).await {
-            Ok(client) => client
-                .call(
-                    client
-                        .maintenance()
-                        .hash_kv(HashKvRequest { revision: rev }),
-                )
-                .await
-                .map_err(|e| e.to_string()),
+            Ok(client) => ask(client).await.map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
         match result {
-            Ok(resp) => list.push(EpHashKv { ep, resp }),
+            Ok(resp) => answers.push((ep, resp)),
             Err(e) => {
-                emit_err(format!("Failed to get the hash of endpoint {ep} ({e})\n").as_bytes());
+                emit_err(format!("Failed to get the {what} of endpoint {ep} ({e})\n").as_bytes());
                 last_error = Some(e);
             }
         }
     }
+    (answers, last_error)
+}
+
+/// As etcdctl: the endpoints that answered are printed, and the last failure ends the command with its error.
+async fn hashkv(ctx: &Context, endpoints: Vec<String>, rev: i64) -> anyhow::Result<()> {
+    let (answers, last_error) = ask_each(ctx, endpoints, "hash", |client| async move {
+        client
+            .call(
+                client
+                    .maintenance()
+                    .hash_kv(HashKvRequest { revision: rev }),
+            )
+            .await
+    })
+    .await;
+    let list: Vec<EpHashKv> = answers
+        .into_iter()
+        .map(|(ep, resp)| EpHashKv { ep, resp })
+        .collect();
     emit(&ctx.printer.endpoint_hashkv(&list)?)?;
     match last_error {
         Some(e) => Err(Failure::error(e).into()),
@@ -163,27 +185,20 @@ async fn hashkv(ctx: &Context, endpoints: Vec<String>, rev: i64) -> anyhow::Resu
     }
 }
 
+/// As etcdctl: the endpoints that answered are printed; any failure exits 1 without another message.
 async fn status(ctx: &Context, endpoints: Vec<String>) -> anyhow::Result<()> {
-    let mut list = Vec::new();
-    let mut failed = false;
-    for ep in endpoints {
-        let result = match ctx.client.connect_to(&ep).await {
-            Ok(client) => client
-                .call(client.maintenance().status(StatusRequest {}))
-                .await
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        match result {
-            Ok(resp) => list.push(EpStatus { ep, resp }),
-            Err(e) => {
-                failed = true;
-                emit_err(format!("Failed to get the status of endpoint {ep} ({e})\n").as_bytes());
-            }
-        }
-    }
+    let (answers, last_error) = ask_each(ctx, endpoints, "status", |client| async move {
+        client
+            .call(client.maintenance().status(StatusRequest {}))
+            .await
+    })
+    .await;
+    let list: Vec<EpStatus> = answers
+        .into_iter()
+        .map(|(ep, resp)| EpStatus { ep, resp })
+        .collect();
     emit(&ctx.printer.endpoint_status(&list)?)?;
-    if failed {
+    if last_error.is_some() {
         return Err(Failure::silent(ExitCode::Error).into());
     }
     Ok(())

@@ -21,6 +21,7 @@ use super::{unexpected, Ctx};
 use crate::apply::Response as Applied;
 use crate::error::EtcdError;
 use crate::mvcc::read::Reader;
+use crate::storage::Db;
 
 /// The etcd API level kvstore speaks; clients use it to pick features.
 pub const API_VERSION: &str = "3.4.0";
@@ -72,25 +73,17 @@ const SERVICE: &str = "etcdserverpb.Maintenance";
 /// How long MoveLeader waits for the target to lead.
 const LEADER_TRANSFER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-impl MaintenanceService {
-    fn hash_at(&self, rev: i64) -> Result<(u32, i64, i64), EtcdError> {
-        let db = self.0.db.clone();
-        let snap = db.db.snapshot();
-        let reader = Reader::at_snapshot(&db, &snap);
-        let current = reader.current_revision()?;
-        let compacted = reader.compact_revision()?;
-        let rev = crate::kv_ops::read_revision(rev, current, compacted)?;
-        Ok((reader.hash_kv(rev)?, compacted, rev))
-    }
-}
-
-/// The compacted revision as etcd's HashKV reports it: -1 for a store that was never compacted.
-pub fn reported_compact_revision(compacted: i64) -> i64 {
-    if compacted == 0 {
-        -1
-    } else {
-        compacted
-    }
+/// HashKV's answer for `rev` (0: the current revision): the hash of the history up to it, the compacted
+/// revision as etcd reports it (-1 for a store never compacted), and the revision hashed. Also what the
+/// corruption checks compare (see [`crate::corrupt_check`]).
+pub fn hash_at(db: &Arc<Db>, rev: i64) -> Result<(u32, i64, i64), EtcdError> {
+    let snap = db.db.snapshot();
+    let reader = Reader::at_snapshot(db, &snap);
+    let current = reader.current_revision()?;
+    let compacted = reader.compact_revision()?;
+    let rev = crate::kv_ops::read_revision(rev, current, compacted)?;
+    let reported = if compacted == 0 { -1 } else { compacted };
+    Ok((reader.hash_kv(rev)?, reported, rev))
 }
 
 #[tonic::async_trait]
@@ -169,7 +162,7 @@ impl Maintenance for MaintenanceService {
     async fn hash(&self, _r: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
         self.0
             .unary(SERVICE, "Hash", async {
-                let (hash, _, _) = self.hash_at(0)?;
+                let (hash, _, _) = hash_at(&self.0.db, 0)?;
                 Ok(HashResponse {
                     header: Some(self.0.state.header()),
                     hash,
@@ -182,8 +175,7 @@ impl Maintenance for MaintenanceService {
         let rev = r.into_inner().revision;
         self.0
             .unary(SERVICE, "HashKV", async {
-                let (hash, compacted, hash_revision) = self.hash_at(rev)?;
-                let compact_revision = reported_compact_revision(compacted);
+                let (hash, compact_revision, hash_revision) = hash_at(&self.0.db, rev)?;
                 Ok(HashKvResponse {
                     header: Some(self.0.state.header()),
                     hash,

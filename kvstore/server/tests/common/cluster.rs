@@ -192,6 +192,24 @@ impl Cluster {
         m.child = Some(cmd.spawn().expect("spawn kvstore"));
     }
 
+    /// Waits up to `within` for member `i` to exit by itself; its exit status, or `None` if it kept running.
+    pub fn exited_within(
+        &mut self,
+        i: usize,
+        within: Duration,
+    ) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        let child = self.members[i].child.as_mut()?;
+        while Instant::now() < deadline {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.members[i].child = None;
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
     /// SIGKILL member `i` (inside a namespace, `ip netns exec` execs kvstore, so the child is kvstore itself).
     pub fn kill9(&mut self, i: usize) {
         if let Some(mut c) = self.members[i].child.take() {
