@@ -79,6 +79,11 @@ impl Endpoints {
         self.clients[self.current.load(Ordering::Relaxed) % self.clients.len()].clone()
     }
 
+    /// How long a request may take (`--request-timeout`, fleetd's `etcd_request_timeout`).
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// A request on the current endpoint could not reach the KV store: check it now rather than at the next
     /// interval, so the next request already goes to an endpoint that answers.
     pub(crate) fn suspect(&self) {

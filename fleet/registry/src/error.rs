@@ -45,4 +45,25 @@ impl RegistryError {
             _ => false,
         }
     }
+
+    /// Whether the request never left this process: the connection to the endpoint was refused. Only then is
+    /// a change known not to have been applied.
+    pub fn is_unsent(&self) -> bool {
+        // etcd_client's error gives no source; its gRPC status and transport error do.
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = match self {
+            RegistryError::Kv(etcd_client::Error::GRpcStatus(s)) => Some(s),
+            RegistryError::Kv(etcd_client::Error::TransportError(t)) => Some(t),
+            RegistryError::Kv(etcd_client::Error::IoError(io)) => Some(io),
+            _ => None,
+        };
+        while let Some(c) = cause {
+            if let Some(io) = c.downcast_ref::<std::io::Error>() {
+                if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                    return true;
+                }
+            }
+            cause = c.source();
+        }
+        false
+    }
 }

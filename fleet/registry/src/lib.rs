@@ -22,7 +22,9 @@
 //! - `tls` — [`KvTls`]: fleet's `etcd_cafile`/`etcd_certfile`/`etcd_keyfile` for https endpoints (the
 //!   `etcd-client` crate's `tls` feature: tonic over rustls with the ring provider, as kvstore's own TLS;
 //!   `tls-roots` adds the system CAs for when no CA file is given).
-//! - `kv` — the registry's KV requests; one that cannot reach the store has the endpoint re-checked at once.
+//! - `kv` — the registry's KV requests, riding over a KV election as etcd's clientv3 does: one that cannot
+//!   reach the store has the endpoint re-checked at once, reads are tried again within the request timeout,
+//!   changes only when they were never sent.
 //! - `error` — [`RegistryError`].
 
 mod api_reads;

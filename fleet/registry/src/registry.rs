@@ -57,7 +57,7 @@ impl Registry {
     /// KV requests on the endpoint in use; a failure to reach the store has the endpoint checked at once (and
     /// left for one that answers), whichever operation made the request.
     pub(crate) fn kv(&self) -> Kv {
-        Kv::new(self.client().kv_client(), self.endpoints.clone())
+        Kv::new(self.endpoints.clone())
     }
 
     /// `r`, from a lease or watch request, as a registry result, reported like [`Registry::kv`]'s.
