@@ -16,6 +16,7 @@
 //! |---|---|
 //! | [`config`] | flags → validated config; etcd-compatible member and cluster ids |
 //! | [`config_file`] | `--config-file`: etcd's YAML configuration file in place of the flags |
+//! | [`etcd_env`] | `ETCD_*` environment variables (`ETCD_DATA_DIR`…) as etcd reads them, behind `KVSTORE_*` |
 //! | [`logging`] | `--logger`, `--log-outputs`, `--log-level`: etcd's log formats and destinations |
 //! | [`storage`] | the RocksDB database, column families, the raft log behind `raft::Storage` |
 //! | [`mvcc`] | revisions, key index layout, reads at a revision, writes, compaction |
@@ -58,6 +59,7 @@ pub mod config_file;
 pub mod corrupt_check;
 pub mod discovery;
 pub mod error;
+pub mod etcd_env;
 pub mod force_new_cluster;
 pub mod gateway;
 pub mod http;

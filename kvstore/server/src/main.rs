@@ -1,5 +1,6 @@
 //! `kvstore`: runs one member. Flags follow etcd's names and defaults; each can also come from a `KVSTORE_*`
-//! environment variable (`--data-dir` ↔ `KVSTORE_DATA_DIR`), or all of them from etcd's YAML file
+//! environment variable (`--data-dir` ↔ `KVSTORE_DATA_DIR`) or etcd's `ETCD_*` one (`ETCD_DATA_DIR`, read when
+//! the `KVSTORE_*` one is unset; see `kvstore::etcd_env`), or all of them from etcd's YAML file
 //! (`--config-file`). With no flags it runs a single member on 127.0.0.1:2379 with its data in
 //! `./default.kvstore`. Boolean flags take etcd's (Go's) forms: `--client-cert-auth`, `--client-cert-auth=true`,
 //! `--pre-vote=false`.
@@ -13,6 +14,7 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 use kvstore::auto_compact::parse_go_duration;
 use kvstore::config::{ConfigError, TlsFlags};
 use kvstore::config_file::{FileConfig, Source};
+use kvstore::etcd_env::{self, EtcdEnv};
 use kvstore::logging::LogSettings;
 use kvstore::{RawConfig, Server, ServerConfig};
 
@@ -233,7 +235,9 @@ struct Flags {
 
 impl Flags {
     /// The configuration the flags describe, the discovery URL, and notices about flags accepted without effect.
-    fn into_config(self) -> anyhow::Result<Loaded> {
+    /// The configuration the flags give; `variables` are the (flag, variable) pairs whose value came from the
+    /// environment, for errors to name.
+    fn into_config(self, variables: Vec<(String, String)>) -> anyhow::Result<Loaded> {
         let mut notices = Vec::new();
         if self.grpc_keepalive_min_time != kvstore::config::DEFAULT_GRPC_KEEPALIVE_MIN_TIME {
             notices.push(kvstore::config_file::GRPC_KEEPALIVE_MIN_TIME_IGNORED.to_string());
@@ -242,7 +246,8 @@ impl Flags {
             notices.push(kvstore::config_file::CIPHER_SUITES_IGNORED.to_string());
         }
         let outputs: Vec<String> = self.log_outputs.split(',').map(str::to_string).collect();
-        let log = LogSettings::parse(&self.logger, &outputs, &self.log_level, self.debug)?;
+        let log = LogSettings::parse(&self.logger, &outputs, &self.log_level, self.debug)
+            .map_err(|e| from_variable(e, &variables))?;
         let raw = RawConfig {
             name: self.name,
             data_dir: self.data_dir,
@@ -296,6 +301,7 @@ impl Flags {
             log,
             notices,
             file: None,
+            variables,
         })
     }
 }
@@ -308,6 +314,8 @@ struct Loaded {
     notices: Vec<String>,
     /// The file it came from, to say where a bad setting is.
     file: Option<Source>,
+    /// (flag, variable) for the settings that came from the environment, likewise.
+    variables: Vec<(String, String)>,
 }
 
 impl Loaded {
@@ -318,32 +326,151 @@ impl Loaded {
             log: file.log,
             notices: file.notices,
             file: Some(file.source),
+            variables: Vec::new(),
         }
     }
 
-    /// A configuration error, naming the flag or the file's line.
+    /// A configuration error, naming the flag, the variable or the file's line.
     fn explain(&self, e: ConfigError) -> anyhow::Error {
         match (&self.file, e) {
             (Some(file), ConfigError::Invalid { flag, reason }) => {
                 anyhow::anyhow!("--config-file {}: {reason}", file.locate(flag))
             }
-            (None, e) => e.into(),
+            (None, e) => from_variable(e, &self.variables),
         }
     }
 }
 
-/// The flags and variables given besides `--config-file` (which the file replaces): `--name`, `KVSTORE_DATA_DIR`.
-fn overridden_by_file(matches: &clap::ArgMatches) -> Vec<String> {
-    Flags::command()
-        .get_arguments()
-        .map(|arg| arg.get_id().as_str().to_string())
-        .filter(|id| !matches!(id.as_str(), "config_file" | "restore"))
-        .filter_map(|id| match matches.value_source(&id) {
-            Some(ValueSource::CommandLine) => Some(format!("--{}", id.replace('_', "-"))),
-            Some(ValueSource::EnvVariable) => Some(format!("KVSTORE_{}", id.to_uppercase())),
+/// A configuration error naming the environment variable the value came from, when it did:
+/// `ETCD_ELECTION_TIMEOUT (--election-timeout): …`.
+fn from_variable(e: ConfigError, variables: &[(String, String)]) -> anyhow::Error {
+    let ConfigError::Invalid { flag, reason } = e;
+    match variables.iter().find(|(f, _)| f == flag) {
+        Some((_, variable)) => anyhow::anyhow!("{variable} (--{flag}): {reason}"),
+        None => ConfigError::Invalid { flag, reason }.into(),
+    }
+}
+
+/// (flag, variable) for each setting whose value came from the environment.
+fn from_environment(cmd: &clap::Command, matches: &clap::ArgMatches) -> Vec<(String, String)> {
+    cmd.get_arguments()
+        .filter(|arg| matches.value_source(arg.get_id().as_str()) == Some(ValueSource::EnvVariable))
+        .filter_map(|arg| {
+            Some((
+                arg.get_long()?.to_string(),
+                arg.get_env()?.to_string_lossy().into_owned(),
+            ))
+        })
+        .collect()
+}
+
+/// The flags and variables given besides `--config-file` (which the file replaces): `--name`, `KVSTORE_DATA_DIR`,
+/// `ETCD_NAME`.
+fn overridden_by_file(cmd: &clap::Command, matches: &clap::ArgMatches) -> Vec<String> {
+    cmd.get_arguments()
+        .filter(|arg| !matches!(arg.get_id().as_str(), "config_file" | "restore"))
+        .filter_map(|arg| match matches.value_source(arg.get_id().as_str()) {
+            Some(ValueSource::CommandLine) => {
+                Some(format!("--{}", arg.get_id().as_str().replace('_', "-")))
+            }
+            Some(ValueSource::EnvVariable) => Some(arg.get_env()?.to_string_lossy().into_owned()),
             _ => None,
         })
         .collect()
+}
+
+/// kvstore's flags, each whose `KVSTORE_*` variable is unset reading its `ETCD_*` one when that is set; and
+/// how the environment's `ETCD_*` variables were sorted.
+fn command() -> (clap::Command, EtcdEnv) {
+    let cmd = Flags::command();
+    let variables: Vec<(String, String)> = cmd
+        .get_arguments()
+        .filter_map(|arg| {
+            let suffix = arg
+                .get_env()?
+                .to_str()?
+                .strip_prefix(etcd_env::OWN_PREFIX)?;
+            Some((arg.get_id().to_string(), suffix.to_string()))
+        })
+        .collect();
+    let known: Vec<&str> = variables
+        .iter()
+        .map(|(_, suffix)| suffix.as_str())
+        .collect();
+    let env = etcd_env::sort(&known, std::env::vars_os());
+    let cmd = variables
+        .iter()
+        .filter(|(_, suffix)| env.used.contains(suffix))
+        .fold(cmd, |cmd, (id, suffix)| {
+            let name = format!("{}{suffix}", etcd_env::PREFIX);
+            cmd.mut_arg(id, move |arg| arg.env(name))
+        });
+    (cmd, env)
+}
+
+/// Parses the command line; a bad value that came from a variable is reported naming the variable too.
+fn parse(cmd: &clap::Command) -> clap::ArgMatches {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let e = match cmd.clone().try_get_matches() {
+        Ok(matches) => return matches,
+        Err(e) => e,
+    };
+    let bad_value = matches!(
+        e.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    );
+    let variable = match (bad_value, e.get(ContextKind::InvalidArg)) {
+        (true, Some(ContextValue::String(arg))) => variable_behind(cmd, arg),
+        _ => None,
+    };
+    let Some(variable) = variable else { e.exit() };
+    // clap's message, its first line followed by where the value came from.
+    let text = e.render().to_string();
+    let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
+    eprintln!("{first}\n  (the value is the environment variable {variable})\n{rest}");
+    std::process::exit(e.exit_code())
+}
+
+/// The variable that gave `arg` (clap's `--snapshot-count <SNAPSHOT_COUNT>`) its value: the flag's own, when the
+/// flag is not on the command line.
+fn variable_behind(cmd: &clap::Command, arg: &str) -> Option<String> {
+    let given: Vec<String> = std::env::args().skip(1).collect();
+    let flag = cmd.get_arguments().find(|a| {
+        a.get_long().is_some_and(|long| {
+            let long = format!("--{long}");
+            arg.split_whitespace().next() == Some(long.as_str())
+                && !given
+                    .iter()
+                    .any(|g| *g == long || g.starts_with(&format!("{long}=")))
+        })
+    })?;
+    Some(flag.get_env()?.to_string_lossy().into_owned())
+}
+
+/// Logs what became of the `ETCD_*` variables (after the logger is up), as etcd does.
+fn report_etcd_env(env: &EtcdEnv, cmd: &clap::Command, matches: &clap::ArgMatches) {
+    for arg in cmd.get_arguments() {
+        let Some(name) = arg.get_env().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if !name.starts_with(etcd_env::PREFIX) {
+            continue;
+        }
+        match matches.value_source(arg.get_id().as_str()) {
+            Some(ValueSource::CommandLine) => tracing::warn!(
+                variable = name,
+                "environment variable unused: shadowed by --{}",
+                arg.get_id().as_str().replace('_', "-")
+            ),
+            _ => tracing::info!(variable = name, "recognized and used environment variable"),
+        }
+    }
+    for (etcd, own) in &env.shadowed {
+        tracing::warn!(variable = %etcd, "environment variable unused: shadowed by {own}");
+    }
+    for name in &env.unrecognized {
+        tracing::warn!(variable = %name, "unrecognized environment variable; ignored");
+    }
 }
 
 /// jemalloc (TiKV's build of it, the allocator TiKV runs RocksDB with) instead of glibc malloc, for Rust and —
@@ -360,24 +487,31 @@ pub static malloc_conf: &[u8] =
     b"background_thread:true,dirty_decay_ms:500,muzzy_decay_ms:0,narenas:2\0";
 
 fn main() -> anyhow::Result<()> {
-    let matches = Flags::command().get_matches();
+    let (cmd, etcd_env) = command();
+    let matches = parse(&cmd);
     let flags = Flags::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let restore = flags.restore.clone();
     let config_file = flags.config_file.clone();
     let (loaded, overridden) = match &config_file {
         Some(path) => (
             Loaded::from_file(kvstore::config_file::load(path)?),
-            overridden_by_file(&matches),
+            overridden_by_file(&cmd, &matches),
         ),
-        None => (flags.into_config()?, Vec::new()),
+        None => (
+            flags.into_config(from_environment(&cmd, &matches))?,
+            Vec::new(),
+        ),
     };
     loaded.log.init()?;
+    if config_file.is_none() {
+        report_etcd_env(&etcd_env, &cmd, &matches);
+    }
     if let Some(file) = &config_file {
         tracing::info!(path = %file.display(), "loaded the configuration file");
         if !overridden.is_empty() {
             tracing::warn!(
                 ignored = overridden.join(" "),
-                "--config-file replaces the other flags and KVSTORE_* variables, as in etcd: these are ignored"
+                "--config-file replaces the other flags and the KVSTORE_* and ETCD_* variables, as in etcd: these are ignored"
             );
         }
     }

@@ -416,3 +416,116 @@ async fn max_concurrent_streams_holds_back_a_connections_extra_streams() {
         .expect("the third stream never opened after another closed")
         .unwrap();
 }
+
+/// kvstore with no flags but what `flags` gives, its environment cleared of `KVSTORE_*`/`ETCD_*` variables but
+/// for `vars`.
+fn with_env(vars: &[(&str, String)], flags: &[&str]) -> Command {
+    let mut cmd = kvstore();
+    for (name, _) in std::env::vars() {
+        if name.starts_with("KVSTORE_") || name.starts_with("ETCD_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.envs(vars.iter().map(|(k, v)| (k, v))).args(flags);
+    cmd
+}
+
+#[test]
+fn a_member_configured_by_etcd_variables_as_debian_sets_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = Ports::free();
+    let log = tmp.path().join("kvstore.log");
+    // /etc/default/etcd as Debian's etcd-server package reads it, plus kvstore's own variable for the name.
+    let vars = [
+        ("ETCD_NAME", "etcd-name".to_string()),
+        ("KVSTORE_NAME", "kvstore-name".to_string()),
+        (
+            "ETCD_DATA_DIR",
+            tmp.path().join("data").display().to_string(),
+        ),
+        (
+            "ETCD_LISTEN_CLIENT_URLS",
+            format!("http://127.0.0.1:{}", p.client),
+        ),
+        (
+            "ETCD_ADVERTISE_CLIENT_URLS",
+            format!("http://127.0.0.1:{}", p.client),
+        ),
+        (
+            "ETCD_LISTEN_PEER_URLS",
+            format!("http://127.0.0.1:{}", p.peer),
+        ),
+        (
+            "ETCD_INITIAL_ADVERTISE_PEER_URLS",
+            format!("http://127.0.0.1:{}", p.peer),
+        ),
+        (
+            "ETCD_INITIAL_CLUSTER",
+            format!("kvstore-name=http://127.0.0.1:{}", p.peer),
+        ),
+        (
+            "ETCD_LISTEN_METRICS_URLS",
+            format!("http://127.0.0.1:{}", p.metrics),
+        ),
+        // Refused if read (below 5 heartbeats): the flag given with it must win.
+        ("ETCD_ELECTION_TIMEOUT", "5".to_string()),
+        // A typo: reported, not fatal.
+        ("ETCD_SNAPSHOT_CONT", "100".to_string()),
+    ];
+    let log_flag = format!("--log-outputs={}", log.display());
+    let mut child = with_env(
+        &vars,
+        &["--election-timeout=1000", "--logger=zap", &log_flag],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    wait_healthy(p.metrics, "the member configured by ETCD_* variables");
+    let ep = format!("127.0.0.1:{}", p.client);
+    assert!(etcdctl(&ep, &["put", "k", "v"]).status.success());
+    let members = stdout(&etcdctl(&ep, &["member", "list"]));
+    assert!(
+        members.contains(", kvstore-name, "),
+        "KVSTORE_NAME wins: {members}"
+    );
+    assert!(
+        tmp.path().join("data").is_dir(),
+        "data dir from ETCD_DATA_DIR"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    let said = |a: &str, b: &str| text.lines().any(|l| l.contains(a) && l.contains(b));
+    assert!(said("ETCD_DATA_DIR", "recognized and used"), "{text}");
+    assert!(
+        said("ETCD_ELECTION_TIMEOUT", "shadowed by --election-timeout"),
+        "{text}"
+    );
+    assert!(said("ETCD_NAME", "shadowed by KVSTORE_NAME"), "{text}");
+    assert!(said("ETCD_SNAPSHOT_CONT", "unrecognized"), "{text}");
+}
+
+#[test]
+fn a_bad_etcd_variable_is_refused_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = (
+        "ETCD_DATA_DIR",
+        tmp.path().join("data").display().to_string(),
+    );
+    let err = refused(&mut with_env(
+        &[data.clone(), ("ETCD_SNAPSHOT_COUNT", "lots".to_string())],
+        &[],
+    ));
+    assert!(
+        err.contains("'lots'") && err.contains("ETCD_SNAPSHOT_COUNT"),
+        "{err}"
+    );
+    let err = refused(&mut with_env(
+        &[data, ("ETCD_ELECTION_TIMEOUT", "5".to_string())],
+        &[],
+    ));
+    assert!(err.contains("ETCD_ELECTION_TIMEOUT"), "{err}");
+    assert!(!tmp.path().join("data").exists(), "nothing was created");
+}
