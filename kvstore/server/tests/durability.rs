@@ -120,7 +120,7 @@ fn writes_logged_in_a_separate_wal_dir_survive_kill_9_and_the_dir_cannot_be_drop
 /// Runs `kvstore` with `args`, expecting it to refuse to start: its stderr. Panics if it is still running after
 /// 15 s (it started).
 fn refused_start(args: &[&std::ffi::OsStr]) -> String {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kvstore"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_kvstore"))
         .args(args)
         .args([
             "--listen-client-urls=http://127.0.0.1:0",
@@ -130,15 +130,9 @@ fn refused_start(args: &[&std::ffi::OsStr]) -> String {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("kvstore started with {args:?}");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(!out.status.success(), "{out:?}");
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    common::refused_within(
+        child,
+        std::time::Duration::from_secs(15),
+        &format!("kvstore with {args:?}"),
+    )
 }

@@ -7,7 +7,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{etcdctl, free_port, http_get, stdout, Ports};
+use common::{etcdctl, free_port, http_get, refused_within, stdout, Ports};
 
 fn kvstore() -> Command {
     Command::new(env!("CARGO_BIN_EXE_kvstore"))
@@ -35,22 +35,12 @@ fn wait_healthy(metrics: u16, what: &str) {
 
 /// Runs kvstore expecting it to refuse to start; returns its stderr.
 fn refused(cmd: &mut Command) -> String {
-    let mut child = cmd
+    let child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("kvstore started although it should have refused");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(!out.status.success());
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    refused_within(child, Duration::from_secs(10), "kvstore that should refuse")
 }
 
 fn etcd_yaml(dir: &std::path::Path, p: Ports, extra: &str) -> String {

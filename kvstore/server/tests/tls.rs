@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::cluster::{add_learner, join_command, Cluster, MemberAddr};
-use common::{etcdctl, stdout, KvStore};
+use common::{etcdctl, refused_within, stdout, KvStore};
 use flotilla_tests::pki::{Leaf, Pki};
 
 fn path(p: &Path) -> String {
@@ -237,28 +237,18 @@ fn members_replicate_over_peer_tls_and_a_member_from_another_ca_cannot_join() {
     let initial = add_learner(&all, &d);
     let other = Pki::new(pki_dir.path(), "other");
     let wrong = other.issue("peer", &["127.0.0.1"]);
-    let mut child = join_command(c.tmp.path(), &d, &initial)
+    let child = join_command(c.tmp.path(), &d, &initial)
         .arg(format!("--peer-cert-file={}", path(&wrong.cert)))
         .arg(format!("--peer-key-file={}", path(&wrong.key)))
         .arg(format!("--peer-trusted-ca-file={}", path(&pki.ca())))
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "the member with a foreign certificate joined: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(!out.status.success(), "{out:?}");
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused_within(
+        child,
+        Duration::from_secs(30),
+        "the member with a foreign certificate",
+    );
     assert!(err.contains("no member answered"), "{err}");
     let refused = (0..3).any(|i| c.log(i).contains("TLS handshake failed"));
     assert!(refused, "{}", c.log(0));

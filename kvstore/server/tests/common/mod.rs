@@ -140,6 +140,26 @@ impl Drop for KvStore {
     }
 }
 
+/// Waits up to `within` for `child` — a kvstore expected to refuse to start, its stderr piped — to exit: its
+/// stderr. Panics with what it printed if it is still running then (it started), or if it exited successfully.
+pub fn refused_within(mut child: Child, within: Duration, what: &str) -> String {
+    let deadline = Instant::now() + within;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "{what}: still running after {within:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "{what}: {out:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// A minimal HTTP/1.0 GET on loopback: (status code, body).
 pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     cluster::http_get_at("127.0.0.1", port, path)
