@@ -12,7 +12,8 @@
 //! - `printer.rs`: simple / json / fields / table output, byte-exact with etcdctl where etcdctl has the format.
 //! - `error.rs`: etcdctl's exit codes and the `Failure` that carries one.
 //! - `command/`: one file per verb family (`put`, `get`, `del`, `watch`, `txn`, `lease`, `member`, `endpoint`,
-//!   `move-leader`, `snapshot`, `compaction`, `alarm` (with `defrag`), `concurrency` (`lock`, `elect`), `v2`).
+//!   `move-leader`, `snapshot`, `compaction`, `alarm` (with `defrag`), `concurrency` (`lock`, `elect`),
+//!   `mirror` (`make-mirror`), `v2`).
 //!
 //! Why clap: its derive gives typed flags per verb, which `txn` reuses to parse its `put`/`get`/`del` lines and
 //! `watch -i` its `watch` lines; global flags may come before or after the verb, as with etcdctl's cobra. Why
@@ -38,6 +39,7 @@ use command::endpoint::EndpointArgs;
 use command::get::GetArgs;
 use command::lease::LeaseCommand;
 use command::member::MemberCommand;
+use command::mirror::MirrorArgs;
 use command::move_leader::MoveLeaderArgs;
 use command::put::PutArgs;
 use command::snapshot::SnapshotCommand;
@@ -138,6 +140,8 @@ enum Command {
     Defrag,
     /// Acquires a named lock.
     Lock(LockArgs),
+    /// Makes a mirror at the destination etcd cluster.
+    MakeMirror(MirrorArgs),
     /// Observes and participates in leader election.
     Elect(ElectArgs),
     /// v2: set the value of a key.
@@ -167,6 +171,7 @@ async fn dispatch(ctx: &Context, command: &Command) -> anyhow::Result<()> {
     match command {
         Command::Put(a) => command::put::run(ctx, a).await,
         Command::Lock(a) => command::concurrency::lock(ctx, a).await,
+        Command::MakeMirror(a) => command::mirror::run(ctx, a).await,
         Command::Elect(a) => command::concurrency::elect(ctx, a).await,
         Command::Get(a) if v2 => command::v2::get(ctx, a.key.as_deref()).await,
         Command::Get(a) => command::get::run(ctx, a).await,

@@ -984,3 +984,102 @@ fn tls_endpoints() {
     let out = etcd.run(&["get", "secure", "--print-value-only"]);
     assert_eq!(out.stdout, "value\n", "nothing was overwritten: {out:?}");
 }
+
+/// The number of keys under `prefix`.
+fn count(server: &Etcd, prefix: &str) -> i64 {
+    let out = server.run(&["get", "--prefix", prefix, "--count-only", "-w", "json"]);
+    let v: serde_json::Value = serde_json::from_str(out.ok()).expect("json");
+    v["count"].as_i64().unwrap_or(0)
+}
+
+/// Waits up to 10 s for `check` to hold.
+#[track_caller]
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check() {
+        assert!(Instant::now() < deadline, "{what}: not within 10 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `make-mirror`: the keys under a prefix (more than one page of 1,000) are copied to another server under
+/// another prefix, then every later change follows — a transaction's keys together — and keys outside the
+/// prefix stay behind.
+#[test]
+fn make_mirror() {
+    let Some(source) = Etcd::start() else { return };
+    let Some(dest) = Etcd::start() else { return };
+    for batch in 0..9 {
+        let puts: String = (0..120)
+            .map(|i| format!("put /m/k{:04} v{}\n", batch * 120 + i, batch * 120 + i))
+            .collect();
+        source
+            .run_with(&["txn"], Some(&format!("\n{puts}\n\n")), &[])
+            .ok();
+    }
+    source.run(&["put", "/outside", "x"]).ok();
+    let mirror = source.spawn_lines(
+        &[
+            "make-mirror",
+            "--prefix",
+            "/m/",
+            "--dest-prefix",
+            "/copy/",
+            &dest.endpoint,
+        ],
+        &[],
+    );
+    eventually("the base copy", || count(&dest, "/copy/") == 1080);
+    assert_eq!(
+        dest.run(&["get", "/copy/k1079", "--print-value-only"]).ok(),
+        "v1079\n"
+    );
+
+    source.run(&["put", "/m/new", "fresh"]).ok();
+    source.run(&["del", "/m/k0001"]).ok();
+    source
+        .run_with(&["txn"], Some("\nput /m/t1 a\nput /m/t2 b\n\n\n"), &[])
+        .ok();
+    source.run(&["put", "/outside", "y"]).ok();
+    eventually("the changes", || count(&dest, "/copy/t") == 2);
+    assert_eq!(
+        dest.run(&["get", "/copy/new", "--print-value-only"]).ok(),
+        "fresh\n"
+    );
+    assert_eq!(dest.run(&["get", "/copy/k0001"]).ok(), "");
+    assert_eq!(count(&dest, "/copy/"), 1080 + 1 - 1 + 2);
+    let revs: Vec<i64> = ["/copy/t1", "/copy/t2"]
+        .iter()
+        .map(|k| {
+            let v: serde_json::Value =
+                serde_json::from_str(dest.run(&["get", k, "-w", "json"]).ok()).expect("json");
+            v["kvs"][0]["mod_revision"].as_i64().expect("mod_revision")
+        })
+        .collect();
+    assert_eq!(
+        revs[0], revs[1],
+        "one source transaction, one destination revision"
+    );
+    assert_eq!(count(&dest, "/outside"), 0, "keys outside the prefix stay");
+    drop(mirror);
+
+    let both = source.run(&[
+        "make-mirror",
+        "--dest-prefix",
+        "/x/",
+        "--no-dest-prefix",
+        &dest.endpoint,
+    ]);
+    assert_eq!(
+        (both.code, both.stderr.as_str()),
+        (
+            128,
+            "Error: `--dest-prefix` and `--no-dest-prefix` cannot be set at the same time, choose one\n"
+        )
+    );
+    let none = source.run(&["make-mirror"]);
+    assert_eq!(
+        (none.code, none.stderr.as_str()),
+        (128, "Error: make-mirror takes one destination argument\n")
+    );
+}

@@ -9,6 +9,7 @@ pub mod endpoint;
 pub mod get;
 pub mod lease;
 pub mod member;
+pub mod mirror;
 pub mod move_leader;
 pub mod put;
 pub mod snapshot;
