@@ -150,6 +150,10 @@ enum Command {
     Enable { units: Vec<String> },
     /// Disable unit files.
     Disable { units: Vec<String> },
+    /// Mask unit files (link them to /dev/null: they cannot be started).
+    Mask { units: Vec<String> },
+    /// Unmask unit files.
+    Unmask { units: Vec<String> },
     /// Check whether units are active.
     IsActive { units: Vec<String> },
     /// Check whether units are failed.
@@ -184,6 +188,8 @@ impl Command {
             Command::Cat { units } => ("cat", units),
             Command::Enable { units } => ("enable", units),
             Command::Disable { units } => ("disable", units),
+            Command::Mask { units } => ("mask", units),
+            Command::Unmask { units } => ("unmask", units),
             Command::IsActive { units } => ("is-active", units),
             Command::IsFailed { units } => ("is-failed", units),
             Command::IsEnabled { units } => ("is-enabled", units),
@@ -218,6 +224,8 @@ async fn dispatch(ctx: &Context, command: &Command) -> anyhow::Result<()> {
         Command::ListUnitFiles { patterns } => cmd::list_unit_files::run(ctx, patterns).await,
         Command::Enable { units } => cmd::enable::run(ctx, units).await,
         Command::Disable { units } => cmd::disable::run(ctx, units).await,
+        Command::Mask { units } => cmd::mask::mask(ctx, units).await,
+        Command::Unmask { units } => cmd::mask::unmask(ctx, units).await,
         Command::IsActive { units } => cmd::is_active::run(ctx, units).await,
         Command::IsFailed { units } => cmd::is_failed::run(ctx, units).await,
         Command::IsEnabled { units } => cmd::is_enabled::run(ctx, units).await,

@@ -560,6 +560,76 @@ fn enable_and_disable() {
 }
 
 #[test]
+fn mask_and_unmask() {
+    let mut d = Unitd::new();
+    d.write_unit("own.service", "[Service]\nExecStart=/bin/sleep 300\n");
+    d.start();
+    // The unit's file is in the runtime unit directory (where fleet puts the units it loads); masking links its
+    // name in the configuration directory, which comes first in the search path.
+    let runtime_units = d.runtime.join("system");
+    std::fs::create_dir_all(&runtime_units).expect("runtime unit dir");
+    std::fs::write(
+        runtime_units.join("svc.service"),
+        "[Service]\nExecStart=/bin/sleep 300\n",
+    )
+    .expect("write unit");
+    d.ok(&["daemon-reload"]);
+    d.ok(&["start", "svc"]);
+    assert!(!d.cgroup_pids("svc.service").is_empty(), "svc runs");
+    let link = d.units.join("svc.service");
+
+    let out = d.unitctl(&["mask", "--now", "svc"]);
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(
+        out.stderr,
+        format!("Created symlink {} → /dev/null.\n", link.display())
+    );
+    assert_eq!(
+        std::fs::read_link(&link).ok(),
+        Some(std::path::PathBuf::from("/dev/null"))
+    );
+    let out = d.unitctl(&["is-active", "svc"]);
+    assert_eq!((out.code, out.stdout.as_str()), (3, "inactive\n"), "{out}");
+    assert!(
+        d.cgroup_pids("svc.service").is_empty(),
+        "mask --now stopped it"
+    );
+    let out = d.unitctl(&["is-enabled", "svc"]);
+    assert_eq!((out.code, out.stdout.as_str()), (1, "masked\n"), "{out}");
+    let out = d.unitctl(&["start", "svc"]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (
+            1,
+            "Failed to start svc.service: Unit svc.service is masked.\n"
+        ),
+        "{out}"
+    );
+    // Masking again changes nothing and says nothing.
+    let out = d.unitctl(&["mask", "svc.service"]);
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""), "{out}");
+    // A unit whose own file is in the configuration directory cannot be masked there: the file stays.
+    let out = d.unitctl(&["mask", "own"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert_eq!(
+        out.stderr,
+        format!(
+            "Failed to mask unit: File {} already exists.\n",
+            d.units.join("own.service").display()
+        )
+    );
+    assert!(d.units.join("own.service").is_file());
+
+    let out = d.unitctl(&["unmask", "svc"]);
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(out.stderr, format!("Removed \"{}\".\n", link.display()));
+    assert!(link.symlink_metadata().is_err(), "the mask is still there");
+    d.ok(&["start", "svc"]);
+    let out = d.unitctl(&["is-active", "svc"]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, "active\n"), "{out}");
+}
+
+#[test]
 fn cat_shows_fragment_and_drop_ins() {
     let mut d = Unitd::new();
     let fragment_text = "[Unit]\nDescription=Catted\n\n[Service]\nExecStart=/bin/sleep 300\n";

@@ -100,6 +100,20 @@ pub trait Manager {
         runtime: bool,
     ) -> zbus::Result<Vec<UnitFileChange>>;
 
+    /// Mask unit files (link them to /dev/null): the changes made.
+    #[zbus(name = "MaskUnitFiles")]
+    fn mask_unit_files(
+        &self,
+        files: &[&str],
+        runtime: bool,
+        force: bool,
+    ) -> zbus::Result<Vec<UnitFileChange>>;
+
+    /// Unmask unit files: the links removed.
+    #[zbus(name = "UnmaskUnitFiles")]
+    fn unmask_unit_files(&self, files: &[&str], runtime: bool)
+        -> zbus::Result<Vec<UnitFileChange>>;
+
     /// Queued jobs.
     #[zbus(name = "ListJobs")]
     fn list_jobs(&self) -> zbus::Result<Vec<JobListEntry>>;

@@ -292,6 +292,36 @@ impl ManagerIface {
             .await
     }
 
+    async fn mask_unit_files(
+        &self,
+        files: Vec<String>,
+        runtime: bool,
+        force: bool,
+    ) -> Result<Vec<(String, String, String)>, BusError> {
+        self.ctx
+            .call(|reply| Request::Mask {
+                files,
+                runtime,
+                force,
+                reply,
+            })
+            .await
+    }
+
+    async fn unmask_unit_files(
+        &self,
+        files: Vec<String>,
+        runtime: bool,
+    ) -> Result<Vec<(String, String, String)>, BusError> {
+        self.ctx
+            .call(|reply| Request::Unmask {
+                files,
+                runtime,
+                reply,
+            })
+            .await
+    }
+
     async fn disable_unit_files(
         &self,
         files: Vec<String>,

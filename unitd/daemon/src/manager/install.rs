@@ -1,6 +1,8 @@
 //! `[Install]` handling, as systemctl enable/disable: links in `TARGET.wants/` and `TARGET.requires/` directories
 //! of the configuration directory (or of the runtime unit directory for `--runtime`), `Alias=` links, `Also=`,
-//! and the unit-file states listed by ListUnitFiles (enabled, enabled-runtime, disabled, static, masked).
+//! and the unit-file states listed by ListUnitFiles (enabled, enabled-runtime, disabled, static, masked); and
+//! masking, as systemctl mask/unmask: a link from the unit's name to `/dev/null` in the configuration directory
+//! (the runtime one for `--runtime`), which the loader then reports as masked.
 
 use std::path::{Path, PathBuf};
 
@@ -227,6 +229,103 @@ pub fn disable(
                     ));
                 }
             }
+        }
+    }
+    Ok(changes)
+}
+
+/// Where masking links go.
+const DEV_NULL: &str = "/dev/null";
+
+/// MaskUnitFiles: links each unit's name to `/dev/null` in the configuration directory (the runtime unit
+/// directory with `runtime`). As systemd: a unit already masked there is no change; a file there that is not a
+/// link (the unit's own file) is refused, and so is a link elsewhere unless `force`.
+pub fn mask(
+    cfg: &ManagerConfig,
+    files: &[String],
+    runtime: bool,
+    force: bool,
+) -> Result<Vec<InstallChange>, ManagerError> {
+    let base = if runtime {
+        &cfg.runtime_unit_dir
+    } else {
+        &cfg.config_dir
+    };
+    let mut changes = Vec::new();
+    for file in files {
+        let name = load::normalize(file_name(file));
+        if unitfile::UnitName::parse(&name).is_err() {
+            return Err(ManagerError::Failed(format!(
+                "Failed to mask unit: Unit name {name} is not valid."
+            )));
+        }
+        let link = base.join(&name);
+        match std::fs::read_link(&link) {
+            Ok(target) if target == Path::new(DEV_NULL) => continue,
+            Ok(target) if !force => {
+                return Err(ManagerError::Failed(format!(
+                    "Failed to mask unit: File {} already exists and is a symlink to {}.",
+                    link.display(),
+                    target.display()
+                )))
+            }
+            Ok(_) => {
+                std::fs::remove_file(&link).map_err(|e| {
+                    ManagerError::Failed(format!("Failed to remove {}: {e}", link.display()))
+                })?;
+                changes.push((
+                    "unlink".to_string(),
+                    link.display().to_string(),
+                    String::new(),
+                ));
+            }
+            Err(_) if link.symlink_metadata().is_ok() => {
+                return Err(ManagerError::Failed(format!(
+                    "Failed to mask unit: File {} already exists.",
+                    link.display()
+                )))
+            }
+            Err(_) => {}
+        }
+        std::fs::create_dir_all(base).map_err(|e| {
+            ManagerError::Failed(format!("Failed to create {}: {e}", base.display()))
+        })?;
+        std::os::unix::fs::symlink(DEV_NULL, &link).map_err(|e| {
+            ManagerError::Failed(format!("Failed to create symlink {}: {e}", link.display()))
+        })?;
+        changes.push((
+            "symlink".to_string(),
+            link.display().to_string(),
+            DEV_NULL.to_string(),
+        ));
+    }
+    Ok(changes)
+}
+
+/// UnmaskUnitFiles: removes the units' `/dev/null` links from the configuration directory (the runtime unit
+/// directory with `runtime`); a unit not masked there is no change.
+pub fn unmask(
+    cfg: &ManagerConfig,
+    files: &[String],
+    runtime: bool,
+) -> Result<Vec<InstallChange>, ManagerError> {
+    let base = if runtime {
+        &cfg.runtime_unit_dir
+    } else {
+        &cfg.config_dir
+    };
+    let mut changes = Vec::new();
+    for file in files {
+        let link = base.join(load::normalize(file_name(file)));
+        if std::fs::read_link(&link).is_ok_and(|t| t == Path::new(DEV_NULL)) {
+            std::fs::remove_file(&link).map_err(|e| {
+                ManagerError::Failed(format!("Failed to remove {}: {e}", link.display()))
+            })?;
+            changes.push((
+                "unlink".to_string(),
+                link.display().to_string(),
+                String::new(),
+            ));
         }
     }
     Ok(changes)

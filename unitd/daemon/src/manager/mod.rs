@@ -145,6 +145,17 @@ pub enum Request {
         runtime: bool,
         reply: Reply<Vec<InstallChange>>,
     },
+    Mask {
+        files: Vec<String>,
+        runtime: bool,
+        force: bool,
+        reply: Reply<Vec<InstallChange>>,
+    },
+    Unmask {
+        files: Vec<String>,
+        runtime: bool,
+        reply: Reply<Vec<InstallChange>>,
+    },
     CancelJob {
         id: u32,
         reply: Reply<()>,
@@ -488,6 +499,23 @@ impl Manager {
                     install::disable(&self.loader, &self.specifiers, &self.cfg, &files, runtime);
                 self.refresh_links();
                 let answer = result;
+                self.answer(reply, answer);
+            }
+            Request::Mask {
+                files,
+                runtime,
+                force,
+                reply,
+            } => {
+                let answer = install::mask(&self.cfg, &files, runtime, force);
+                self.answer(reply, answer);
+            }
+            Request::Unmask {
+                files,
+                runtime,
+                reply,
+            } => {
+                let answer = install::unmask(&self.cfg, &files, runtime);
                 self.answer(reply, answer);
             }
             Request::CancelJob { id, reply } => {

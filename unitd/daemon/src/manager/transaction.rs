@@ -16,7 +16,18 @@ pub(super) fn enqueue(
     only_if_active: bool,
 ) -> Result<u32, ManagerError> {
     let name = load::normalize(unit);
-    m.ensure_loaded(&name)?;
+    match m.ensure_loaded(&name) {
+        Ok(()) => {}
+        // As systemd: only a stop goes ahead whatever the load state, so a unit masked or broken while it runs
+        // can still be stopped (one not found and not running has nothing to stop).
+        Err(ManagerError::Masked(_) | ManagerError::LoadFailed(..)) if kind == JobKind::Stop => {}
+        Err(ManagerError::NoSuchUnit(_))
+            if kind == JobKind::Stop
+                && m.units
+                    .get(&name)
+                    .is_some_and(|u| !u.active_state().is_inactive_or_failed()) => {}
+        Err(e) => return Err(e),
+    }
     check_applicable(m, &name, kind)?;
 
     if only_if_active

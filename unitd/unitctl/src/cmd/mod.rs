@@ -15,6 +15,7 @@ pub mod kill;
 pub mod list_jobs;
 pub mod list_unit_files;
 pub mod list_units;
+pub mod mask;
 pub mod reload;
 pub mod reload_or_restart;
 pub mod reset_failed;
