@@ -619,6 +619,27 @@ fn mask_and_unmask() {
         )
     );
     assert!(d.units.join("own.service").is_file());
+    // A link to something else is replaced only with --force.
+    let alias = d.units.join("alias.service");
+    std::os::unix::fs::symlink(runtime_units.join("svc.service"), &alias).expect("link");
+    let out = d.unitctl(&["mask", "alias"]);
+    assert_eq!(
+        (out.code, out.stderr.clone()),
+        (
+            1,
+            format!(
+                "Failed to mask unit: File {} already exists and is a symlink to {}.\n",
+                alias.display(),
+                runtime_units.join("svc.service").display()
+            )
+        ),
+        "{out}"
+    );
+    d.ok(&["mask", "--force", "alias"]);
+    assert_eq!(
+        std::fs::read_link(&alias).ok(),
+        Some(std::path::PathBuf::from("/dev/null"))
+    );
 
     let out = d.unitctl(&["unmask", "svc"]);
     assert_eq!(out.code, 0, "{out}");

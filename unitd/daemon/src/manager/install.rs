@@ -111,11 +111,7 @@ pub fn enable(
     runtime: bool,
     force: bool,
 ) -> Result<(bool, Vec<InstallChange>), ManagerError> {
-    let base = if runtime {
-        &cfg.runtime_unit_dir
-    } else {
-        &cfg.config_dir
-    };
+    let base = links_dir(cfg, runtime);
     let mut changes = Vec::new();
     let mut carries = false;
     let mut queue: Vec<String> = files
@@ -190,11 +186,7 @@ pub fn disable(
     files: &[String],
     runtime: bool,
 ) -> Result<Vec<InstallChange>, ManagerError> {
-    let base = if runtime {
-        &cfg.runtime_unit_dir
-    } else {
-        &cfg.config_dir
-    };
+    let base = links_dir(cfg, runtime);
     let mut changes = Vec::new();
     for file in files {
         let name = load::normalize(file_name(file));
@@ -210,11 +202,7 @@ pub fn disable(
                     if std::fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink())
                         && std::fs::remove_file(&link).is_ok()
                     {
-                        changes.push((
-                            "unlink".to_string(),
-                            link.display().to_string(),
-                            String::new(),
-                        ));
+                        changes.push(unlinked(&link));
                     }
                 }
             }
@@ -222,11 +210,7 @@ pub fn disable(
         for n in names {
             for link in install_links(cfg, &n) {
                 if link.starts_with(base) && std::fs::remove_file(&link).is_ok() {
-                    changes.push((
-                        "unlink".to_string(),
-                        link.display().to_string(),
-                        String::new(),
-                    ));
+                    changes.push(unlinked(&link));
                 }
             }
         }
@@ -246,11 +230,7 @@ pub fn mask(
     runtime: bool,
     force: bool,
 ) -> Result<Vec<InstallChange>, ManagerError> {
-    let base = if runtime {
-        &cfg.runtime_unit_dir
-    } else {
-        &cfg.config_dir
-    };
+    let base = links_dir(cfg, runtime);
     let mut changes = Vec::new();
     for file in files {
         let name = load::normalize(file_name(file));
@@ -273,11 +253,7 @@ pub fn mask(
                 std::fs::remove_file(&link).map_err(|e| {
                     ManagerError::Failed(format!("Failed to remove {}: {e}", link.display()))
                 })?;
-                changes.push((
-                    "unlink".to_string(),
-                    link.display().to_string(),
-                    String::new(),
-                ));
+                changes.push(unlinked(&link));
             }
             Err(_) if link.symlink_metadata().is_ok() => {
                 return Err(ManagerError::Failed(format!(
@@ -309,11 +285,7 @@ pub fn unmask(
     files: &[String],
     runtime: bool,
 ) -> Result<Vec<InstallChange>, ManagerError> {
-    let base = if runtime {
-        &cfg.runtime_unit_dir
-    } else {
-        &cfg.config_dir
-    };
+    let base = links_dir(cfg, runtime);
     let mut changes = Vec::new();
     for file in files {
         let link = base.join(load::normalize(file_name(file)));
@@ -321,14 +293,28 @@ pub fn unmask(
             std::fs::remove_file(&link).map_err(|e| {
                 ManagerError::Failed(format!("Failed to remove {}: {e}", link.display()))
             })?;
-            changes.push((
-                "unlink".to_string(),
-                link.display().to_string(),
-                String::new(),
-            ));
+            changes.push(unlinked(&link));
         }
     }
     Ok(changes)
+}
+
+/// Where links go: the configuration directory, or the runtime unit directory for `--runtime`.
+fn links_dir(cfg: &ManagerConfig, runtime: bool) -> &Path {
+    if runtime {
+        &cfg.runtime_unit_dir
+    } else {
+        &cfg.config_dir
+    }
+}
+
+/// The change reported for a removed link.
+fn unlinked(link: &Path) -> InstallChange {
+    (
+        "unlink".to_string(),
+        link.display().to_string(),
+        String::new(),
+    )
 }
 
 fn file_name(file: &str) -> &str {

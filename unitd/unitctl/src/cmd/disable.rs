@@ -3,9 +3,8 @@
 
 use unitd_client::UnitAction;
 
-use super::enable::{reload_after_change, render_changes, unit_file_args};
-use crate::context::{emit_err, Context};
-use crate::error::{code, Failure};
+use super::enable::{after_change, failed, unit_file_args};
+use crate::context::Context;
 
 /// Runs the verb.
 pub async fn run(ctx: &Context, args: &[String]) -> anyhow::Result<()> {
@@ -15,25 +14,6 @@ pub async fn run(ctx: &Context, args: &[String]) -> anyhow::Result<()> {
     let changes = manager
         .disable_unit_files(&refs, ctx.opts.runtime)
         .await
-        .map_err(|e| {
-            Failure::new(
-                code::FAILURE,
-                format!(
-                    "Failed to disable unit: {}",
-                    unitd_client::ClientError::from(e)
-                ),
-            )
-        })?;
-    if !ctx.opts.quiet {
-        emit_err(&render_changes(&changes));
-    }
-    reload_after_change(ctx).await?;
-    if ctx.opts.now {
-        let names: Vec<String> = files
-            .iter()
-            .map(|f| f.rsplit('/').next().unwrap_or(f).to_string())
-            .collect();
-        crate::jobs::run(ctx, UnitAction::Stop, &names).await?;
-    }
-    Ok(())
+        .map_err(|e| failed(e, "disable"))?;
+    after_change(ctx, &changes, None, Some(UnitAction::Stop), &files).await
 }

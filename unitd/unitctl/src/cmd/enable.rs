@@ -77,30 +77,49 @@ pub async fn run(ctx: &Context, args: &[String]) -> anyhow::Result<()> {
     let (carries_install_info, changes) = manager
         .enable_unit_files(&refs, ctx.opts.runtime, ctx.opts.force)
         .await
-        .map_err(|e| {
-            Failure::new(
-                code::FAILURE,
-                format!(
-                    "Failed to enable unit: {}",
-                    unitd_client::ClientError::from(e)
-                ),
-            )
-        })?;
+        .map_err(|e| failed(e, "enable"))?;
+    let note = (!carries_install_info).then_some(NO_INSTALL_INFO);
+    after_change(ctx, &changes, note, Some(UnitAction::Start), &files).await
+}
+
+/// What the unit-file verbs (enable, disable, mask, unmask) do once the links changed: print the changes and
+/// `note` (unless `--quiet`), daemon-reload (unless `--no-reload`), and with `--now` run `now` (if the verb has
+/// one) on the units.
+pub async fn after_change(
+    ctx: &Context,
+    changes: &[UnitFileChange],
+    note: Option<&str>,
+    now: Option<UnitAction>,
+    files: &[String],
+) -> anyhow::Result<()> {
     if !ctx.opts.quiet {
-        emit_err(&render_changes(&changes));
-        if !carries_install_info {
-            emit_err(NO_INSTALL_INFO);
+        emit_err(&render_changes(changes));
+        if let Some(note) = note {
+            emit_err(note);
         }
     }
     reload_after_change(ctx).await?;
-    if ctx.opts.now {
+    if let (true, Some(now)) = (ctx.opts.now, now) {
         let names: Vec<String> = files
             .iter()
             .map(|f| f.rsplit('/').next().unwrap_or(f).to_string())
             .collect();
-        crate::jobs::run(ctx, UnitAction::Start, &names).await?;
+        crate::jobs::run(ctx, now, &names).await?;
     }
     Ok(())
+}
+
+/// systemctl's "Failed to VERB unit: ..." for a refused change (the daemon's own messages may already start
+/// that way: they are not prefixed twice).
+pub fn failed(e: zbus::Error, verb: &str) -> Failure {
+    let text = unitd_client::ClientError::from(e).to_string();
+    let prefix = format!("Failed to {verb} unit: ");
+    let message = if text.starts_with(&prefix) {
+        text
+    } else {
+        format!("{prefix}{text}")
+    };
+    Failure::new(code::FAILURE, message)
 }
 
 #[cfg(test)]

@@ -5,9 +5,8 @@
 
 use unitd_client::UnitAction;
 
-use super::enable::{reload_after_change, render_changes, unit_file_args};
-use crate::context::{emit_err, Context};
-use crate::error::{code, Failure};
+use super::enable::{after_change, failed, unit_file_args};
+use crate::context::Context;
 
 /// `mask`.
 pub async fn mask(ctx: &Context, args: &[String]) -> anyhow::Result<()> {
@@ -18,18 +17,7 @@ pub async fn mask(ctx: &Context, args: &[String]) -> anyhow::Result<()> {
         .mask_unit_files(&refs, ctx.opts.runtime, ctx.opts.force)
         .await
         .map_err(|e| failed(e, "mask"))?;
-    if !ctx.opts.quiet {
-        emit_err(&render_changes(&changes));
-    }
-    reload_after_change(ctx).await?;
-    if ctx.opts.now {
-        let names: Vec<String> = files
-            .iter()
-            .map(|f| f.rsplit('/').next().unwrap_or(f).to_string())
-            .collect();
-        crate::jobs::run(ctx, UnitAction::Stop, &names).await?;
-    }
-    Ok(())
+    after_change(ctx, &changes, None, Some(UnitAction::Stop), &files).await
 }
 
 /// `unmask`.
@@ -41,21 +29,6 @@ pub async fn unmask(ctx: &Context, args: &[String]) -> anyhow::Result<()> {
         .unmask_unit_files(&refs, ctx.opts.runtime)
         .await
         .map_err(|e| failed(e, "unmask"))?;
-    if !ctx.opts.quiet {
-        emit_err(&render_changes(&changes));
-    }
-    reload_after_change(ctx).await?;
-    Ok(())
-}
-
-/// systemctl's "Failed to mask unit: ..." (the daemon's own messages already start that way).
-fn failed(e: zbus::Error, verb: &str) -> Failure {
-    let text = unitd_client::ClientError::from(e).to_string();
-    let prefix = format!("Failed to {verb} unit: ");
-    let message = if text.starts_with(&prefix) {
-        text
-    } else {
-        format!("{prefix}{text}")
-    };
-    Failure::new(code::FAILURE, message)
+    // Unmasking starts nothing, --now or not.
+    after_change(ctx, &changes, None, None, &files).await
 }
