@@ -23,7 +23,7 @@ impl Registry {
         name: &str,
     ) -> Result<Option<(Unit, BTreeMap<String, UnitState>)>, RegistryError> {
         let keys = self.keys();
-        let mut kv = self.kv();
+        let kv = self.kv();
         let mut job = kv
             .get(keys.job_dir(name), Some(GetOptions::new().with_prefix()))
             .await?;

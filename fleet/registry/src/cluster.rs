@@ -249,7 +249,7 @@ impl Registry {
         prefix: &str,
     ) -> Result<(i64, Vec<KeyValue>), RegistryError> {
         let end = prefix_end(prefix.as_bytes());
-        let mut kv = self.kv();
+        let kv = self.kv();
         let mut from = prefix.as_bytes().to_vec();
         let mut revision = 0;
         let mut out = Vec::new();

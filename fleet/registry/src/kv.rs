@@ -29,27 +29,18 @@ pub(crate) struct Kv {
     endpoints: Arc<Endpoints>,
 }
 
-/// Which failures a request is tried again after.
-#[derive(Clone, Copy)]
-enum Retry {
-    /// Any failure to reach the KV store (reads).
-    Unavailable,
-    /// Only a request that was never sent (changes).
-    Unsent,
-}
-
 impl Kv {
     pub(crate) fn new(endpoints: Arc<Endpoints>) -> Kv {
         Kv { endpoints }
     }
 
     pub(crate) async fn get(
-        &mut self,
+        &self,
         key: impl Into<Vec<u8>>,
         options: Option<GetOptions>,
     ) -> Result<GetResponse, RegistryError> {
         let key = key.into();
-        self.tried(Retry::Unavailable, |mut kv| {
+        self.tried(RegistryError::is_unavailable, |mut kv| {
             let (key, options) = (key.clone(), options.clone());
             async move { kv.get(key, options).await }
         })
@@ -57,13 +48,13 @@ impl Kv {
     }
 
     pub(crate) async fn put(
-        &mut self,
+        &self,
         key: impl Into<Vec<u8>>,
         value: impl Into<Vec<u8>>,
         options: Option<PutOptions>,
     ) -> Result<PutResponse, RegistryError> {
         let (key, value) = (key.into(), value.into());
-        self.tried(Retry::Unsent, |mut kv| {
+        self.tried(RegistryError::is_unsent, |mut kv| {
             let (key, value, options) = (key.clone(), value.clone(), options.clone());
             async move { kv.put(key, value, options).await }
         })
@@ -71,29 +62,33 @@ impl Kv {
     }
 
     pub(crate) async fn delete(
-        &mut self,
+        &self,
         key: impl Into<Vec<u8>>,
         options: Option<DeleteOptions>,
     ) -> Result<DeleteResponse, RegistryError> {
         let key = key.into();
-        self.tried(Retry::Unsent, |mut kv| {
+        self.tried(RegistryError::is_unsent, |mut kv| {
             let (key, options) = (key.clone(), options.clone());
             async move { kv.delete(key, options).await }
         })
         .await
     }
 
-    pub(crate) async fn txn(&mut self, txn: Txn) -> Result<TxnResponse, RegistryError> {
-        self.tried(Retry::Unsent, |mut kv| {
+    pub(crate) async fn txn(&self, txn: Txn) -> Result<TxnResponse, RegistryError> {
+        self.tried(RegistryError::is_unsent, |mut kv| {
             let txn = txn.clone();
             async move { kv.txn(txn).await }
         })
         .await
     }
 
-    /// Runs `request` on the client in use, again (on whichever is in use then) after a failure `retry`
-    /// allows, until the request timeout is spent.
-    async fn tried<T, F, Fut>(&self, retry: Retry, request: F) -> Result<T, RegistryError>
+    /// Runs `request` on the client in use, again (on whichever is in use then) after a failure `retried`
+    /// accepts, until the request timeout is spent.
+    async fn tried<T, F, Fut>(
+        &self,
+        retried: fn(&RegistryError) -> bool,
+        request: F,
+    ) -> Result<T, RegistryError>
     where
         F: Fn(KvClient) -> Fut,
         Fut: std::future::Future<Output = Result<T, etcd_client::Error>>,
@@ -105,21 +100,13 @@ impl Kv {
                 request(self.endpoints.client().kv_client()).await,
             );
             match r {
-                Err(e) if retried(retry, &e) && Instant::now() + RETRY_PAUSE < give_up => {
+                Err(e) if retried(&e) && Instant::now() + RETRY_PAUSE < give_up => {
                     tracing::debug!(error = %e, "KV request failed; trying again");
                     tokio::time::sleep(RETRY_PAUSE).await;
                 }
                 r => return r,
             }
         }
-    }
-}
-
-/// Whether a request that failed with `e` is tried again under `retry`.
-fn retried(retry: Retry, e: &RegistryError) -> bool {
-    match retry {
-        Retry::Unavailable => e.is_unavailable(),
-        Retry::Unsent => e.is_unsent(),
     }
 }
 

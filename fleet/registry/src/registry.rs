@@ -158,7 +158,7 @@ impl Registry {
         changes: &BTreeMap<String, Option<String>>,
     ) -> Result<(), RegistryError> {
         let k = &self.keys;
-        let mut kv = self.kv();
+        let kv = self.kv();
         for _ in 0..10 {
             let present = kv.get(k.machine_object(machine), None).await?;
             if present.kvs().is_empty() {

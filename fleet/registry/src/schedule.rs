@@ -104,7 +104,7 @@ impl Registry {
             .collect();
         let mut stats = ScheduleStats::default();
         let mut results = stream::iter(txns.into_iter().map(|(n, txn)| {
-            let mut kv = self.kv();
+            let kv = self.kv();
             async move { kv.txn(txn).await.map(|r| (n, r.succeeded())) }
         }))
         .buffer_unordered(TXNS_IN_FLIGHT);

@@ -992,16 +992,6 @@ fn count(server: &Etcd, prefix: &str) -> i64 {
     v["count"].as_i64().unwrap_or(0)
 }
 
-/// Waits up to 10 s for `check` to hold.
-#[track_caller]
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !check() {
-        assert!(Instant::now() < deadline, "{what}: not within 10 s");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// `make-mirror`: the keys under a prefix (more than one page of 1,000) are copied to another server under
 /// another prefix, then every later change follows — a transaction's keys together — and keys outside the
 /// prefix stay behind.
@@ -1029,7 +1019,10 @@ fn make_mirror() {
         ],
         &[],
     );
-    eventually("the base copy", || count(&dest, "/copy/") == 1080);
+    assert!(
+        flotilla_tests::wait_for(Duration::from_secs(10), || count(&dest, "/copy/") == 1080),
+        "the base copy: not within 10 s"
+    );
     assert_eq!(
         dest.run(&["get", "/copy/k1079", "--print-value-only"]).ok(),
         "v1079\n"
@@ -1041,7 +1034,10 @@ fn make_mirror() {
         .run_with(&["txn"], Some("\nput /m/t1 a\nput /m/t2 b\n\n\n"), &[])
         .ok();
     source.run(&["put", "/outside", "y"]).ok();
-    eventually("the changes", || count(&dest, "/copy/t") == 2);
+    assert!(
+        flotilla_tests::wait_for(Duration::from_secs(10), || count(&dest, "/copy/t") == 2),
+        "the changes: not within 10 s"
+    );
     assert_eq!(
         dest.run(&["get", "/copy/new", "--print-value-only"]).ok(),
         "fresh\n"

@@ -35,6 +35,14 @@ async fn local_get(ep: &str, key: &str) -> Option<String> {
         .map(|kv| String::from_utf8_lossy(kv.value()).into_owned())
 }
 
+/// Waits until member `ep` serves `key` from its own store (a serializable read).
+async fn wait_serves(ep: &str, key: &str, within: Duration, what: &str) {
+    wait_until(within, what, || async move {
+        local_get(ep, key).await.is_some()
+    })
+    .await;
+}
+
 async fn hash_kv(ep: &str) -> (u32, i64) {
     let mut c = Client::connect([ep], opts()).await.unwrap();
     let h = c.hash_kv(0).await.unwrap();
@@ -433,11 +441,12 @@ async fn a_minority_partition_cannot_write_and_loses_nothing_the_majority_accept
     // Heal: the member rejoins without disrupting the leader, and has every majority write, not its own.
     let leader_before = c.leader();
     ns.set_connected(cut, true);
-    let ep = eps[cut].clone();
-    wait_until(Duration::from_secs(15), "healed member caught up", || {
-        let ep = ep.clone();
-        async move { local_get(&ep, "maj/19").await.is_some() }
-    })
+    wait_serves(
+        &eps[cut],
+        "maj/19",
+        Duration::from_secs(15),
+        "healed member caught up",
+    )
     .await;
     assert_eq!(
         local_get(&eps[cut], "during").await.as_deref(),
@@ -512,13 +521,11 @@ async fn members_are_added_as_learners_promoted_and_removed_at_runtime() {
         .unwrap();
     // The new member receives the store (a snapshot: the log was truncated long ago) and serves it.
     let dep = d.endpoint();
-    wait_until(
+    wait_serves(
+        &dep,
+        "k119",
         Duration::from_secs(15),
         "the new member serves the old keys",
-        || {
-            let dep = dep.clone();
-            async move { local_get(&dep, "k119").await.is_some() }
-        },
     )
     .await;
     // It publishes its name and client URLs through raft once it finds itself in the membership it received
@@ -800,14 +807,11 @@ async fn initial_corrupt_check_stops_a_member_whose_data_differs_from_its_peers(
     // Intact data: the restarted member compares, agrees, and serves.
     c.kill9(1);
     c.launch(1);
-    let ep1 = c.endpoints()[1].clone();
-    wait_until(
+    wait_serves(
+        &c.endpoints()[1],
+        "k19",
         Duration::from_secs(15),
         "the intact member serves again",
-        || {
-            let ep1 = ep1.clone();
-            async move { local_get(&ep1, "k19").await.is_some() }
-        },
     )
     .await;
     assert!(
@@ -857,13 +861,11 @@ async fn three_with_keys(flags: &[&str]) -> (Cluster, Client) {
         cl.put(format!("k{i:02}"), "v", None).await.unwrap();
     }
     for ep in c.endpoints() {
-        wait_until(
+        wait_serves(
+            &ep,
+            "k19",
             Duration::from_secs(10),
             "every member applied the writes",
-            || {
-                let ep = ep.clone();
-                async move { local_get(&ep, "k19").await.is_some() }
-            },
         )
         .await;
     }

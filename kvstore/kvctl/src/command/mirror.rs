@@ -21,9 +21,9 @@ use kvstore_proto::etcdserverpb::{
     WatchCreateRequest,
 };
 use kvstore_proto::mvccpb::{event::EventType, Event, KeyValue};
-use kvstore_proto::prefix_range_end;
 
-use super::watch::{self, COMPACTED};
+use super::get::apply_range_flags;
+use super::watch;
 use super::{emit, Context};
 use crate::client::{Client, ClientConfig, TlsFlags};
 use crate::error::Failure;
@@ -82,13 +82,9 @@ impl MirrorArgs {
 
     /// The source range: `[key, range_end)` of the prefix, every key when it is empty.
     fn range(&self) -> (Vec<u8>, Vec<u8>) {
-        if self.prefix.is_empty() {
-            (vec![0], vec![0])
-        } else {
-            let key = self.prefix.as_bytes().to_vec();
-            let end = prefix_range_end(&key);
-            (key, end)
-        }
+        let (mut key, mut range_end) = (self.prefix.as_bytes().to_vec(), Vec::new());
+        apply_range_flags(&mut key, &mut range_end, true, false);
+        (key, range_end)
     }
 }
 
@@ -214,10 +210,8 @@ async fn mirror(
     )
     .await?;
     while let Some(resp) = stream.responses.message().await.map_err(Failure::error)? {
-        if resp.compact_revision != 0 {
-            return Err(Failure::error(COMPACTED).into());
-        }
-        if resp.canceled {
+        // A watch compacted past its revision ends with etcd's compaction error (cancel_reason gives it).
+        if resp.canceled || resp.compact_revision != 0 {
             return Err(Failure::error(watch::cancel_reason(&resp)).into());
         }
         for ops in transactions(&resp.events, rename, args.max_txn_ops) {

@@ -8,11 +8,11 @@ use kvstore_proto::etcdserverpb::{
     watch_request::RequestUnion, WatchCreateRequest, WatchProgressRequest, WatchRequest,
     WatchResponse,
 };
-use kvstore_proto::prefix_range_end;
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
+use super::get::apply_range_flags;
 use super::txn::argify;
 use super::{emit, emit_err, Context};
 use crate::client::{Client, RpcError};
@@ -72,14 +72,7 @@ impl WatchArgs {
             range_end = end.clone().into_bytes();
         }
         let mut key = key;
-        if self.prefix {
-            if key.is_empty() {
-                key = vec![0];
-                range_end = vec![0];
-            } else {
-                range_end = prefix_range_end(&key);
-            }
-        }
+        apply_range_flags(&mut key, &mut range_end, self.prefix, false);
         Ok(WatchCreateRequest {
             key,
             range_end,

@@ -54,7 +54,7 @@ fn file_state(
     name: &str,
     path: &Path,
 ) -> String {
-    if std::fs::read_link(path).is_ok_and(|t| t == Path::new("/dev/null")) {
+    if std::fs::read_link(path).is_ok_and(|t| t == Path::new(DEV_NULL)) {
         return "masked".into();
     }
     let links = install_links(cfg, name);
@@ -159,19 +159,7 @@ pub fn enable(
                 }
                 let _ = std::fs::remove_file(&link);
             }
-            if let Some(parent) = link.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| {
-                    ManagerError::Failed(format!("Failed to create {}: {e}", parent.display()))
-                })?;
-            }
-            std::os::unix::fs::symlink(&target_path, &link).map_err(|e| {
-                ManagerError::Failed(format!("Failed to create symlink {}: {e}", link.display()))
-            })?;
-            changes.push((
-                "symlink".to_string(),
-                link.display().to_string(),
-                target_path.display().to_string(),
-            ));
+            changes.push(linked(&target_path, &link)?);
         }
         queue.extend(install.also.iter().map(|n| n.to_string()));
     }
@@ -218,7 +206,7 @@ pub fn disable(
     Ok(changes)
 }
 
-/// Where masking links go.
+/// What a masking link points at (the loader and `file_state` read it as masked).
 const DEV_NULL: &str = "/dev/null";
 
 /// MaskUnitFiles: links each unit's name to `/dev/null` in the configuration directory (the runtime unit
@@ -249,12 +237,7 @@ pub fn mask(
                     target.display()
                 )))
             }
-            Ok(_) => {
-                std::fs::remove_file(&link).map_err(|e| {
-                    ManagerError::Failed(format!("Failed to remove {}: {e}", link.display()))
-                })?;
-                changes.push(unlinked(&link));
-            }
+            Ok(_) => changes.push(removed(&link)?),
             Err(_) if link.symlink_metadata().is_ok() => {
                 return Err(ManagerError::Failed(format!(
                     "Failed to mask unit: File {} already exists.",
@@ -263,17 +246,7 @@ pub fn mask(
             }
             Err(_) => {}
         }
-        std::fs::create_dir_all(base).map_err(|e| {
-            ManagerError::Failed(format!("Failed to create {}: {e}", base.display()))
-        })?;
-        std::os::unix::fs::symlink(DEV_NULL, &link).map_err(|e| {
-            ManagerError::Failed(format!("Failed to create symlink {}: {e}", link.display()))
-        })?;
-        changes.push((
-            "symlink".to_string(),
-            link.display().to_string(),
-            DEV_NULL.to_string(),
-        ));
+        changes.push(linked(Path::new(DEV_NULL), &link)?);
     }
     Ok(changes)
 }
@@ -290,10 +263,7 @@ pub fn unmask(
     for file in files {
         let link = base.join(load::normalize(file_name(file)));
         if std::fs::read_link(&link).is_ok_and(|t| t == Path::new(DEV_NULL)) {
-            std::fs::remove_file(&link).map_err(|e| {
-                ManagerError::Failed(format!("Failed to remove {}: {e}", link.display()))
-            })?;
-            changes.push(unlinked(&link));
+            changes.push(removed(&link)?);
         }
     }
     Ok(changes)
@@ -306,6 +276,30 @@ fn links_dir(cfg: &ManagerConfig, runtime: bool) -> &Path {
     } else {
         &cfg.config_dir
     }
+}
+
+/// Makes `link` point at `target` (creating its directory): the change to report.
+fn linked(target: &Path, link: &Path) -> Result<InstallChange, ManagerError> {
+    if let Some(parent) = link.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            ManagerError::Failed(format!("Failed to create {}: {e}", parent.display()))
+        })?;
+    }
+    std::os::unix::fs::symlink(target, link).map_err(|e| {
+        ManagerError::Failed(format!("Failed to create symlink {}: {e}", link.display()))
+    })?;
+    Ok((
+        "symlink".to_string(),
+        link.display().to_string(),
+        target.display().to_string(),
+    ))
+}
+
+/// Removes `link`: the change to report.
+fn removed(link: &Path) -> Result<InstallChange, ManagerError> {
+    std::fs::remove_file(link)
+        .map_err(|e| ManagerError::Failed(format!("Failed to remove {}: {e}", link.display())))?;
+    Ok(unlinked(link))
 }
 
 /// The change reported for a removed link.
