@@ -125,11 +125,11 @@ impl Server {
         )?;
         // Requests to other members over the peer URL: the initial corruption check's, then clients' that
         // belong to the leader.
-        let forwarder = crate::peer::forward::Forwarder {
-            me: cfg.member_id,
-            state: state.clone(),
-            tls: cfg.peer_tls.client.clone(),
-        };
+        let forwarder = crate::peer::forward::Forwarder::new(
+            cfg.member_id,
+            state.clone(),
+            cfg.peer_tls.client.clone(),
+        );
         let peers = membership.others(cfg.member_id);
         if cfg.initial_corrupt_check && !peers.is_empty() {
             crate::corrupt_check::check(&db, &forwarder, &peers)

@@ -7,7 +7,7 @@
 //!   peer unreachable to raft. Snapshots go on their own connection as a stream, so heartbeats keep flowing.
 //! - [`receiver::serve`] accepts connections and steps what arrives into the raft node.
 //! - [`forward`] carries the few client requests only the leader can answer (lease renewals, membership
-//!   changes) from a follower to the leader, on a connection of their own.
+//!   changes) from a follower to the leader, on connections of their own that a follower keeps open and reuses.
 //! - [`wire`] is the framing and the handshake. Every connection opens with a hello that names the cluster, the
 //!   sender and the addressee: a member of another cluster, a message for another member, or a member that was
 //!   removed is refused with a reason, and the sender logs it (a removed member stops itself).

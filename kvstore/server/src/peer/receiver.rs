@@ -100,7 +100,9 @@ async fn handle(mut stream: Stream, ctx: &ReceiverCtx) -> Result<(), WireError> 
             }
         }
         Purpose::Snapshot => receive_snapshot(stream, hello, ctx).await,
-        Purpose::Forward => super::forward::serve_one(&mut stream, &ctx.forward).await,
+        Purpose::Forward => {
+            super::forward::serve(&mut stream, &ctx.forward, &ctx.state, hello.from).await
+        }
         Purpose::Membership => {
             let m: Membership = ctx.state.membership();
             let json = serde_json::to_vec(&m).map_err(|e| std::io::Error::other(e.to_string()))?;
