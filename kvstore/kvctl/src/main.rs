@@ -11,6 +11,7 @@
 //! - `client.rs`: endpoints, connecting with fallback, dial and command timeouts, Go duration text.
 //! - `printer.rs`: simple / json / fields / table output, byte-exact with etcdctl where etcdctl has the format.
 //! - `error.rs`: etcdctl's exit codes and the `Failure` that carries one.
+//! - `etcdctl_env.rs`: etcdctl's rules for `ETCDCTL_*` variables (shadowed by a flag: refused; unknown: warned).
 //! - `command/`: one file per verb family (`put`, `get`, `del`, `watch`, `txn`, `lease`, `member`, `endpoint`,
 //!   `move-leader`, `snapshot`, `compaction`, `alarm` (with `defrag`), `concurrency` (`lock`, `elect`),
 //!   `mirror` (`make-mirror`), `v2`).
@@ -23,12 +24,14 @@
 mod client;
 mod command;
 mod error;
+mod etcdctl_env;
 mod printer;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use client::{parse_go_duration, ClientConfig, TlsFlags};
 use command::alarm::AlarmCommand;
@@ -238,9 +241,35 @@ fn report(err: &anyhow::Error) -> i32 {
     }
 }
 
+/// Applies etcdctl's `ETCDCTL_*` rules: prints the warnings, or ends the process when a variable is shadowed by
+/// its flag.
+fn check_etcdctl_env(matches: &clap::ArgMatches) {
+    let vars = std::env::vars_os().map(|(k, v)| {
+        (
+            k.to_string_lossy().into_owned(),
+            v.to_string_lossy().into_owned(),
+        )
+    });
+    let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+    match etcdctl_env::check(vars, given) {
+        Ok(warnings) => {
+            for w in warnings {
+                command::emit_err(format!("kvctl: warning: {w}\n").as_bytes());
+            }
+        }
+        Err(refusal) => std::process::exit(report(&anyhow::anyhow!(refusal))),
+    }
+}
+
 fn main() {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let cli = match parsed {
+        Ok((cli, matches)) => {
+            check_etcdctl_env(&matches);
+            cli
+        }
         Err(e) => {
             let code = if e.use_stderr() {
                 ExitCode::BadArgs.code()

@@ -1079,3 +1079,51 @@ fn make_mirror() {
         (128, "Error: make-mirror takes one destination argument\n")
     );
 }
+
+/// etcdctl's rules for its environment: a variable shadowed by its flag on the command line is refused (exit 1,
+/// nothing done) with etcdctl's own message, as Debian's etcdctl 3.4 refuses it; an unknown `ETCDCTL_*` variable
+/// (a typo) is reported and the command still runs.
+#[test]
+fn etcdctl_variables_shadowed_by_a_flag_or_unknown() {
+    let Some(etcd) = Etcd::start() else { return };
+    let conflict =
+        "conflicting environment variable \"ETCDCTL_ENDPOINTS\" is shadowed by corresponding \
+                    command-line flag (either unset environment variable or disable flag)";
+    let env = [("ETCDCTL_ENDPOINTS", "127.0.0.1:1")];
+    let shadowed = etcd.run_with(&["put", "shadowed", "x"], None, &env);
+    assert_eq!(shadowed.code, 1, "{shadowed:?}");
+    assert_eq!(shadowed.stderr, format!("Error: {conflict}\n"));
+    if Path::new("/usr/bin/etcdctl").exists() {
+        let reference = Command::new("/usr/bin/etcdctl")
+            .args(["--endpoints", &etcd.endpoint, "put", "shadowed", "x"])
+            .env("ETCDCTL_API", "3")
+            .envs(env)
+            .output()
+            .expect("run etcdctl");
+        assert_eq!(reference.status.code(), Some(1), "{reference:?}");
+        assert!(
+            String::from_utf8_lossy(&reference.stderr).contains(conflict),
+            "{reference:?}"
+        );
+    }
+    let env = [("ETCDCTL_WRITE_OUT", "simple")];
+    let shadowed = etcd.run_with(&["put", "shadowed", "x", "-w", "json"], None, &env);
+    assert_eq!(shadowed.code, 1, "{shadowed:?}");
+    assert_eq!(
+        etcd.run(&["get", "shadowed"]).ok(),
+        "",
+        "nothing was written"
+    );
+
+    let typo = etcd.run_with(
+        &["put", "typo", "x"],
+        None,
+        &[("ETCDCTL_DIAL_TIMEOUTS", "1s")],
+    );
+    assert_eq!(typo.ok(), "OK\n");
+    assert!(
+        typo.stderr
+            .contains("unrecognized environment variable ETCDCTL_DIAL_TIMEOUTS=1s"),
+        "{typo:?}"
+    );
+}
