@@ -162,6 +162,12 @@ enum Command {
     IsEnabled { units: Vec<String> },
     /// Reload unit files.
     DaemonReload,
+    /// Print the manager's state (running, starting, degraded); exit 0 only when running.
+    IsSystemRunning {
+        /// Wait until startup has finished first.
+        #[arg(long)]
+        wait: bool,
+    },
     /// Re-execute unitd, keeping running units.
     DaemonReexec,
     /// Reset the failed state of units (or of all units).
@@ -228,6 +234,7 @@ async fn dispatch(ctx: &Context, command: &Command) -> anyhow::Result<()> {
         Command::Unmask { units } => cmd::mask::unmask(ctx, units).await,
         Command::IsActive { units } => cmd::is_active::run(ctx, units).await,
         Command::IsFailed { units } => cmd::is_failed::run(ctx, units).await,
+        Command::IsSystemRunning { wait } => cmd::is_system_running::run(ctx, *wait).await,
         Command::IsEnabled { units } => cmd::is_enabled::run(ctx, units).await,
         Command::DaemonReload => cmd::daemon_reload::run(ctx).await,
         Command::DaemonReexec => cmd::daemon_reexec::run(ctx).await,

@@ -162,6 +162,10 @@ fn failing_start_and_reset_failed() {
 
     let out = d.unitctl(&["is-failed", "broken"]);
     assert_eq!((out.code, out.stdout.as_str()), (0, "failed\n"), "{out}");
+    let out = d.unitctl(&["is-system-running"]);
+    assert_eq!((out.code, out.stdout.as_str()), (1, "degraded\n"), "{out}");
+    let out = d.unitctl(&["is-system-running", "--wait", "-q"]);
+    assert_eq!((out.code, out.stdout.as_str()), (1, ""), "{out}");
     let out = d.unitctl(&["is-active", "broken"]);
     assert_eq!((out.code, out.stdout.as_str()), (3, "failed\n"), "{out}");
 
@@ -197,6 +201,8 @@ fn failing_start_and_reset_failed() {
     );
     let out = d.unitctl(&["is-failed", "broken"]);
     assert_eq!((out.code, out.stdout.as_str()), (1, "inactive\n"), "{out}");
+    let out = d.unitctl(&["is-system-running"]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, "running\n"), "{out}");
 }
 
 #[test]

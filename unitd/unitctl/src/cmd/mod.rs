@@ -10,6 +10,7 @@ pub mod enable;
 pub mod is_active;
 pub mod is_enabled;
 pub mod is_failed;
+pub mod is_system_running;
 pub mod journal;
 pub mod kill;
 pub mod list_jobs;
