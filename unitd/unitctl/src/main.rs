@@ -152,6 +152,8 @@ enum Command {
     Disable { units: Vec<String> },
     /// Mask unit files (link them to /dev/null: they cannot be started).
     Mask { units: Vec<String> },
+    /// Disable and enable unit files again (links follow a changed [Install] section).
+    Reenable { units: Vec<String> },
     /// Unmask unit files.
     Unmask { units: Vec<String> },
     /// Check whether units are active.
@@ -195,6 +197,7 @@ impl Command {
             Command::Enable { units } => ("enable", units),
             Command::Disable { units } => ("disable", units),
             Command::Mask { units } => ("mask", units),
+            Command::Reenable { units } => ("reenable", units),
             Command::Unmask { units } => ("unmask", units),
             Command::IsActive { units } => ("is-active", units),
             Command::IsFailed { units } => ("is-failed", units),
@@ -231,6 +234,7 @@ async fn dispatch(ctx: &Context, command: &Command) -> anyhow::Result<()> {
         Command::Enable { units } => cmd::enable::run(ctx, units).await,
         Command::Disable { units } => cmd::disable::run(ctx, units).await,
         Command::Mask { units } => cmd::mask::mask(ctx, units).await,
+        Command::Reenable { units } => cmd::reenable::run(ctx, units).await,
         Command::Unmask { units } => cmd::mask::unmask(ctx, units).await,
         Command::IsActive { units } => cmd::is_active::run(ctx, units).await,
         Command::IsFailed { units } => cmd::is_failed::run(ctx, units).await,

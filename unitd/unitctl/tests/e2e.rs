@@ -563,6 +563,36 @@ fn enable_and_disable() {
     d.ok(&["enable", "--now", "svc"]);
     let out = d.unitctl(&["is-active", "svc"]);
     assert_eq!((out.code, out.stdout.as_str()), (0, "active\n"), "{out}");
+
+    // reenable: the links follow a changed [Install] section; --now restarts the unit.
+    let main_pid = |d: &Unitd| d.ok(&["show", "-p", "MainPID", "--value", "svc"]).stdout;
+    let before = main_pid(&d);
+    d.write_unit(
+        "svc.service",
+        "[Service]\nExecStart=/bin/sleep 300\n[Install]\nWantedBy=default.target\n",
+    );
+    let moved = d.units.join("default.target.wants/svc.service");
+    let out = d.unitctl(&["reenable", "--now", "svc"]);
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(
+        out.stderr,
+        format!(
+            "Removed \"{}\".\nCreated symlink {} → {}.\n",
+            link.display(),
+            moved.display(),
+            fragment.display()
+        )
+    );
+    assert!(
+        link.symlink_metadata().is_err(),
+        "the old link is still there"
+    );
+    assert_eq!(std::fs::read_link(&moved).ok(), Some(fragment.clone()));
+    let after = main_pid(&d);
+    assert!(
+        after != before && after != "0\n",
+        "restarted: {before} -> {after}"
+    );
 }
 
 #[test]

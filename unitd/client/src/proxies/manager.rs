@@ -100,6 +100,15 @@ pub trait Manager {
         runtime: bool,
     ) -> zbus::Result<Vec<UnitFileChange>>;
 
+    /// Disable, then enable unit files: whether they had an `[Install]` section, and the links removed and made.
+    #[zbus(name = "ReenableUnitFiles")]
+    fn reenable_unit_files(
+        &self,
+        files: &[&str],
+        runtime: bool,
+        force: bool,
+    ) -> zbus::Result<(bool, Vec<UnitFileChange>)>;
+
     /// Mask unit files (link them to /dev/null): the changes made.
     #[zbus(name = "MaskUnitFiles")]
     fn mask_unit_files(

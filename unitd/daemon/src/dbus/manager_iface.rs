@@ -292,6 +292,23 @@ impl ManagerIface {
             .await
     }
 
+    #[zbus(out_args("carries_install_info", "changes"))]
+    async fn reenable_unit_files(
+        &self,
+        files: Vec<String>,
+        runtime: bool,
+        force: bool,
+    ) -> Result<(bool, Vec<(String, String, String)>), BusError> {
+        self.ctx
+            .call(|reply| Request::Reenable {
+                files,
+                runtime,
+                force,
+                reply,
+            })
+            .await
+    }
+
     async fn mask_unit_files(
         &self,
         files: Vec<String>,

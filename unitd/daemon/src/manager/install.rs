@@ -206,6 +206,22 @@ pub fn disable(
     Ok(changes)
 }
 
+/// ReenableUnitFiles: [`disable`] then [`enable`], as systemd's `unit_file_reenable` — the links now follow the
+/// unit's current `[Install]` section. The changes are disable's removals, then enable's links.
+pub fn reenable(
+    loader: &unitfile::Loader,
+    specs: &unitfile::Specifiers,
+    cfg: &ManagerConfig,
+    files: &[String],
+    runtime: bool,
+    force: bool,
+) -> Result<(bool, Vec<InstallChange>), ManagerError> {
+    let mut changes = disable(loader, specs, cfg, files, runtime)?;
+    let (carries, made) = enable(loader, specs, cfg, files, runtime, force)?;
+    changes.extend(made);
+    Ok((carries, changes))
+}
+
 /// What a masking link points at (the loader and `file_state` read it as masked).
 const DEV_NULL: &str = "/dev/null";
 

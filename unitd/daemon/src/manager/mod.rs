@@ -145,6 +145,13 @@ pub enum Request {
         runtime: bool,
         reply: Reply<Vec<InstallChange>>,
     },
+    /// Disable, then enable (picks up a changed `[Install]` section).
+    Reenable {
+        files: Vec<String>,
+        runtime: bool,
+        force: bool,
+        reply: Reply<(bool, Vec<InstallChange>)>,
+    },
     Mask {
         files: Vec<String>,
         runtime: bool,
@@ -500,6 +507,23 @@ impl Manager {
                 self.refresh_links();
                 let answer = result;
                 self.answer(reply, answer);
+            }
+            Request::Reenable {
+                files,
+                runtime,
+                force,
+                reply,
+            } => {
+                let result = install::reenable(
+                    &self.loader,
+                    &self.specifiers,
+                    &self.cfg,
+                    &files,
+                    runtime,
+                    force,
+                );
+                self.refresh_links();
+                self.answer(reply, result);
             }
             Request::Mask {
                 files,

@@ -17,6 +17,7 @@ pub mod list_jobs;
 pub mod list_unit_files;
 pub mod list_units;
 pub mod mask;
+pub mod reenable;
 pub mod reload;
 pub mod reload_or_restart;
 pub mod reset_failed;
