@@ -176,6 +176,8 @@ enum Command {
     ResetFailed { units: Vec<String> },
     /// List queued jobs.
     ListJobs,
+    /// Cancel jobs by id, or all of them.
+    Cancel { jobs: Vec<String> },
     /// Check unit files for errors, offline.
     Verify { files: Vec<String> },
     /// Show the journal of units.
@@ -241,6 +243,7 @@ async fn dispatch(ctx: &Context, command: &Command) -> anyhow::Result<()> {
         Command::IsSystemRunning { wait } => cmd::is_system_running::run(ctx, *wait).await,
         Command::IsEnabled { units } => cmd::is_enabled::run(ctx, units).await,
         Command::DaemonReload => cmd::daemon_reload::run(ctx).await,
+        Command::Cancel { jobs } => cmd::cancel::run(ctx, jobs).await,
         Command::DaemonReexec => cmd::daemon_reexec::run(ctx).await,
         Command::ResetFailed { units } => cmd::reset_failed::run(ctx, units).await,
         Command::ListJobs => cmd::list_jobs::run(ctx).await,

@@ -596,6 +596,57 @@ fn enable_and_disable() {
 }
 
 #[test]
+fn cancel_jobs_by_id_or_all() {
+    let mut d = Unitd::new();
+    for name in ["a", "b", "c"] {
+        d.write_unit(
+            &format!("slow-{name}.service"),
+            "[Service]\nType=oneshot\nExecStart=/bin/sleep 30\n",
+        );
+    }
+    d.start();
+    d.ok(&["--no-block", "start", "slow-a", "slow-b", "slow-c"]);
+    let jobs = d.ok(&["list-jobs", "--no-legend"]).stdout;
+    let id_of = |unit: &str| {
+        jobs.lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|cols| cols.get(1) == Some(&unit))
+            .map(|cols| cols[0].to_string())
+            .unwrap_or_else(|| panic!("no job for {unit}:\n{jobs}"))
+    };
+    let a = id_of("slow-a.service");
+
+    // One id that names no job: reported, the other still cancelled, exit 1 (systemctl's message).
+    let out = d.unitctl(&["cancel", &a, "999999"]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (
+            1,
+            "Failed to cancel job 999999: Job 999999 does not exist.\n"
+        ),
+        "{out}"
+    );
+    let left = d.ok(&["list-jobs", "--no-legend"]).stdout;
+    assert!(!left.contains("slow-a.service"), "{left}");
+    assert!(
+        left.contains("slow-b.service") && left.contains("slow-c.service"),
+        "{left}"
+    );
+
+    // No id: every job.
+    let out = d.unitctl(&["cancel"]);
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""), "{out}");
+    assert_eq!(d.ok(&["list-jobs"]).stdout, "No jobs running.\n");
+
+    let out = d.unitctl(&["cancel", "x1"]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (1, "Failed to parse job id \"x1\": Invalid argument\n"),
+        "{out}"
+    );
+}
+
+#[test]
 fn mask_and_unmask() {
     let mut d = Unitd::new();
     d.write_unit("own.service", "[Service]\nExecStart=/bin/sleep 300\n");

@@ -127,6 +127,14 @@ pub trait Manager {
     #[zbus(name = "ListJobs")]
     fn list_jobs(&self) -> zbus::Result<Vec<JobListEntry>>;
 
+    /// Cancel a job by id.
+    #[zbus(name = "CancelJob")]
+    fn cancel_job(&self, id: u32) -> zbus::Result<()>;
+
+    /// Cancel every job.
+    #[zbus(name = "ClearJobs")]
+    fn clear_jobs(&self) -> zbus::Result<()>;
+
     /// daemon-reload: re-read unit files, keep running units.
     #[zbus(name = "Reload")]
     fn reload(&self) -> zbus::Result<()>;

@@ -405,6 +405,10 @@ impl ManagerIface {
             .await
     }
 
+    async fn clear_jobs(&self) -> Result<(), BusError> {
+        self.ctx.call(|reply| Request::ClearJobs { reply }).await
+    }
+
     async fn reload(&self) -> Result<(), BusError> {
         self.ctx.call(|reply| Request::Reload { reply }).await
     }

@@ -167,6 +167,10 @@ pub enum Request {
         id: u32,
         reply: Reply<()>,
     },
+    /// Cancel every queued and running job.
+    ClearJobs {
+        reply: Reply<()>,
+    },
     Reload {
         reply: Reply<()>,
     },
@@ -551,6 +555,13 @@ impl Manager {
                     let answer = Err(ManagerError::NoSuchJob(id));
                     self.answer(reply, answer);
                 }
+            }
+            Request::ClearJobs { reply } => {
+                let ids: Vec<u32> = self.jobs.keys().copied().collect();
+                for id in ids {
+                    self.finish_job(id, JobResult::Canceled);
+                }
+                self.answer(reply, Ok(()));
             }
             Request::Reload { reply } => {
                 self.daemon_reload();

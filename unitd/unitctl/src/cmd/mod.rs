@@ -2,6 +2,7 @@
 //! arguments; what it prints is computed by pure functions in the same file (or in [`crate::render`],
 //! [`crate::props`], [`crate::jobs`]) so tests can check the text without a running unitd.
 
+pub mod cancel;
 pub mod cat;
 pub mod daemon_reexec;
 pub mod daemon_reload;
