@@ -3,20 +3,17 @@
 //! is reported (`Failed to cancel job 42: Job 42 does not exist.`) and the others are still cancelled; the exit
 //! status is then 1.
 
-use crate::context::{emit_err, Context};
+use crate::context::{bus_failure, emit_err, Context};
 use crate::error::{code, Failure};
 
 /// Runs the verb.
 pub async fn run(ctx: &Context, jobs: &[String]) -> anyhow::Result<()> {
     let manager = ctx.manager().await?;
     if jobs.is_empty() {
-        return manager.clear_jobs().await.map_err(|e| {
-            Failure::error(format!(
-                "Failed to call ClearJobs: {}",
-                unitd_client::ClientError::from(e)
-            ))
-            .into()
-        });
+        return manager
+            .clear_jobs()
+            .await
+            .map_err(|e| bus_failure("Failed to call ClearJobs", &e.into()).into());
     }
     let mut failed = false;
     for job in jobs {
