@@ -735,6 +735,14 @@ fn mask_and_unmask() {
     d.ok(&["start", "svc"]);
     let out = d.unitctl(&["is-active", "svc"]);
     assert_eq!((out.code, out.stdout.as_str()), (0, "active\n"), "{out}");
+
+    // Without the reload the unit's UnitFileState follows the link all the same, as with enable/disable.
+    let state = |d: &Unitd| d.ok(&["show", "-p", "UnitFileState", "svc"]).stdout;
+    assert_eq!(state(&d), "UnitFileState=static\n");
+    d.ok(&["mask", "--no-reload", "svc"]);
+    assert_eq!(state(&d), "UnitFileState=masked\n");
+    d.ok(&["unmask", "--no-reload", "svc"]);
+    assert_eq!(state(&d), "UnitFileState=static\n");
 }
 
 #[test]

@@ -497,9 +497,7 @@ impl Manager {
                     runtime,
                     force,
                 );
-                self.refresh_links();
-                let answer = result;
-                self.answer(reply, answer);
+                self.answer_install(reply, result);
             }
             Request::Disable {
                 files,
@@ -508,9 +506,7 @@ impl Manager {
             } => {
                 let result =
                     install::disable(&self.loader, &self.specifiers, &self.cfg, &files, runtime);
-                self.refresh_links();
-                let answer = result;
-                self.answer(reply, answer);
+                self.answer_install(reply, result);
             }
             Request::Reenable {
                 files,
@@ -526,8 +522,7 @@ impl Manager {
                     runtime,
                     force,
                 );
-                self.refresh_links();
-                self.answer(reply, result);
+                self.answer_install(reply, result);
             }
             Request::Mask {
                 files,
@@ -535,16 +530,16 @@ impl Manager {
                 force,
                 reply,
             } => {
-                let answer = install::mask(&self.cfg, &files, runtime, force);
-                self.answer(reply, answer);
+                let result = install::mask(&self.cfg, &files, runtime, force);
+                self.answer_install(reply, result);
             }
             Request::Unmask {
                 files,
                 runtime,
                 reply,
             } => {
-                let answer = install::unmask(&self.cfg, &files, runtime);
-                self.answer(reply, answer);
+                let result = install::unmask(&self.cfg, &files, runtime);
+                self.answer_install(reply, result);
             }
             Request::CancelJob { id, reply } => {
                 if self.jobs.contains_key(&id) {
@@ -577,6 +572,18 @@ impl Manager {
         self.replies.push(Box::new(move || {
             let _ = reply.send(answer);
         }));
+    }
+
+    /// Answers an enable/disable/reenable/mask/unmask request once its links are on disk: every
+    /// unit's dependencies from `.wants/`/`.requires/` and its UnitFileState are re-read first, as
+    /// systemd does for all five alike, so `show` agrees with the links even under `--no-reload`.
+    fn answer_install<T: Send + 'static>(
+        &mut self,
+        reply: Reply<T>,
+        result: Result<T, ManagerError>,
+    ) {
+        self.refresh_links();
+        self.answer(reply, result);
     }
 
     /// Runs `f` on the service `unit` with its context, marking the unit dirty.
@@ -1078,7 +1085,7 @@ impl Manager {
         self.load_all();
     }
 
-    /// Re-reads `.wants/`/`.requires/` links after enable/disable.
+    /// Re-reads `.wants/`/`.requires/` links and every UnitFileState after a unit-file change.
     fn refresh_links(&mut self) {
         for u in self.units.values_mut() {
             let (wants, requires) = load::link_deps(&self.loader, &u.name);
