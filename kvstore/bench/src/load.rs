@@ -72,6 +72,10 @@ pub struct LoadResult {
     pub ops_per_sec: f64,
     /// Latencies of the successful requests.
     pub latency: LatencySummary,
+    /// Share of the machine's CPU time the hypervisor gave to other guests during the level (`steal` in
+    /// `/proc/stat`), percent; `None` where it cannot be read. A few percent marks a level whose figures the
+    /// host, not the server, moved.
+    pub steal_pct: Option<f64>,
 }
 
 /// What the clients send.
@@ -155,6 +159,7 @@ async fn drive(
         Stop::After(d) => (d, None),
         Stop::Count(n) => (COUNT_MODE_CAP, Some(Arc::new(AtomicU64::new(n)))),
     };
+    let cpu_before = CpuTimes::read();
     let start = Instant::now();
     let deadline = start + span;
     let mut tasks = Vec::with_capacity(clients);
@@ -180,6 +185,9 @@ async fn drive(
         first_error = first_error.or(t.first_error);
     }
     let elapsed_s = start.elapsed().as_secs_f64();
+    let steal_pct = cpu_before
+        .zip(CpuTimes::read())
+        .and_then(|(before, after)| after.steal_pct_since(&before));
     Ok(LoadResult {
         clients,
         conns,
@@ -193,7 +201,44 @@ async fn drive(
             0.0
         },
         latency: LatencySummary::of(&hist),
+        steal_pct,
     })
+}
+
+/// The machine's CPU time so far, from the `cpu` line of `/proc/stat` (clock ticks, all CPUs together).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct CpuTimes {
+    /// Every column of the line but guest time (already counted in user).
+    total: u64,
+    steal: u64,
+}
+
+impl CpuTimes {
+    fn read() -> Option<CpuTimes> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        Self::parse(stat.lines().next()?)
+    }
+
+    /// Parses `cpu  user nice system idle iowait irq softirq steal [guest guest_nice]`.
+    fn parse(line: &str) -> Option<CpuTimes> {
+        let mut fields = line.split_whitespace();
+        if fields.next()? != "cpu" {
+            return None;
+        }
+        let ticks: Vec<u64> = fields.map(|f| f.parse().ok()).collect::<Option<_>>()?;
+        let steal = *ticks.get(7)?;
+        Some(CpuTimes {
+            total: ticks.iter().take(8).sum(),
+            steal,
+        })
+    }
+
+    /// Steal as a percentage of all CPU time between `before` and `self`.
+    fn steal_pct_since(&self, before: &CpuTimes) -> Option<f64> {
+        let total = self.total.checked_sub(before.total)?;
+        let steal = self.steal.checked_sub(before.steal)?;
+        (total > 0).then(|| 100.0 * steal as f64 / total as f64)
+    }
 }
 
 /// What a client task needs to know.
@@ -359,6 +404,27 @@ mod tests {
             .filter(|i| if i % 2 == 0 { a.claim() } else { b.claim() })
             .count();
         assert_eq!(claimed, 5);
+    }
+
+    #[test]
+    fn steal_is_a_share_of_all_cpu_time() {
+        let before = CpuTimes::parse("cpu  1000 0 200 5000 10 0 30 100 0 0").expect("a cpu line");
+        assert_eq!(
+            before,
+            CpuTimes {
+                total: 6340,
+                steal: 100
+            }
+        );
+        // 400 ticks passed, 20 of them stolen.
+        let after = CpuTimes::parse("cpu  1200 0 260 5100 10 0 50 120 7 0").expect("a cpu line");
+        assert_eq!(after.steal_pct_since(&before), Some(5.0));
+        assert_eq!(before.steal_pct_since(&after), None, "time ran backwards");
+        assert_eq!(before.steal_pct_since(&before), None, "no time passed");
+        // Old kernels have no steal column; per-CPU lines and garbage are not the total.
+        assert_eq!(CpuTimes::parse("cpu  1 2 3 4 5 6 7"), None);
+        assert_eq!(CpuTimes::parse("cpu0 1 2 3 4 5 6 7 8"), None);
+        assert_eq!(CpuTimes::parse("cpu  1 2 x 4 5 6 7 8"), None);
     }
 
     #[test]

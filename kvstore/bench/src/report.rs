@@ -23,8 +23,10 @@ pub struct ServerReport {
     pub binary: String,
     /// From the Status call, when the server answers it.
     pub version: Option<String>,
-    /// One result per client level.
+    /// One result per client level: with several rounds, the round with the median rate at that level.
     pub puts: Vec<LoadResult>,
+    /// Every round's results, one result per level each (`--rounds`); `puts` is picked from these.
+    pub put_rounds: Vec<Vec<LoadResult>>,
     pub gets_linearizable: Option<LoadResult>,
     pub gets_serializable: Option<LoadResult>,
     pub watch: Option<WatchResult>,
@@ -100,6 +102,7 @@ impl ServerReport {
             binary: binary.display().to_string(),
             version: None,
             puts: Vec::new(),
+            put_rounds: Vec::new(),
             gets_linearizable: None,
             gets_serializable: None,
             watch: None,
@@ -116,6 +119,12 @@ impl ServerReport {
             phase: phase.to_string(),
             error: format!("{error:#}"),
         });
+    }
+
+    /// Sets `puts` to the median round of each level in `put_rounds` (levels in first-seen order). With an even
+    /// number of rounds the slower of the two middle ones is taken, so a lucky round never makes the figure.
+    pub fn settle_puts(&mut self) {
+        self.puts = median_rounds(&self.put_rounds);
     }
 
     /// The figures as table metrics, in table order.
@@ -198,6 +207,74 @@ impl ServerReport {
         m
     }
 }
+
+/// Per client level, the result whose rate is the median of that level's rounds (see
+/// [`ServerReport::settle_puts`]).
+fn median_rounds(rounds: &[Vec<LoadResult>]) -> Vec<LoadResult> {
+    let mut levels: Vec<usize> = Vec::new();
+    for r in rounds.iter().flatten() {
+        if !levels.contains(&r.clients) {
+            levels.push(r.clients);
+        }
+    }
+    levels
+        .into_iter()
+        .filter_map(|clients| {
+            let mut of_level: Vec<&LoadResult> = rounds
+                .iter()
+                .flatten()
+                .filter(|r| r.clients == clients)
+                .collect();
+            of_level.sort_by(|a, b| a.ops_per_sec.total_cmp(&b.ops_per_sec));
+            of_level.get((of_level.len() - 1) / 2).map(|r| (*r).clone())
+        })
+        .collect()
+}
+
+/// With more than one round: per put level, every round's rate for each server and the ratio of the rounds run
+/// back to back, so the spread behind the median in the table is in view.
+pub fn render_rounds(kvstore: Option<&ServerReport>, etcd: Option<&ServerReport>) -> String {
+    let mut out = String::new();
+    let rounds = |r: Option<&ServerReport>| r.map_or(0, |r| r.put_rounds.len());
+    if rounds(kvstore).max(rounds(etcd)) < 2 {
+        return out;
+    }
+    let rate = |r: Option<&ServerReport>, round: usize, clients: usize| {
+        r.and_then(|r| r.put_rounds.get(round))
+            .and_then(|levels| levels.iter().find(|l| l.clients == clients))
+            .map(|l| l.ops_per_sec)
+    };
+    let levels: Vec<usize> = median_rounds(
+        &kvstore
+            .into_iter()
+            .chain(etcd)
+            .flat_map(|r| r.put_rounds.iter().cloned())
+            .collect::<Vec<_>>(),
+    )
+    .iter()
+    .map(|l| l.clients)
+    .collect();
+    for clients in levels {
+        let mut line = format!("put/s c={clients}, round by round:");
+        for round in 0..rounds(kvstore).max(rounds(etcd)) {
+            let show = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.0}"));
+            let (k, e) = (rate(kvstore, round, clients), rate(etcd, round, clients));
+            let _ = write!(line, " {} / {}", show(k), show(e));
+            if let (Some(k), Some(e)) = (k, e) {
+                if e > 0.0 {
+                    let _ = write!(line, " = {:.2}", k / e);
+                }
+            }
+            line.push(';');
+        }
+        line.pop();
+        let _ = writeln!(out, "{line}");
+    }
+    out
+}
+
+/// A level during which the host took more than this share of the CPU time (percent) gets a note.
+const STEAL_NOTE_PCT: f64 = 2.0;
 
 fn load_metrics(m: &mut Vec<Metric>, op: &str, what: &str, r: &LoadResult) {
     m.push(Metric::new(
@@ -407,6 +484,19 @@ pub fn render_notes(reports: &[ServerReport]) -> String {
             .map(|p| ("puts", p))
             .chain(r.gets_linearizable.iter().map(|g| ("gets linearizable", g)))
             .chain(r.gets_serializable.iter().map(|g| ("gets serializable", g)));
+        for (round, levels) in r.put_rounds.iter().enumerate() {
+            for l in levels {
+                if let Some(steal) = l.steal_pct.filter(|s| *s > STEAL_NOTE_PCT) {
+                    let _ = writeln!(
+                        out,
+                        "{}: puts c={} (round {}): the host took {steal:.1}% of the CPU time (steal)",
+                        r.server,
+                        l.clients,
+                        round + 1
+                    );
+                }
+            }
+        }
         for (what, l) in loads {
             if l.errors > 0 {
                 let first = l.first_error.as_deref().unwrap_or("?");
@@ -503,7 +593,59 @@ mod tests {
                 max_us: p99_us,
                 mean_us: p50_us as f64,
             },
+            steal_pct: None,
         }
+    }
+
+    #[test]
+    fn each_level_takes_its_median_round() {
+        let mut r = ServerReport::new("kvstore", Path::new("/bin/kvstore"));
+        r.put_rounds = vec![
+            vec![load(1, 300.0, 10, 20), load(256, 9000.0, 11, 21)],
+            vec![load(1, 100.0, 12, 22), load(256, 7000.0, 13, 23)],
+            vec![load(1, 200.0, 14, 24), load(256, 8000.0, 15, 25)],
+        ];
+        r.settle_puts();
+        let picked: Vec<(usize, f64, u64)> = r
+            .puts
+            .iter()
+            .map(|l| (l.clients, l.ops_per_sec, l.latency.p50_us))
+            .collect();
+        // The median round's latencies come with its rate.
+        assert_eq!(picked, [(1, 200.0, 14), (256, 8000.0, 15)]);
+
+        // Two rounds: the slower one. A level missing from a round (it failed) uses the rounds that have it.
+        r.put_rounds = vec![
+            vec![load(1, 300.0, 10, 20), load(256, 9000.0, 11, 21)],
+            vec![load(1, 100.0, 12, 22)],
+        ];
+        r.settle_puts();
+        let picked: Vec<(usize, f64)> = r.puts.iter().map(|l| (l.clients, l.ops_per_sec)).collect();
+        assert_eq!(picked, [(1, 100.0), (256, 9000.0)]);
+    }
+
+    #[test]
+    fn rounds_are_listed_with_their_ratios() {
+        let mut k = ServerReport::new("kvstore", Path::new("/bin/kvstore"));
+        let mut e = ServerReport::new("etcd", Path::new("/usr/bin/etcd"));
+        assert_eq!(render_rounds(Some(&k), Some(&e)), "");
+        k.put_rounds = vec![
+            vec![load(256, 30000.0, 1, 2)],
+            vec![load(256, 24000.0, 1, 2)],
+        ];
+        e.put_rounds = vec![vec![load(256, 20000.0, 1, 2)], vec![load(256, 0.0, 1, 2)]];
+        assert_eq!(
+            render_rounds(Some(&k), Some(&e)),
+            "put/s c=256, round by round: 30000 / 20000 = 1.50; 24000 / 0\n"
+        );
+        k.put_rounds[1][0].steal_pct = Some(6.25);
+        let notes = render_notes(&[k]);
+        assert!(
+            notes.contains(
+                "kvstore: puts c=256 (round 2): the host took 6.2% of the CPU time (steal)"
+            ),
+            "{notes}"
+        );
     }
 
     fn report(name: &str, rate: f64) -> ServerReport {

@@ -25,6 +25,8 @@ fn etcd_only_run_reports_puts() {
             "--skip-check-perf",
             "--watch-events",
             "200",
+            "--rounds",
+            "2",
         ])
         .arg("--json")
         .arg(&json)
@@ -65,6 +67,19 @@ fn etcd_only_run_reports_puts() {
     assert_eq!(etcd["server"], "etcd");
     assert!(etcd["puts"][0]["ops_per_sec"].as_f64().unwrap() > 0.0);
     assert_eq!(etcd["puts"][0]["errors"], 0);
+    // Two rounds of the put level, each measured; the table's figure is one of them.
+    let rounds = etcd["put_rounds"].as_array().unwrap();
+    assert_eq!(rounds.len(), 2, "{rounds:?}");
+    let rates: Vec<f64> = rounds
+        .iter()
+        .map(|r| r[0]["ops_per_sec"].as_f64().unwrap())
+        .collect();
+    assert!(rates.iter().all(|r| *r > 0.0), "{rates:?}");
+    assert!(rates.contains(&etcd["puts"][0]["ops_per_sec"].as_f64().unwrap()));
+    assert!(
+        stdout.contains("put/s c=1, round by round: - / "),
+        "no round lines:\n{stdout}"
+    );
     assert_eq!(etcd["watch"]["events"], 200);
     assert!(etcd["rss"]["idle_kib"].as_u64().unwrap() > 0);
     assert!(etcd["failures"].as_array().unwrap().is_empty());
