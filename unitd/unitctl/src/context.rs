@@ -50,6 +50,10 @@ pub struct Options {
     pub runtime: bool,
     /// `--force`: enable overwrites conflicting symlinks.
     pub force: bool,
+    /// `--reverse`/`--after`/`--before`: which edges list-dependencies follows.
+    pub dependency: crate::cmd::list_dependencies::Direction,
+    /// `--plain`: list-dependencies prints a flat list.
+    pub plain: bool,
 }
 
 /// Options plus the connection.

@@ -33,6 +33,7 @@ mod units;
 use clap::{Args, Parser, Subcommand};
 
 use cmd::journal::JournalArgs;
+use cmd::list_dependencies::Direction;
 use context::{emit_err, Context, Options};
 use error::{code, Failure};
 use unitd_client::JobMode;
@@ -113,6 +114,18 @@ struct GlobalArgs {
     /// With enable: replace conflicting symlinks.
     #[arg(long, global = true)]
     force: bool,
+    /// With list-dependencies: the units that depend on the unit instead.
+    #[arg(long, global = true, overrides_with_all = ["after", "before"])]
+    reverse: bool,
+    /// With list-dependencies: the units ordered before the unit (its After=).
+    #[arg(long, global = true, overrides_with_all = ["reverse", "before"])]
+    after: bool,
+    /// With list-dependencies: the units ordered after the unit (its Before=).
+    #[arg(long, global = true, overrides_with_all = ["reverse", "after"])]
+    before: bool,
+    /// With list-dependencies: a flat list instead of a tree.
+    #[arg(long, global = true)]
+    plain: bool,
 }
 
 fn parse_job_mode(s: &str) -> Result<JobMode, String> {
@@ -146,6 +159,8 @@ enum Command {
     ListUnits { patterns: Vec<String> },
     /// List installed unit files.
     ListUnitFiles { patterns: Vec<String> },
+    /// Show the units a unit pulls in (or, with --reverse, is pulled in by) as a tree.
+    ListDependencies { units: Vec<String> },
     /// Enable unit files.
     Enable { units: Vec<String> },
     /// Disable unit files.
@@ -233,6 +248,7 @@ async fn dispatch(ctx: &Context, command: &Command) -> anyhow::Result<()> {
         Command::Cat { units } => cmd::cat::run(ctx, units).await,
         Command::ListUnits { patterns } => cmd::list_units::run(ctx, patterns).await,
         Command::ListUnitFiles { patterns } => cmd::list_unit_files::run(ctx, patterns).await,
+        Command::ListDependencies { units } => cmd::list_dependencies::run(ctx, units).await,
         Command::Enable { units } => cmd::enable::run(ctx, units).await,
         Command::Disable { units } => cmd::disable::run(ctx, units).await,
         Command::Mask { units } => cmd::mask::mask(ctx, units).await,
@@ -272,6 +288,16 @@ fn options(g: GlobalArgs) -> Options {
         no_reload: g.no_reload,
         runtime: g.runtime,
         force: g.force,
+        dependency: if g.reverse {
+            Direction::Reverse
+        } else if g.after {
+            Direction::After
+        } else if g.before {
+            Direction::Before
+        } else {
+            Direction::Forward
+        },
+        plain: g.plain,
     }
 }
 

@@ -746,6 +746,64 @@ fn mask_and_unmask() {
 }
 
 #[test]
+fn list_dependencies_and_inverse_properties() {
+    let mut d = Unitd::new();
+    d.write_unit("app.target", "[Unit]\nWants=web.service\n");
+    d.write_unit(
+        "web.service",
+        "[Unit]\nRequires=db.service\nAfter=db.service\n[Service]\nExecStart=/bin/sleep 300\n",
+    );
+    d.write_unit("db.service", "[Service]\nExecStart=/bin/sleep 300\n");
+    d.write_unit(
+        "extra.service",
+        "[Service]\nExecStart=/bin/sleep 300\n[Install]\nWantedBy=app.target\n",
+    );
+    d.start();
+    d.ok(&["start", "app.target"]);
+
+    // Services are not expanded unless --all; the state glyph comes first.
+    let out = d.ok(&["list-dependencies", "app.target"]);
+    assert_eq!(out.stdout, "app.target\n● └─web.service\n", "{out}");
+    let out = d.ok(&["list-dependencies", "--all", "app.target"]);
+    assert_eq!(
+        out.stdout, "app.target\n● └─web.service\n●   └─db.service\n",
+        "{out}"
+    );
+    // The inverse edges: db is required by web, web wanted by the target; ordering both ways.
+    let out = d.ok(&["list-dependencies", "--reverse", "db"]);
+    assert_eq!(out.stdout, "db.service\n● └─web.service\n", "{out}");
+    let out = d.ok(&["list-dependencies", "--reverse", "--all", "db"]);
+    assert_eq!(
+        out.stdout, "db.service\n● └─web.service\n●   └─app.target\n",
+        "{out}"
+    );
+    let out = d.ok(&["list-dependencies", "--before", "db"]);
+    assert_eq!(out.stdout, "db.service\n● └─web.service\n", "{out}");
+    let out = d.ok(&["show", "-p", "RequiredBy,Before,WantedBy", "db"]);
+    assert_eq!(
+        out.stdout, "RequiredBy=web.service\nWantedBy=\nBefore=web.service\n",
+        "{out}"
+    );
+
+    // [Install] alone makes no edge; enabling (a link in app.target.wants/) does, on both units.
+    let out = d.ok(&["show", "-p", "WantedBy", "extra"]);
+    assert_eq!(out.stdout, "WantedBy=\n", "{out}");
+    d.ok(&["enable", "extra"]);
+    let out = d.ok(&["show", "-p", "WantedBy", "extra"]);
+    assert_eq!(out.stdout, "WantedBy=app.target\n", "{out}");
+    let out = d.ok(&["list-dependencies", "app.target"]);
+    assert_eq!(
+        out.stdout, "app.target\n○ ├─extra.service\n● └─web.service\n",
+        "{out}"
+    );
+    let out = d.ok(&["list-dependencies", "--plain", "--all", "app.target", "db"]);
+    assert_eq!(
+        out.stdout, "app.target\n  extra.service\n  web.service\n  db.service\n\ndb.service\n",
+        "{out}"
+    );
+}
+
+#[test]
 fn cat_shows_fragment_and_drop_ins() {
     let mut d = Unitd::new();
     let fragment_text = "[Unit]\nDescription=Catted\n\n[Service]\nExecStart=/bin/sleep 300\n";

@@ -103,13 +103,29 @@ pub trait Unit {
     #[zbus(property(emits_changed_signal = "false"), name = "After")]
     fn after(&self) -> zbus::Result<Vec<String>>;
 
-    /// Units that want this one.
+    /// Units that want this one (`Wants=` on them, or a `.wants/` link).
     #[zbus(property(emits_changed_signal = "false"), name = "WantedBy")]
     fn wanted_by(&self) -> zbus::Result<Vec<String>>;
 
     /// Units that require this one.
     #[zbus(property(emits_changed_signal = "false"), name = "RequiredBy")]
     fn required_by(&self) -> zbus::Result<Vec<String>>;
+
+    /// Units with `Requisite=` on this one.
+    #[zbus(property(emits_changed_signal = "false"), name = "RequisiteOf")]
+    fn requisite_of(&self) -> zbus::Result<Vec<String>>;
+
+    /// Units with `BindsTo=` on this one.
+    #[zbus(property(emits_changed_signal = "false"), name = "BoundBy")]
+    fn bound_by(&self) -> zbus::Result<Vec<String>>;
+
+    /// Units with `PartOf=` on this one.
+    #[zbus(property(emits_changed_signal = "false"), name = "ConsistsOf")]
+    fn consists_of(&self) -> zbus::Result<Vec<String>>;
+
+    /// Units with `Conflicts=` on this one.
+    #[zbus(property(emits_changed_signal = "false"), name = "ConflictedBy")]
+    fn conflicted_by(&self) -> zbus::Result<Vec<String>>;
 
     /// When it last became active (µs since the epoch, 0 = never).
     #[zbus(property, name = "ActiveEnterTimestamp")]

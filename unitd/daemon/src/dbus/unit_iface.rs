@@ -131,52 +131,72 @@ impl UnitIface {
 
     #[zbus(property(emits_changed_signal = "false"))]
     fn requires(&self) -> Vec<String> {
-        self.get(|u| u.requires.clone())
+        self.get(|u| u.deps.requires.clone())
     }
 
     #[zbus(property(emits_changed_signal = "false"))]
     fn requisite(&self) -> Vec<String> {
-        self.get(|u| u.requisite.clone())
+        self.get(|u| u.deps.requisite.clone())
     }
 
     #[zbus(property(emits_changed_signal = "false"))]
     fn wants(&self) -> Vec<String> {
-        self.get(|u| u.wants.clone())
+        self.get(|u| u.deps.wants.clone())
     }
 
     #[zbus(property(emits_changed_signal = "false"))]
     fn binds_to(&self) -> Vec<String> {
-        self.get(|u| u.binds_to.clone())
+        self.get(|u| u.deps.binds_to.clone())
     }
 
     #[zbus(property(emits_changed_signal = "false"))]
     fn part_of(&self) -> Vec<String> {
-        self.get(|u| u.part_of.clone())
+        self.get(|u| u.deps.part_of.clone())
     }
 
     #[zbus(property(emits_changed_signal = "false"))]
     fn conflicts(&self) -> Vec<String> {
-        self.get(|u| u.conflicts.clone())
+        self.get(|u| u.deps.conflicts.clone())
     }
 
     #[zbus(property(emits_changed_signal = "false"))]
     fn before(&self) -> Vec<String> {
-        self.get(|u| u.before.clone())
+        self.get(|u| u.deps.before.clone())
     }
 
     #[zbus(property(emits_changed_signal = "false"))]
     fn after(&self) -> Vec<String> {
-        self.get(|u| u.after.clone())
+        self.get(|u| u.deps.after.clone())
     }
 
     #[zbus(property(emits_changed_signal = "false"))]
     fn wanted_by(&self) -> Vec<String> {
-        self.get(|u| u.wanted_by.clone())
+        self.get(|u| u.deps.wanted_by.clone())
     }
 
     #[zbus(property(emits_changed_signal = "false"))]
     fn required_by(&self) -> Vec<String> {
-        self.get(|u| u.required_by.clone())
+        self.get(|u| u.deps.required_by.clone())
+    }
+
+    #[zbus(property(emits_changed_signal = "false"))]
+    fn requisite_of(&self) -> Vec<String> {
+        self.get(|u| u.deps.requisite_of.clone())
+    }
+
+    #[zbus(property(emits_changed_signal = "false"))]
+    fn bound_by(&self) -> Vec<String> {
+        self.get(|u| u.deps.bound_by.clone())
+    }
+
+    #[zbus(property(emits_changed_signal = "false"))]
+    fn consists_of(&self) -> Vec<String> {
+        self.get(|u| u.deps.consists_of.clone())
+    }
+
+    #[zbus(property(emits_changed_signal = "false"))]
+    fn conflicted_by(&self) -> Vec<String> {
+        self.get(|u| u.deps.conflicted_by.clone())
     }
 
     #[zbus(property(emits_changed_signal = "false"))]

@@ -5,9 +5,11 @@
 //!
 //! Layout: [`state`] (systemd's state names), [`service`] (the service state machine), [`context`] (the effects
 //! it may cause), [`restart`] (Restart= and start limits), [`jobs`] and [`order`] (transactions), [`unit`],
-//! [`install`] (enable/disable links), [`persist`] (the state file).
+//! [`install`] (enable/disable links), [`graph`] (the dependency lists D-Bus shows, with their inverses),
+//! [`persist`] (the state file).
 
 pub mod context;
+pub mod graph;
 pub mod install;
 pub mod jobs;
 pub mod order;
@@ -257,6 +259,9 @@ pub struct Manager {
     next_job: u32,
     /// Units touched by the current event, to re-snapshot.
     dirty: BTreeSet<String>,
+    /// The dependency graph as last published; rebuilt when units change, and a unit whose lists moved (another
+    /// unit gained `Wants=` on it, say) is published again.
+    published_deps: BTreeMap<String, graph::UnitDeps>,
     shared: SharedState,
     signals: mpsc::UnboundedSender<Signal>,
     events: mpsc::UnboundedReceiver<Event>,
@@ -288,6 +293,7 @@ impl Manager {
             finished: HashMap::new(),
             next_job: 1,
             dirty: BTreeSet::new(),
+            published_deps: BTreeMap::new(),
             shared,
             signals,
             events,
@@ -950,6 +956,10 @@ impl Manager {
     /// Re-snapshots dirty units, emits their signals; returns units that went inactive/failed just now.
     fn publish(&mut self) -> Vec<String> {
         let mut newly_down = Vec::new();
+        if !self.dirty.is_empty() {
+            self.refresh_graph();
+        }
+        let no_deps = graph::UnitDeps::default();
         let dirty = std::mem::take(&mut self.dirty);
         for name in dirty {
             let Some(u) = self.units.get_mut(&name) else {
@@ -999,7 +1009,8 @@ impl Manager {
                 self.state_changed = true;
             }
             u.published = Some(now);
-            let snap = snapshot::unit_snapshot(u, &self.jobs, self.rt.cgroups.as_ref());
+            let deps = self.published_deps.get(&name).unwrap_or(&no_deps);
+            let snap = snapshot::unit_snapshot(u, deps, &self.jobs, self.rt.cgroups.as_ref());
             let service = snap.service.is_some();
             if let Ok(mut shared) = self.shared.write() {
                 shared.units.insert(name.clone(), snap);
@@ -1083,6 +1094,26 @@ impl Manager {
             self.dirty.insert(name.clone());
         }
         self.load_all();
+    }
+
+    /// Rebuilds the dependency graph from every unit's declared dependencies and marks dirty each unit whose
+    /// lists changed since the last publish (only units touched by an event can change what they declare, but
+    /// the inverse lists land on the units they name).
+    fn refresh_graph(&mut self) {
+        let graph = graph::build(self.units.values().flat_map(|u| {
+            graph::KINDS.iter().flat_map(move |&kind| {
+                u.deps(kind)
+                    .into_iter()
+                    .map(move |to| (u.name.clone(), kind, to))
+            })
+        }));
+        let none = graph::UnitDeps::default();
+        for name in self.units.keys() {
+            if graph.get(name).unwrap_or(&none) != self.published_deps.get(name).unwrap_or(&none) {
+                self.dirty.insert(name.clone());
+            }
+        }
+        self.published_deps = graph;
     }
 
     /// Re-reads `.wants/`/`.requires/` links and every UnitFileState after a unit-file change.

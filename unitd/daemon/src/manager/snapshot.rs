@@ -7,8 +7,9 @@ use std::sync::{Arc, RwLock};
 use unitd_cgroup::{CgroupManager, Cgroups};
 use unitfile::{KillMode, RestartPolicy, ServiceType};
 
+use super::graph::UnitDeps;
 use super::jobs::Job;
-use super::unit::{DepKind, Runtime, ServiceSnapshot, Unit, UnitSnapshot};
+use super::unit::{Runtime, ServiceSnapshot, Unit, UnitSnapshot};
 use super::ManagerConfig;
 
 /// Manager-wide properties.
@@ -85,11 +86,11 @@ fn usec(d: Option<std::time::Duration>) -> u64 {
 
 pub fn unit_snapshot(
     u: &Unit,
+    deps: &UnitDeps,
     jobs: &BTreeMap<u32, Job>,
     cgroups: Option<&std::sync::Arc<Cgroups>>,
 ) -> UnitSnapshot {
     let config = u.config.as_deref();
-    let install = config.map(|c| &c.install);
     let service = match &u.runtime {
         Runtime::Service(s) => {
             let c = &s.cfg;
@@ -154,20 +155,7 @@ pub fn unit_snapshot(
             })
             .unwrap_or_default(),
         unit_file_state: u.unit_file_state.clone(),
-        requires: u.deps(DepKind::Requires),
-        requisite: u.deps(DepKind::Requisite),
-        wants: u.deps(DepKind::Wants),
-        binds_to: u.deps(DepKind::BindsTo),
-        part_of: u.deps(DepKind::PartOf),
-        conflicts: u.deps(DepKind::Conflicts),
-        before: u.deps(DepKind::Before),
-        after: u.deps(DepKind::After),
-        wanted_by: install
-            .map(|i| i.wanted_by.iter().map(|n| n.to_string()).collect())
-            .unwrap_or_default(),
-        required_by: install
-            .map(|i| i.required_by.iter().map(|n| n.to_string()).collect())
-            .unwrap_or_default(),
+        deps: deps.clone(),
         timestamps: u.timestamps,
         job: u
             .job

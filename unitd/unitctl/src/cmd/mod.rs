@@ -14,6 +14,7 @@ pub mod is_failed;
 pub mod is_system_running;
 pub mod journal;
 pub mod kill;
+pub mod list_dependencies;
 pub mod list_jobs;
 pub mod list_unit_files;
 pub mod list_units;
