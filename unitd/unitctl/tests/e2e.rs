@@ -804,6 +804,43 @@ fn list_dependencies_and_inverse_properties() {
 }
 
 #[test]
+fn starting_a_target_waits_for_the_units_it_pulls_in() {
+    let mut d = Unitd::new();
+    d.write_unit("app.target", "[Unit]\nWants=slow.service\n");
+    d.write_unit(
+        "bare.target",
+        "[Unit]\nDefaultDependencies=no\nWants=slow2.service\n",
+    );
+    let slow = "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/sleep 1\n";
+    d.write_unit("slow.service", slow);
+    d.write_unit("slow2.service", slow);
+    d.start();
+
+    // systemd orders a target after what it pulls in (its default dependencies), so the start job of the target
+    // ends once the service's has.
+    let started = Instant::now();
+    d.ok(&["start", "app.target"]);
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "start returned after {:?}",
+        started.elapsed()
+    );
+    let out = d.unitctl(&["is-active", "slow"]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, "active\n"), "{out}");
+    let out = d.ok(&["list-dependencies", "--after", "app.target"]);
+    assert_eq!(out.stdout, "app.target\n● └─slow.service\n", "{out}");
+    let out = d.ok(&["show", "-p", "Before", "slow"]);
+    assert_eq!(out.stdout, "Before=app.target\n", "{out}");
+
+    // Not with DefaultDependencies=no: the target is active at once, the service still starting.
+    d.ok(&["start", "bare.target"]);
+    let out = d.unitctl(&["is-active", "bare.target", "slow2"]);
+    assert_eq!(out.stdout, "active\nactivating\n", "{out}");
+    let out = d.ok(&["list-dependencies", "--after", "bare.target"]);
+    assert_eq!(out.stdout, "bare.target\n", "{out}");
+}
+
+#[test]
 fn cat_shows_fragment_and_drop_ins() {
     let mut d = Unitd::new();
     let fragment_text = "[Unit]\nDescription=Catted\n\n[Service]\nExecStart=/bin/sleep 300\n";

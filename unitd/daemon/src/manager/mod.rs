@@ -1100,9 +1100,10 @@ impl Manager {
     /// lists changed since the last publish (only units touched by an event can change what they declare, but
     /// the inverse lists land on the units they name).
     fn refresh_graph(&mut self) {
-        let graph = graph::build(self.units.values().flat_map(|u| {
+        let this = &*self;
+        let graph = graph::build(this.units.values().flat_map(|u| {
             graph::KINDS.iter().flat_map(move |&kind| {
-                u.deps(kind)
+                this.unit_deps(u, kind)
                     .into_iter()
                     .map(move |to| (u.name.clone(), kind, to))
             })
@@ -1114,6 +1115,20 @@ impl Manager {
             }
         }
         self.published_deps = graph;
+    }
+
+    /// The dependencies of `kind` of `u`: what it declares (links included) and, for `After`, what a target is
+    /// implicitly ordered after (see [`Unit::default_target_after`]).
+    fn unit_deps(&self, u: &Unit, kind: DepKind) -> Vec<String> {
+        let mut deps = u.deps(kind);
+        if kind == DepKind::After {
+            for name in u.default_target_after(|n| self.units.get(n)) {
+                if !deps.contains(&name) {
+                    deps.push(name);
+                }
+            }
+        }
+        deps
     }
 
     /// Re-reads `.wants/`/`.requires/` links and every UnitFileState after a unit-file change.

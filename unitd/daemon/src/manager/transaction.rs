@@ -319,7 +319,7 @@ fn ordering_edges<'a>(m: &Manager, units: impl Iterator<Item = &'a str>) -> Vec<
     let mut edges = Vec::new();
     for name in units {
         let Some(u) = m.units.get(name) else { continue };
-        for after in u.deps(DepKind::After) {
+        for after in m.unit_deps(u, DepKind::After) {
             edges.push(OrderEdge {
                 place: u.dep_place(DepKind::After, &after),
                 unit: name.to_string(),

@@ -121,6 +121,45 @@ impl Unit {
         names
     }
 
+    /// Whether `DefaultDependencies=` is on (the default) for a loaded unit.
+    fn default_dependencies(&self) -> bool {
+        self.load_state == LoadState::Loaded
+            && self.config.as_ref().is_some_and(|c| c.default_dependencies)
+    }
+
+    /// The `After=` systemd adds to a target for each unit it pulls in (`Requires=`, `Requisite=`, `Wants=`,
+    /// `BindsTo=`, enable links included), as its `unit_add_default_target_dependency`: only between loaded units
+    /// that both keep `DefaultDependencies=yes`, and never against an ordering the other way (the target
+    /// `Before=` the unit, or the unit `After=` the target). So a target's start job ends once what it pulls in
+    /// has started — `systemctl start multi-user.target` returns with its services up. `get` finds a unit by name.
+    pub fn default_target_after<'a>(&self, get: impl Fn(&str) -> Option<&'a Unit>) -> Vec<String> {
+        if !self.name.ends_with(".target") || !self.default_dependencies() {
+            return Vec::new();
+        }
+        let before = self.deps(DepKind::Before);
+        let mut after = Vec::new();
+        for kind in [
+            DepKind::Requires,
+            DepKind::Requisite,
+            DepKind::Wants,
+            DepKind::BindsTo,
+        ] {
+            for name in self.deps(kind) {
+                let Some(other) = get(&name).filter(|o| o.default_dependencies()) else {
+                    continue;
+                };
+                if before.contains(&name)
+                    || other.deps(DepKind::After).contains(&self.name)
+                    || after.contains(&name)
+                {
+                    continue;
+                }
+                after.push(name);
+            }
+        }
+        after
+    }
+
     /// Where a dependency on `other` of `kind` is written ("file:line"), for cycle reports.
     pub fn dep_place(&self, kind: DepKind, other: &str) -> String {
         let Some(c) = &self.config else {
