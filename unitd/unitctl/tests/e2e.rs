@@ -841,6 +841,86 @@ fn starting_a_target_waits_for_the_units_it_pulls_in() {
 }
 
 #[test]
+fn on_failure_and_on_success_units_are_started() {
+    let mut d = Unitd::new();
+    let log = d.root.path().join("alerts");
+    // A template, as OnFailure=alert@%n.service is usually written: each run appends the failed unit's name.
+    d.write_unit(
+        "alert@.service",
+        &format!(
+            "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo %i >> {}'\n",
+            log.display()
+        ),
+    );
+    d.write_unit(
+        "broken.service",
+        "[Unit]\nOnFailure=alert@%n.service\n[Service]\nType=oneshot\nExecStart=/bin/false\n",
+    );
+    // Fails three times within its start limit: restarts are not failures yet, the start limit is.
+    d.write_unit(
+        "flappy.service",
+        "[Unit]\nOnFailure=alert@%n.service\nStartLimitIntervalSec=60\nStartLimitBurst=3\n\
+         [Service]\nExecStart=/bin/false\nRestart=on-failure\nRestartSec=100ms\n",
+    );
+    d.write_unit(
+        "fine.service",
+        "[Unit]\nOnSuccess=alert@%n.service\nOnFailure=alert@never.service\n\
+         [Service]\nType=oneshot\nExecStart=/bin/true\n",
+    );
+    d.start();
+    let lines = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+
+    let out = d.unitctl(&["start", "broken"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        wait_for(Duration::from_secs(10), || lines() == ["broken.service"]),
+        "{:?}",
+        lines()
+    );
+    let out = d.ok(&["show", "-p", "OnFailure", "broken"]);
+    assert_eq!(
+        out.stdout, "OnFailure=alert@broken.service.service\n",
+        "{out}"
+    );
+    let out = d.ok(&["show", "-p", "OnFailureOf", "alert@broken.service.service"]);
+    assert_eq!(out.stdout, "OnFailureOf=broken.service\n", "{out}");
+
+    d.unitctl(&["start", "flappy"]);
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            d.unitctl(&["is-failed", "flappy"]).code == 0
+        }),
+        "flappy never failed for good"
+    );
+    let out = d.ok(&["show", "-p", "Result", "flappy"]);
+    assert_eq!(out.stdout, "Result=start-limit-hit\n", "{out}");
+    assert!(
+        wait_for(Duration::from_secs(10), || lines().len() == 2),
+        "{:?}",
+        lines()
+    );
+    d.ok(&["start", "fine"]);
+    assert!(
+        wait_for(Duration::from_secs(10), || lines().len() == 3),
+        "{:?}",
+        lines()
+    );
+    // Once per failure for good, none per restart; OnSuccess= for the clean exit, not OnFailure=.
+    assert_eq!(
+        lines(),
+        ["broken.service", "flappy.service", "fine.service"],
+        "{:?}",
+        lines()
+    );
+}
+
+#[test]
 fn cat_shows_fragment_and_drop_ins() {
     let mut d = Unitd::new();
     let fragment_text = "[Unit]\nDescription=Catted\n\n[Service]\nExecStart=/bin/sleep 300\n";

@@ -200,6 +200,26 @@ impl UnitIface {
     }
 
     #[zbus(property(emits_changed_signal = "false"))]
+    fn on_failure(&self) -> Vec<String> {
+        self.get(|u| u.deps.on_failure.clone())
+    }
+
+    #[zbus(property(emits_changed_signal = "false"))]
+    fn on_failure_of(&self) -> Vec<String> {
+        self.get(|u| u.deps.on_failure_of.clone())
+    }
+
+    #[zbus(property(emits_changed_signal = "false"))]
+    fn on_success(&self) -> Vec<String> {
+        self.get(|u| u.deps.on_success.clone())
+    }
+
+    #[zbus(property(emits_changed_signal = "false"))]
+    fn on_success_of(&self) -> Vec<String> {
+        self.get(|u| u.deps.on_success_of.clone())
+    }
+
+    #[zbus(property(emits_changed_signal = "false"))]
     fn active_enter_timestamp(&self) -> u64 {
         self.get(|u| u.timestamps.active_enter)
     }

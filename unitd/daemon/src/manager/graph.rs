@@ -28,6 +28,10 @@ pub struct UnitDeps {
     pub bound_by: Vec<String>,
     pub consists_of: Vec<String>,
     pub conflicted_by: Vec<String>,
+    pub on_failure: Vec<String>,
+    pub on_failure_of: Vec<String>,
+    pub on_success: Vec<String>,
+    pub on_success_of: Vec<String>,
 }
 
 impl UnitDeps {
@@ -42,6 +46,8 @@ impl UnitDeps {
             DepKind::Conflicts => &mut self.conflicts,
             DepKind::Before => &mut self.before,
             DepKind::After => &mut self.after,
+            DepKind::OnFailure => &mut self.on_failure,
+            DepKind::OnSuccess => &mut self.on_success,
         }
     }
 
@@ -56,10 +62,12 @@ impl UnitDeps {
             DepKind::Conflicts => &mut self.conflicted_by,
             DepKind::Before => &mut self.after,
             DepKind::After => &mut self.before,
+            DepKind::OnFailure => &mut self.on_failure_of,
+            DepKind::OnSuccess => &mut self.on_success_of,
         }
     }
 
-    fn lists(&mut self) -> [&mut Vec<String>; 14] {
+    fn lists(&mut self) -> [&mut Vec<String>; 18] {
         [
             &mut self.requires,
             &mut self.requisite,
@@ -75,12 +83,16 @@ impl UnitDeps {
             &mut self.bound_by,
             &mut self.consists_of,
             &mut self.conflicted_by,
+            &mut self.on_failure,
+            &mut self.on_failure_of,
+            &mut self.on_success,
+            &mut self.on_success_of,
         ]
     }
 }
 
 /// Every dependency kind a unit can declare.
-pub const KINDS: [DepKind; 8] = [
+pub const KINDS: [DepKind; 10] = [
     DepKind::Requires,
     DepKind::Requisite,
     DepKind::Wants,
@@ -89,6 +101,8 @@ pub const KINDS: [DepKind; 8] = [
     DepKind::Conflicts,
     DepKind::Before,
     DepKind::After,
+    DepKind::OnFailure,
+    DepKind::OnSuccess,
 ];
 
 /// The graph of the declared edges `(from, kind, to)`: an entry for every unit named at either end. A unit that
@@ -141,6 +155,11 @@ mod tests {
             edge("web.service", DepKind::Requisite, "disk.service"),
             edge("web.service", DepKind::Conflicts, "old-web.service"),
             edge("db.service", DepKind::Before, "backup.service"),
+            edge(
+                "web.service",
+                DepKind::OnFailure,
+                "alert@web.service.service",
+            ),
         ]);
         let web = &g["web.service"];
         assert_eq!(names(&web.wanted_by), ["multi-user.target"]);
@@ -156,6 +175,11 @@ mod tests {
         assert_eq!(names(&g["disk.service"].requisite_of), ["web.service"]);
         assert_eq!(names(&g["old-web.service"].conflicted_by), ["web.service"]);
         assert_eq!(names(&g["multi-user.target"].wants), ["web.service"]);
+        assert_eq!(names(&web.on_failure), ["alert@web.service.service"]);
+        assert_eq!(
+            names(&g["alert@web.service.service"].on_failure_of),
+            ["web.service"]
+        );
         assert!(g["multi-user.target"].wanted_by.is_empty());
     }
 

@@ -270,6 +270,9 @@ pub struct Manager {
     /// JobRemoved signals held until the unit snapshots are published, so a client that reacts to one reads
     /// the unit's new state.
     removed_jobs: Vec<Signal>,
+    /// Units that entered failed (`OnFailure`) or went inactive after running (`OnSuccess`) in this settle,
+    /// whose OnFailure=/OnSuccess= units are to be started.
+    triggered: Vec<(String, DepKind)>,
     /// Replies held until the end of this settle (see [`Manager::answer`]).
     replies: Vec<Box<dyn FnOnce() + Send>>,
 }
@@ -300,6 +303,7 @@ impl Manager {
             shutdown: None,
             state_changed: false,
             removed_jobs: Vec::new(),
+            triggered: Vec::new(),
             replies: Vec::new(),
         }
     }
@@ -713,7 +717,8 @@ impl Manager {
             let progressed = self.run_jobs();
             let newly_down = self.publish();
             let bound = self.propagate_binds_to(&newly_down);
-            if !progressed && !bound {
+            let triggered = self.start_triggered();
+            if !progressed && !bound && !triggered {
                 break;
             }
         }
@@ -926,6 +931,38 @@ impl Manager {
         });
     }
 
+    /// Starts the OnFailure=/OnSuccess= units of the units that just failed or finished, each start job queued
+    /// in `replace` mode (systemd's default OnFailureJobMode=). True if a job was queued.
+    fn start_triggered(&mut self) -> bool {
+        let mut queued = false;
+        for (name, kind) in std::mem::take(&mut self.triggered) {
+            let Some(u) = self.units.get(&name) else {
+                continue;
+            };
+            let targets = u.deps(kind);
+            if targets.is_empty() {
+                continue;
+            }
+            let setting = match kind {
+                DepKind::OnFailure => "OnFailure=",
+                _ => "OnSuccess=",
+            };
+            tracing::info!(unit = %name, "triggering {setting} dependencies");
+            for target in targets {
+                match self.enqueue(&target, JobKind::Start, JobMode::Replace, false) {
+                    Ok(_) => queued = true,
+                    Err(e) => tracing::warn!(
+                        unit = %name,
+                        dependency = %target,
+                        error = %e,
+                        "{setting} dependency not started"
+                    ),
+                }
+            }
+        }
+        queued
+    }
+
     /// Stops units bound (BindsTo=) to units that just went down. True if a job was queued.
     fn propagate_binds_to(&mut self, newly_down: &[String]) -> bool {
         let mut queued = false;
@@ -981,6 +1018,15 @@ impl Manager {
             for (state, ts) in transitions {
                 if state == was {
                     continue;
+                }
+                // Only for changes seen while running: a unit restored failed from the state file after a
+                // restart of unitd triggers nothing (systemd neither, while it reloads).
+                if before.is_some() {
+                    if state == ActiveState::Failed {
+                        self.triggered.push((name.clone(), DepKind::OnFailure));
+                    } else if state == ActiveState::Inactive && was != ActiveState::Failed {
+                        self.triggered.push((name.clone(), DepKind::OnSuccess));
+                    }
                 }
                 let t = &mut u.timestamps;
                 if state.is_active_or_reloading() && !was.is_active_or_reloading() {

@@ -108,6 +108,8 @@ impl Unit {
                     DepKind::Conflicts => &c.conflicts,
                     DepKind::After => &c.after,
                     DepKind::Before => &c.before,
+                    DepKind::OnFailure => &c.on_failure,
+                    DepKind::OnSuccess => &c.on_success,
                 };
                 list.iter().map(|d| d.unit.to_string()).collect()
             }
@@ -187,6 +189,10 @@ pub enum DepKind {
     Conflicts,
     After,
     Before,
+    /// Started when the unit enters the failed state.
+    OnFailure,
+    /// Started when the unit goes inactive after running, without failing.
+    OnSuccess,
 }
 
 /// Everything the D-Bus layer reads about a unit, copied after each change so reads never wait on the manager.
