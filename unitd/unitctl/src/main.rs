@@ -81,6 +81,9 @@ struct GlobalArgs {
     /// List units (or unit files) in these states (comma-separated).
     #[arg(long, global = true)]
     state: Vec<String>,
+    /// The same as --state=failed.
+    #[arg(long, global = true)]
+    failed: bool,
     /// List units of these types (comma-separated: service, target, …).
     #[arg(short = 't', long = "type", global = true)]
     types: Vec<String>,
@@ -276,7 +279,11 @@ fn options(g: GlobalArgs) -> Options {
         no_legend: g.no_legend,
         job_mode: g.job_mode,
         all: g.all,
-        states: g.state,
+        states: if g.failed {
+            g.state.into_iter().chain(["failed".to_string()]).collect()
+        } else {
+            g.state
+        },
         types: g.types,
         properties: g.property,
         value: g.value,

@@ -482,6 +482,8 @@ fn list_units_and_unit_files() {
         ),
         "{out}"
     );
+    // --failed is --state=failed, and list-units is the default verb.
+    assert_eq!(d.ok(&["--failed"]).stdout, out.stdout);
     let out = d.ok(&["--no-legend", "list-units", "--state=running"]);
     assert_eq!(
         out.stdout, "  web.service loaded active running Web server\n",
@@ -794,6 +796,17 @@ fn list_dependencies_and_inverse_properties() {
     let out = d.ok(&["list-dependencies", "app.target"]);
     assert_eq!(
         out.stdout, "app.target\n○ ├─extra.service\n● └─web.service\n",
+        "{out}"
+    );
+    // --type (comma-separated, as everywhere) filters and flattens the tree.
+    let out = d.ok(&[
+        "list-dependencies",
+        "--all",
+        "--type=service,socket",
+        "app.target",
+    ]);
+    assert_eq!(
+        out.stdout, "app.target\n  extra.service\n  web.service\n  db.service\n",
         "{out}"
     );
     let out = d.ok(&["list-dependencies", "--plain", "--all", "app.target", "db"]);

@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 
+use crate::cmd::list_units::split_list;
 use crate::cmd::status::state_glyph;
 use crate::context::{emit, Context};
 use crate::error::Failure;
@@ -265,8 +266,8 @@ pub async fn run(ctx: &Context, args: &[String]) -> anyhow::Result<()> {
     let style = Style {
         all: ctx.opts.all,
         plain: ctx.opts.plain,
-        types: ctx.opts.types.clone(),
-        states: ctx.opts.states.clone(),
+        types: split_list(&ctx.opts.types),
+        states: split_list(&ctx.opts.states),
     };
     emit(&render(&roots, &graph, &style))?;
     Ok(())
