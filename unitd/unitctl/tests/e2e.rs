@@ -931,6 +931,31 @@ fn on_failure_and_on_success_units_are_started() {
         "{:?}",
         lines()
     );
+
+    // OnFailureJobMode=fail: the start is refused while a stop job of that unit runs (replace would undo the stop).
+    d.write_unit(
+        "guard.service",
+        "[Service]\nExecStart=/bin/sleep 300\nExecStop=/bin/sleep 1\n",
+    );
+    d.write_unit(
+        "strict.service",
+        "[Unit]\nOnFailure=guard.service\nOnFailureJobMode=fail\n\
+         [Service]\nType=oneshot\nExecStart=/bin/false\n",
+    );
+    d.ok(&["daemon-reload"]);
+    d.ok(&["start", "guard"]);
+    d.ok(&["--no-block", "stop", "guard"]);
+    assert_eq!(d.unitctl(&["start", "strict"]).code, 1);
+    assert!(
+        wait_for(Duration::from_secs(10), || d
+            .unitctl(&["is-active", "guard"])
+            .stdout
+            == "inactive\n"),
+        "guard did not stop"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let out = d.unitctl(&["is-active", "guard"]);
+    assert_eq!(out.stdout, "inactive\n", "{out}");
 }
 
 #[test]

@@ -932,7 +932,8 @@ impl Manager {
     }
 
     /// Starts the OnFailure=/OnSuccess= units of the units that just failed or finished, each start job queued
-    /// in `replace` mode (systemd's default OnFailureJobMode=). True if a job was queued.
+    /// in the unit's OnFailureJobMode=/OnSuccessJobMode= (default `replace`; `isolate` and `flush`, which unitd
+    /// does not have, fall back to it with a warning). True if a job was queued.
     fn start_triggered(&mut self) -> bool {
         let mut queued = false;
         for (name, kind) in std::mem::take(&mut self.triggered) {
@@ -943,13 +944,19 @@ impl Manager {
             if targets.is_empty() {
                 continue;
             }
-            let setting = match kind {
-                DepKind::OnFailure => "OnFailure=",
-                _ => "OnSuccess=",
+            let (setting, mode) = match (kind, u.config.as_deref()) {
+                (DepKind::OnFailure, Some(c)) => ("OnFailure=", c.on_failure_job_mode.as_str()),
+                (DepKind::OnFailure, None) => ("OnFailure=", "replace"),
+                (_, Some(c)) => ("OnSuccess=", c.on_success_job_mode.as_str()),
+                (_, None) => ("OnSuccess=", "replace"),
             };
+            let mode = JobMode::parse(mode).unwrap_or_else(|| {
+                tracing::warn!(unit = %name, mode, "{setting} job mode not supported; using replace");
+                JobMode::Replace
+            });
             tracing::info!(unit = %name, "triggering {setting} dependencies");
             for target in targets {
-                match self.enqueue(&target, JobKind::Start, JobMode::Replace, false) {
+                match self.enqueue(&target, JobKind::Start, mode, false) {
                     Ok(_) => queued = true,
                     Err(e) => tracing::warn!(
                         unit = %name,

@@ -104,6 +104,10 @@ pub struct UnitConfig {
     pub default_dependencies: bool,
     /// `SuccessAction=` unless `none`: a service may then go without `ExecStart=`.
     pub success_action: Option<String>,
+    /// `OnFailureJobMode=`: how the `OnFailure=` start jobs are queued (default `replace`).
+    pub on_failure_job_mode: String,
+    /// `OnSuccessJobMode=` (default `replace`).
+    pub on_success_job_mode: String,
     /// `[Install]`.
     pub install: InstallConfig,
     /// `[Service]`, for service units.

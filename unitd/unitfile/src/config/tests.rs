@@ -307,6 +307,41 @@ fn unknown_things_are_warnings_and_kept_raw() {
 }
 
 #[test]
+fn on_failure_and_on_success_job_modes() {
+    let u = unit("web.service", "[Service]\nExecStart=/bin/true\n");
+    assert_eq!(
+        (
+            u.on_failure_job_mode.as_str(),
+            u.on_success_job_mode.as_str()
+        ),
+        ("replace", "replace")
+    );
+    let u = unit(
+        "web.service",
+        "[Unit]\nOnFailureJobMode=fail\nOnSuccessJobMode=ignore-dependencies\n\
+         [Service]\nExecStart=/bin/true\n",
+    );
+    assert!(diags(&u).is_empty(), "{:?}", diags(&u));
+    assert_eq!(
+        (
+            u.on_failure_job_mode.as_str(),
+            u.on_success_job_mode.as_str()
+        ),
+        ("fail", "ignore-dependencies")
+    );
+    // A mode systemd does not know is ignored with its warning; the default stays.
+    let u = unit(
+        "web.service",
+        "[Unit]\nOnFailureJobMode=eventually\n[Service]\nExecStart=/bin/true\n",
+    );
+    assert_eq!(
+        diags(&u),
+        ["2|warning|Job mode eventually invalid, ignoring."]
+    );
+    assert_eq!(u.on_failure_job_mode, "replace");
+}
+
+#[test]
 fn diagnostics_table() {
     // (unit text, expected diagnostics "line|severity|message")
     let cases: &[(&str, &[&str])] = &[

@@ -78,6 +78,17 @@ const EMERGENCY_ACTIONS: &[&str] = &[
     "halt-immediate",
 ];
 
+/// The job modes `OnFailureJobMode=`/`OnSuccessJobMode=` take (systemd's `job_mode_table`).
+const JOB_MODES: &[&str] = &[
+    "fail",
+    "replace",
+    "replace-irreversibly",
+    "isolate",
+    "flush",
+    "ignore-dependencies",
+    "ignore-requirements",
+];
+
 pub(crate) struct UnitBuilder {
     description: Option<String>,
     documentation: Vec<String>,
@@ -86,6 +97,8 @@ pub(crate) struct UnitBuilder {
     pub start_limit_burst: u32,
     default_dependencies: bool,
     pub success_action: Option<String>,
+    on_failure_job_mode: String,
+    on_success_job_mode: String,
     install: InstallConfig,
 }
 
@@ -107,6 +120,8 @@ impl UnitBuilder {
             start_limit_burst: 5,
             default_dependencies: true,
             success_action: None,
+            on_failure_job_mode: "replace".to_string(),
+            on_success_job_mode: "replace".to_string(),
             install: InstallConfig::default(),
         }
     }
@@ -213,6 +228,15 @@ impl UnitBuilder {
                         e,
                         format!("Failed to parse {}=, ignoring: {}", e.key, e.value),
                     );
+                }
+            }
+            "OnFailureJobMode" | "OnSuccessJobMode" => {
+                if !JOB_MODES.contains(&e.value.as_str()) {
+                    ctx.warn(e, format!("Job mode {} invalid, ignoring.", e.value));
+                } else if e.key == "OnFailureJobMode" {
+                    self.on_failure_job_mode = e.value.clone();
+                } else {
+                    self.on_success_job_mode = e.value.clone();
                 }
             }
             "FailureAction" => {
@@ -355,6 +379,8 @@ impl UnitBuilder {
             start_limit_burst: self.start_limit_burst,
             default_dependencies: self.default_dependencies,
             success_action: self.success_action.clone(),
+            on_failure_job_mode: self.on_failure_job_mode.clone(),
+            on_success_job_mode: self.on_success_job_mode.clone(),
             install: self.install.clone(),
             service,
             raw,
