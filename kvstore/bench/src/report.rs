@@ -211,13 +211,7 @@ impl ServerReport {
 /// Per client level, the result whose rate is the median of that level's rounds (see
 /// [`ServerReport::settle_puts`]).
 fn median_rounds(rounds: &[Vec<LoadResult>]) -> Vec<LoadResult> {
-    let mut levels: Vec<usize> = Vec::new();
-    for r in rounds.iter().flatten() {
-        if !levels.contains(&r.clients) {
-            levels.push(r.clients);
-        }
-    }
-    levels
+    levels(rounds.iter().flatten())
         .into_iter()
         .filter_map(|clients| {
             let mut of_level: Vec<&LoadResult> = rounds
@@ -229,6 +223,17 @@ fn median_rounds(rounds: &[Vec<LoadResult>]) -> Vec<LoadResult> {
             of_level.get((of_level.len() - 1) / 2).map(|r| (*r).clone())
         })
         .collect()
+}
+
+/// The client levels of `results`, each once, in first-seen order.
+fn levels<'a>(results: impl IntoIterator<Item = &'a LoadResult>) -> Vec<usize> {
+    let mut levels: Vec<usize> = Vec::new();
+    for r in results {
+        if !levels.contains(&r.clients) {
+            levels.push(r.clients);
+        }
+    }
+    levels
 }
 
 /// With more than one round: per put level, every round's rate for each server and the ratio of the rounds run
@@ -244,17 +249,11 @@ pub fn render_rounds(kvstore: Option<&ServerReport>, etcd: Option<&ServerReport>
             .and_then(|levels| levels.iter().find(|l| l.clients == clients))
             .map(|l| l.ops_per_sec)
     };
-    let levels: Vec<usize> = median_rounds(
-        &kvstore
-            .into_iter()
-            .chain(etcd)
-            .flat_map(|r| r.put_rounds.iter().cloned())
-            .collect::<Vec<_>>(),
-    )
-    .iter()
-    .map(|l| l.clients)
-    .collect();
-    for clients in levels {
+    let all = kvstore
+        .into_iter()
+        .chain(etcd)
+        .flat_map(|r| r.put_rounds.iter().flatten());
+    for clients in levels(all) {
         let mut line = format!("put/s c={clients}, round by round:");
         for round in 0..rounds(kvstore).max(rounds(etcd)) {
             let show = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.0}"));
