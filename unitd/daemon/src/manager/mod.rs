@@ -262,6 +262,9 @@ pub struct Manager {
     /// The dependency graph as last published; rebuilt when units change, and a unit whose lists moved (another
     /// unit gained `Wants=` on it, say) is published again.
     published_deps: BTreeMap<String, graph::UnitDeps>,
+    /// Set where declared dependencies can change (a unit loaded, daemon-reload, enable links): the graph is
+    /// rebuilt at the next publish, not on every state change.
+    graph_stale: bool,
     shared: SharedState,
     signals: mpsc::UnboundedSender<Signal>,
     events: mpsc::UnboundedReceiver<Event>,
@@ -297,6 +300,7 @@ impl Manager {
             next_job: 1,
             dirty: BTreeSet::new(),
             published_deps: BTreeMap::new(),
+            graph_stale: true,
             shared,
             signals,
             events,
@@ -1000,7 +1004,7 @@ impl Manager {
     /// Re-snapshots dirty units, emits their signals; returns units that went inactive/failed just now.
     fn publish(&mut self) -> Vec<String> {
         let mut newly_down = Vec::new();
-        if !self.dirty.is_empty() {
+        if std::mem::take(&mut self.graph_stale) {
             self.refresh_graph();
         }
         let no_deps = graph::UnitDeps::default();
@@ -1092,6 +1096,7 @@ impl Manager {
                     .unwrap_or_default();
             let service = matches!(unit.runtime, unit::Runtime::Service(_));
             self.units.insert(name.to_string(), unit);
+            self.graph_stale = true;
             self.dirty.insert(name.to_string());
             let _ = self.signals.send(Signal::UnitNew {
                 unit: name.to_string(),
@@ -1146,12 +1151,13 @@ impl Manager {
             u.config = fresh.config.or(u.config.take());
             self.dirty.insert(name.clone());
         }
+        self.graph_stale = true;
         self.load_all();
     }
 
     /// Rebuilds the dependency graph from every unit's declared dependencies and marks dirty each unit whose
-    /// lists changed since the last publish (only units touched by an event can change what they declare, but
-    /// the inverse lists land on the units they name).
+    /// lists changed since the last publish (the inverse lists land on the units a changed unit names, which the
+    /// change itself did not touch). Runs only when `graph_stale` says declarations may have moved.
     fn refresh_graph(&mut self) {
         let this = &*self;
         let graph = graph::build(this.units.values().flat_map(|u| {
@@ -1195,6 +1201,7 @@ impl Manager {
                     .unwrap_or_default();
             self.dirty.insert(u.name.clone());
         }
+        self.graph_stale = true;
     }
 
     /// Problems found while loading `name`: warnings to the log, errors also to the unit's journal.
