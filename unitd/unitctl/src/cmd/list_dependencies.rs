@@ -17,6 +17,7 @@ use crate::cmd::status::state_glyph;
 use crate::context::{emit, Context};
 use crate::error::Failure;
 use crate::props::PropValue;
+use crate::unit_name::unit_type;
 use crate::units::{expand_names, find_unit, get_all, UNIT_IFACE};
 
 /// Which edges the tree follows (systemctl's `--reverse`, `--after`, `--before`; forward by default).
@@ -95,7 +96,7 @@ pub struct Style {
 }
 
 fn is_target(name: &str) -> bool {
-    name.ends_with(".target")
+    unit_type(name) == "target"
 }
 
 /// Targets after everything else, then by name ignoring case (systemctl's `list_dependencies_compare`).
@@ -167,8 +168,7 @@ fn one(
             }
             continue;
         }
-        let suffix = dep.rsplit_once('.').map_or("", |(_, s)| s);
-        if !style.types.is_empty() && !style.types.iter().any(|t| t == suffix) {
+        if !style.types.is_empty() && !style.types.iter().any(|t| t == unit_type(dep)) {
             continue;
         }
         let states = graph
