@@ -65,6 +65,7 @@ impl DaemonConfig {
             unit_path,
             runtime_unit_dir,
             state_dir: self.state_dir.clone(),
+            runtime_dir: self.runtime_dir.clone(),
             default_target: self.default_target.clone(),
         }
     }
@@ -150,6 +151,7 @@ pub async fn run(
         logs,
         notify_socket: notify_path,
         hostname,
+        environment: crate::manager::environment::load(&cfg.runtime_dir),
     };
     let mut manager = Manager::new(cfg.manager_config(), rt, events_rx, signals_tx);
     let shared = manager.shared();

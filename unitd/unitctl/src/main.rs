@@ -96,7 +96,7 @@ struct GlobalArgs {
     /// Journal lines to show.
     #[arg(short = 'n', long, global = true)]
     lines: Option<usize>,
-    /// Journal output mode: short, short-iso, json, cat.
+    /// Output mode: short, short-iso, json, cat (journal); json (show-environment).
     #[arg(short = 'o', long, global = true)]
     output: Option<String>,
     /// The signal for kill (name or number).
@@ -196,6 +196,14 @@ enum Command {
     ListJobs,
     /// Cancel jobs by id, or all of them.
     Cancel { jobs: Vec<String> },
+    /// Print the environment units are started with (the manager environment).
+    ShowEnvironment,
+    /// Set variables of the manager environment (NAME=VALUE...).
+    SetEnvironment { assignments: Vec<String> },
+    /// Unset variables of the manager environment (NAME or NAME=VALUE...).
+    UnsetEnvironment { names: Vec<String> },
+    /// Copy variables of this shell into the manager environment.
+    ImportEnvironment { names: Vec<String> },
     /// Check unit files for errors, offline.
     Verify { files: Vec<String> },
     /// Show the journal of units.
@@ -223,6 +231,8 @@ impl Command {
             Command::IsFailed { units } => ("is-failed", units),
             Command::IsEnabled { units } => ("is-enabled", units),
             Command::Verify { files } => ("verify", files),
+            Command::SetEnvironment { assignments } => ("set-environment", assignments),
+            Command::UnsetEnvironment { names } => ("unset-environment", names),
             _ => return None,
         })
     }
@@ -267,6 +277,10 @@ async fn dispatch(ctx: &Context, command: &Command) -> anyhow::Result<()> {
         Command::ResetFailed { units } => cmd::reset_failed::run(ctx, units).await,
         Command::ListJobs => cmd::list_jobs::run(ctx).await,
         Command::Verify { files } => cmd::verify::run(ctx, files).await,
+        Command::ShowEnvironment => cmd::environment::show(ctx).await,
+        Command::SetEnvironment { assignments } => cmd::environment::set(ctx, assignments).await,
+        Command::UnsetEnvironment { names } => cmd::environment::unset(ctx, names).await,
+        Command::ImportEnvironment { names } => cmd::environment::import(ctx, names).await,
         Command::Journal(args) => cmd::journal::run(ctx, args).await,
     }
 }

@@ -1385,3 +1385,98 @@ fn over_a_message_bus() {
     let out = on_bus(&["stop", "hello"]);
     assert_eq!(out.code, 0, "{out}");
 }
+
+#[test]
+fn manager_environment_reaches_units_started_afterwards() {
+    let mut d = Unitd::new();
+    let dump = d.root.path().join("env.txt");
+    d.write_unit(
+        "envdump.service",
+        &format!(
+            "[Service]\nType=oneshot\nEnvironment=OWN=unit\nExecStart=/bin/sh -c 'echo \"$GREETING|$OWN|$PATH\" > {}'\n",
+            dump.display()
+        ),
+    );
+    d.start();
+    let show = |d: &Unitd| d.ok(&["show-environment"]).stdout;
+    let before = show(&d);
+    assert!(before.lines().any(|l| l.starts_with("PATH=")), "{before}");
+    assert!(!before.contains("GREETING"), "{before}");
+
+    d.ok(&[
+        "set-environment",
+        "GREETING=hello world",
+        "OWN=manager",
+        "PATH=/usr/bin:/bin",
+    ]);
+    let env = show(&d);
+    for line in [
+        "GREETING=$'hello world'",
+        "OWN=manager",
+        "PATH=/usr/bin:/bin",
+    ] {
+        assert!(lines(&env).contains(&line), "{line} in {env}");
+    }
+    let mut sorted = lines(&env);
+    sorted.sort();
+    assert_eq!(sorted, lines(&env), "sorted by name");
+    let json = d.ok(&["show-environment", "-o", "json"]).stdout;
+    let parsed: serde_json::Value = serde_json::from_str(&json).expect("one JSON object");
+    assert_eq!(parsed["GREETING"], "hello world");
+
+    // A unit started now gets the manager's variables; its own Environment= wins over them.
+    d.ok(&["start", "envdump"]);
+    assert_eq!(
+        std::fs::read_to_string(&dump).expect("dump"),
+        "hello world|unit|/usr/bin:/bin\n"
+    );
+
+    // Bad input is refused with systemd's message and changes nothing.
+    let out = d.unitctl(&["set-environment", "NOEQUALS"]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (
+            1,
+            "Failed to set environment: Invalid environment assignments\n"
+        ),
+        "{out}"
+    );
+    let out = d.unitctl(&["unset-environment", "9LIVES"]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (
+            1,
+            "Failed to set environment: Invalid environment variable names or assignments\n"
+        ),
+        "{out}"
+    );
+    let out = d.unitctl(&["set-environment"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert_eq!(show(&d), env);
+
+    // NAME=value unsets only that value; a name unsets whatever it holds.
+    d.ok(&["unset-environment", "GREETING=other"]);
+    assert!(show(&d).contains("GREETING="));
+    d.ok(&["unset-environment", "GREETING", "OWN"]);
+    let env = show(&d);
+    assert!(!env.contains("GREETING") && !env.contains("OWN"), "{env}");
+
+    // import-environment copies this shell's variables by name.
+    let mut cmd = d.command(&["import-environment", "IMPORTED", "MISSING"]);
+    cmd.env("IMPORTED", "from the shell").env_remove("MISSING");
+    let out = common::run_with_timeout(cmd, Duration::from_secs(30));
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (0, "Environment variable $MISSING not set, ignoring.\n"),
+        "{out}"
+    );
+    assert!(lines(&show(&d)).contains(&"IMPORTED=$'from the shell'"));
+
+    // The environment outlives a re-exec (it is kept in the runtime directory), and units see its changes.
+    d.ok(&["set-environment", "GREETING=again"]);
+    d.ok(&["daemon-reexec"]);
+    assert!(lines(&show(&d)).contains(&"GREETING=again"));
+    d.ok(&["restart", "envdump"]);
+    let dumped = std::fs::read_to_string(&dump).expect("dump");
+    assert!(dumped.starts_with("again|unit|"), "{dumped}");
+}

@@ -139,6 +139,22 @@ pub trait Manager {
     #[zbus(name = "Reload")]
     fn reload(&self) -> zbus::Result<()>;
 
+    /// Set variables of the manager environment (`NAME=value` each) for processes started from now on.
+    #[zbus(name = "SetEnvironment")]
+    fn set_environment(&self, assignments: &[String]) -> zbus::Result<()>;
+
+    /// Unset variables of the manager environment (names, or `NAME=value` to unset only that value).
+    #[zbus(name = "UnsetEnvironment")]
+    fn unset_environment(&self, names: &[String]) -> zbus::Result<()>;
+
+    /// Unset, then set, in one step.
+    #[zbus(name = "UnsetAndSetEnvironment")]
+    fn unset_and_set_environment(
+        &self,
+        names: &[String],
+        assignments: &[String],
+    ) -> zbus::Result<()>;
+
     /// Serialize state and re-exec unitd (the connection may drop before the reply).
     #[zbus(name = "Reexecute")]
     fn reexecute(&self) -> zbus::Result<()>;
@@ -184,6 +200,10 @@ pub trait Manager {
     /// The directories unit files are loaded from.
     #[zbus(property(emits_changed_signal = "false"), name = "UnitPath")]
     fn unit_path(&self) -> zbus::Result<Vec<String>>;
+
+    /// The manager environment spawned processes start from, sorted `NAME=value`.
+    #[zbus(property(emits_changed_signal = "false"), name = "Environment")]
+    fn environment(&self) -> zbus::Result<Vec<String>>;
 
     /// How many units are loaded.
     #[zbus(property(emits_changed_signal = "false"), name = "NNames")]

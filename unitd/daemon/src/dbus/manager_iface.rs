@@ -7,7 +7,7 @@ use zbus::{interface, ObjectPath, ObjectServer, OwnedObjectPath};
 use super::error::BusError;
 use super::{job_path, BusCtx};
 use crate::manager::jobs::{JobKind, JobMode};
-use crate::manager::{KillWhom, Request};
+use crate::manager::{environment, KillWhom, Request};
 
 /// One row of ListUnits: id, description, load, active, sub, following, unit path, job id, job type, job path.
 type UnitRow = (
@@ -413,6 +413,33 @@ impl ManagerIface {
         self.ctx.call(|reply| Request::Reload { reply }).await
     }
 
+    /// `systemctl set-environment`: variables for every process started from now on.
+    async fn set_environment(&self, assignments: Vec<String>) -> Result<(), BusError> {
+        self.unset_and_set_environment(Vec::new(), assignments)
+            .await
+    }
+
+    /// `systemctl unset-environment`: names, or `NAME=value` to unset only that value.
+    async fn unset_environment(&self, names: Vec<String>) -> Result<(), BusError> {
+        self.unset_and_set_environment(names, Vec::new()).await
+    }
+
+    async fn unset_and_set_environment(
+        &self,
+        names: Vec<String>,
+        assignments: Vec<String>,
+    ) -> Result<(), BusError> {
+        environment::check_names_or_assignments(&names).map_err(BusError::invalid_args)?;
+        environment::check_assignments(&assignments).map_err(BusError::invalid_args)?;
+        self.ctx
+            .call(|reply| Request::SetEnvironment {
+                minus: names,
+                plus: assignments,
+                reply,
+            })
+            .await
+    }
+
     async fn reexecute(&self) -> Result<(), BusError> {
         self.ctx.reexecute().await
     }
@@ -482,6 +509,12 @@ impl ManagerIface {
     #[zbus(property(emits_changed_signal = "false"), name = "NFailedUnits")]
     fn n_failed_units(&self) -> u32 {
         self.ctx.manager(|m| m.n_failed)
+    }
+
+    /// The environment spawned processes start from (`show-environment`).
+    #[zbus(property(emits_changed_signal = "false"))]
+    fn environment(&self) -> Vec<String> {
+        self.ctx.manager(|m| m.environment.clone())
     }
 
     #[zbus(property(emits_changed_signal = "false"))]

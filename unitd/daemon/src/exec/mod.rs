@@ -53,6 +53,18 @@ pub struct PlanInput<'a> {
     pub notify_socket: &'a Path,
     pub cgroup_procs: Vec<CString>,
     pub logs: &'a mut LogPipes,
+    /// The manager environment (`set-environment`), `NAME=value` each.
+    pub manager_env: &'a [String],
+}
+
+/// What every spawned process starts from before the manager environment and the unit's own: `PATH`, and
+/// unitd's `LANG` if it has one (systemd's system manager takes LANG from the locale configuration).
+pub fn base_environment() -> Vec<(String, String)> {
+    let mut env = vec![("PATH".to_string(), DEFAULT_PATH.to_string())];
+    if let Ok(lang) = std::env::var("LANG") {
+        env.push(("LANG".into(), lang));
+    }
+    env
 }
 
 /// The journal identifier of a command: its argv[0]'s file name, as journald records SYSLOG_IDENTIFIER.
@@ -136,13 +148,14 @@ pub fn plan(input: PlanInput<'_>) -> Result<SpawnPlan, PlanError> {
         notify_socket,
         cgroup_procs,
         logs,
+        manager_env,
     } = input;
     let privileged = cmd.flags.full_privileges;
 
     // Environment, in systemd's order of precedence (later wins).
-    let mut env: Vec<(String, String)> = vec![("PATH".into(), DEFAULT_PATH.into())];
-    if let Ok(lang) = std::env::var("LANG") {
-        env.push(("LANG".into(), lang));
+    let mut env = base_environment();
+    for (k, v) in manager_env.iter().filter_map(|a| a.split_once('=')) {
+        set_env(&mut env, k, v.to_string());
     }
     let user = match (&service.exec_context.user, privileged) {
         (Some(name), false) => Some(lookup_user(name)?),

@@ -39,6 +39,8 @@ pub struct Runtime {
     pub logs: LogPipes,
     pub notify_socket: PathBuf,
     pub hostname: String,
+    /// The manager environment set through `set-environment` ([`super::environment`]), sorted `NAME=value`.
+    pub environment: Vec<String>,
 }
 
 /// One unit's view of the runtime while it handles an event.
@@ -110,6 +112,7 @@ impl Ctx<'_> {
             notify_socket: &self.rt.notify_socket,
             cgroup_procs,
             logs: &mut self.rt.logs,
+            manager_env: &self.rt.environment,
         })
         .map_err(|e| e.to_string())?;
         let forked = std::time::Instant::now();

@@ -9,6 +9,7 @@
 //! [`persist`] (the state file).
 
 pub mod context;
+pub mod environment;
 pub mod graph;
 pub mod install;
 pub mod jobs;
@@ -176,6 +177,12 @@ pub enum Request {
     Reload {
         reply: Reply<()>,
     },
+    /// `UnsetAndSetEnvironment` (and its halves): both lists already validated.
+    SetEnvironment {
+        minus: Vec<String>,
+        plus: Vec<String>,
+        reply: Reply<()>,
+    },
 }
 
 /// Everything that wakes the manager.
@@ -244,6 +251,8 @@ pub struct ManagerConfig {
     /// Where `enable --runtime` creates links, and where generated and fleet-loaded units go.
     pub runtime_unit_dir: PathBuf,
     pub state_dir: PathBuf,
+    /// unitd's runtime directory (cleared at boot): the manager environment is kept there.
+    pub runtime_dir: PathBuf,
     pub default_target: String,
 }
 
@@ -288,7 +297,10 @@ impl Manager {
         signals: mpsc::UnboundedSender<Signal>,
     ) -> Manager {
         let loader = unitfile::Loader::new(cfg.unit_path.clone());
-        let shared = Arc::new(RwLock::new(Shared::new(&cfg)));
+        let mut snapshot = Shared::new(&cfg);
+        snapshot.manager.environment =
+            environment::effective(&crate::exec::base_environment(), &rt.environment);
+        let shared = Arc::new(RwLock::new(snapshot));
         Manager {
             loader,
             specifiers: unitfile::Specifiers::from_host(),
@@ -314,6 +326,22 @@ impl Manager {
 
     pub fn shared(&self) -> SharedState {
         self.shared.clone()
+    }
+
+    /// Edits the manager environment, keeps it in the runtime directory and publishes it; units started
+    /// from now on see it (running ones keep what they were started with, as in systemd).
+    fn set_environment(&mut self, minus: &[String], plus: &[String]) {
+        let env = environment::modify(&self.rt.environment, minus, plus);
+        if env == self.rt.environment {
+            return;
+        }
+        environment::save(&self.cfg.runtime_dir, &env);
+        tracing::info!(variables = env.len(), "manager environment changed");
+        let effective = environment::effective(&crate::exec::base_environment(), &env);
+        self.rt.environment = env;
+        if let Ok(mut shared) = self.shared.write() {
+            shared.manager.environment = effective;
+        }
     }
 
     /// Loads every unit file on the search path, re-attaches to units a previous unitd left running, and
@@ -576,6 +604,10 @@ impl Manager {
                 self.daemon_reload();
                 let answer = Ok(());
                 self.answer(reply, answer);
+            }
+            Request::SetEnvironment { minus, plus, reply } => {
+                self.set_environment(&minus, &plus);
+                self.answer(reply, Ok(()));
             }
         }
     }

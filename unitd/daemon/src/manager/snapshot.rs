@@ -21,6 +21,8 @@ pub struct ManagerSnapshot {
     pub n_names: u32,
     pub n_jobs: u32,
     pub n_failed: u32,
+    /// The manager environment as processes get it (`PATH`, `LANG`, then what `set-environment` set), sorted.
+    pub environment: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -50,11 +52,7 @@ impl Shared {
                     .map(|p| p.display().to_string())
                     .collect(),
                 state_dir: cfg.state_dir.display().to_string(),
-                runtime_dir: cfg
-                    .runtime_unit_dir
-                    .parent()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default(),
+                runtime_dir: cfg.runtime_dir.display().to_string(),
                 ..ManagerSnapshot::default()
             },
             ..Shared::default()

@@ -8,6 +8,7 @@ pub mod daemon_reexec;
 pub mod daemon_reload;
 pub mod disable;
 pub mod enable;
+pub mod environment;
 pub mod is_active;
 pub mod is_enabled;
 pub mod is_failed;
