@@ -224,6 +224,12 @@ pub fn format_property(name: &str, value: &PropValue, zone: &Zone) -> Vec<String
             _ => format_plain(value),
         }),
         PropValue::Exec(cmds) => cmds.iter().map(|c| format_exec(c, zone)).collect(),
+        // A 128-bit ID as 32 hex digits (empty for the null ID, which unitd sends as no bytes).
+        PropValue::Array(bytes) if name == "InvocationID" => one(bytes
+            .iter()
+            .filter_map(PropValue::as_i64)
+            .map(|b| format!("{b:02x}"))
+            .collect()),
         other => one(format_plain(other)),
     }
 }
@@ -359,6 +365,7 @@ pub const UNIT_ORDER: &[&str] = &[
     "StateChangeTimestamp",
     "Job",
     "LoadError",
+    "InvocationID",
 ];
 
 /// The `Manager` properties (and unitd's own) in the order DBUS.md lists them.
@@ -370,6 +377,7 @@ pub const MANAGER_ORDER: &[&str] = &[
     "NJobs",
     "NFailedUnits",
     "SystemState",
+    "Environment",
     "StateDirectory",
     "RuntimeDirectory",
 ];
@@ -417,6 +425,12 @@ mod tests {
             ("MemoryMax", PropValue::U64(u64::MAX), "infinity"),
             ("TasksMax", PropValue::U64(u64::MAX), "infinity"),
             ("MemoryMax", PropValue::U64(1024), "1024"),
+            (
+                "InvocationID",
+                PropValue::Array(vec![PropValue::Int(0xab), PropValue::Int(1)]),
+                "ab01",
+            ),
+            ("InvocationID", PropValue::Array(Vec::new()), ""),
             ("MemoryCurrent", PropValue::U64(u64::MAX), "[not set]"),
             ("CPUUsageNSec", PropValue::U64(u64::MAX), "[not set]"),
             ("MemoryCurrent", PropValue::U64(4096), "4096"),

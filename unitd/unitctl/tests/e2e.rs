@@ -1480,3 +1480,108 @@ fn manager_environment_reaches_units_started_afterwards() {
     let dumped = std::fs::read_to_string(&dump).expect("dump");
     assert!(dumped.starts_with("again|unit|"), "{dumped}");
 }
+
+#[test]
+fn exec_environment_tells_results_and_invocations() {
+    let mut d = Unitd::new();
+    let log = d.root.path().join("events");
+    let l = log.display();
+    // A service that fails, with a stop-post step, and a template handler for its failure.
+    d.write_unit(
+        "crash.service",
+        &format!(
+            "[Unit]\nOnFailure=report@%n.service\n[Service]\n\
+             ExecStart=/bin/sh -c 'echo \"start $INVOCATION_ID\" >> {l}; exit 3'\n\
+             ExecStopPost=/bin/sh -c 'echo \"stoppost $SERVICE_RESULT $EXIT_CODE $EXIT_STATUS $INVOCATION_ID\" >> {l}'\n"
+        ),
+    );
+    d.write_unit(
+        "report@.service",
+        &format!(
+            "[Service]\nType=oneshot\n\
+             ExecStart=/bin/sh -c 'echo \"report %i $MONITOR_SERVICE_RESULT $MONITOR_EXIT_CODE $MONITOR_EXIT_STATUS $MONITOR_INVOCATION_ID $MONITOR_UNIT\" >> {l}'\n"
+        ),
+    );
+    // A long-running one whose ExecStop= runs while the main process is still alive.
+    d.write_unit(
+        "daemon.service",
+        &format!(
+            "[Service]\nExecStart=/bin/sleep 300\n\
+             ExecStop=/bin/sh -c 'echo \"stop $SERVICE_RESULT $${{EXIT_CODE-none}}\" >> {l}'\n\
+             ExecStopPost=/bin/sh -c 'echo \"daemon-stoppost $SERVICE_RESULT $EXIT_CODE $EXIT_STATUS\" >> {l}'\n"
+        ),
+    );
+    // A handler named by two units gets no MONITOR_* (systemd cannot tell which one to report).
+    for name in ["one.service", "two.service"] {
+        d.write_unit(
+            name,
+            "[Unit]\nOnFailure=shared.service\n[Service]\nExecStart=/bin/false\n",
+        );
+    }
+    d.write_unit(
+        "shared.service",
+        &format!(
+            "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo \"shared $${{MONITOR_UNIT-none}}\" >> {l}'\n"
+        ),
+    );
+    d.start();
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    let wait_lines = |n: usize| {
+        assert!(
+            wait_for(Duration::from_secs(10), || read().lines().count() >= n),
+            "{n} lines in {}",
+            read()
+        );
+    };
+
+    d.unitctl(&["start", "crash"]);
+    wait_lines(3);
+    let id = d
+        .ok(&["show", "-p", "InvocationID", "--value", "crash"])
+        .stdout
+        .trim()
+        .to_string();
+    assert!(
+        id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{id:?}"
+    );
+    assert_eq!(
+        read(),
+        format!(
+            "start {id}\nstoppost exit-code exited 3 {id}\n\
+             report crash.service exit-code exited 3 {id} crash.service\n"
+        )
+    );
+
+    // Each start is a new invocation.
+    d.ok(&["reset-failed", "crash"]);
+    d.unitctl(&["start", "crash"]);
+    wait_lines(6);
+    let second = d
+        .ok(&["show", "-p", "InvocationID", "--value", "crash"])
+        .stdout
+        .trim()
+        .to_string();
+    assert_ne!(second, id);
+    assert!(read().contains(&format!("start {second}\n")));
+
+    std::fs::write(&log, "").expect("truncate");
+    d.ok(&["start", "daemon"]);
+    d.ok(&["stop", "daemon"]);
+    wait_lines(2);
+    // ExecStop= runs before the main process is gone (no exit yet); SIGTERM is a clean stop.
+    assert_eq!(
+        read(),
+        "stop success none\ndaemon-stoppost success killed TERM\n"
+    );
+
+    std::fs::write(&log, "").expect("truncate");
+    d.unitctl(&["start", "one"]);
+    wait_lines(1);
+    assert_eq!(read(), "shared none\n");
+    let journal = d.ok(&["journal", "-u", "shared", "-o", "cat"]).stdout;
+    assert!(
+        journal.contains("multiple trigger source candidates for exit status propagation"),
+        "{journal}"
+    );
+}

@@ -129,6 +129,12 @@ impl UnitIface {
         self.get(|u| u.unit_file_state.clone())
     }
 
+    /// The current activation's 128-bit ID (`$INVOCATION_ID`); empty before the first start.
+    #[zbus(property(emits_changed_signal = "false"), name = "InvocationID")]
+    fn invocation_id(&self) -> Vec<u8> {
+        self.get(|u| u.invocation_id.clone())
+    }
+
     #[zbus(property(emits_changed_signal = "false"))]
     fn requires(&self) -> Vec<String> {
         self.get(|u| u.deps.requires.clone())

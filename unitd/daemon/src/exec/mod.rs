@@ -55,6 +55,9 @@ pub struct PlanInput<'a> {
     pub logs: &'a mut LogPipes,
     /// The manager environment (`set-environment`), `NAME=value` each.
     pub manager_env: &'a [String],
+    /// What the service sets for this command: `INVOCATION_ID`, and `SERVICE_RESULT`… for ExecStop=, or
+    /// `MONITOR_*` for the ExecStart= of an OnFailure=/OnSuccess= unit (see `Service::exec_env`).
+    pub unit_env: &'a [(String, String)],
 }
 
 /// What every spawned process starts from before the manager environment and the unit's own: `PATH`, and
@@ -149,6 +152,7 @@ pub fn plan(input: PlanInput<'_>) -> Result<SpawnPlan, PlanError> {
         cgroup_procs,
         logs,
         manager_env,
+        unit_env,
     } = input;
     let privileged = cmd.flags.full_privileges;
 
@@ -167,7 +171,9 @@ pub fn plan(input: PlanInput<'_>) -> Result<SpawnPlan, PlanError> {
         set_env(&mut env, "HOME", u.dir.display().to_string());
         set_env(&mut env, "SHELL", u.shell.display().to_string());
     }
-    set_env(&mut env, "INVOCATION_ID", invocation_id());
+    for (k, v) in unit_env {
+        set_env(&mut env, k, v.clone());
+    }
     for (k, v) in &service.exec_context.environment {
         set_env(&mut env, k, v.clone());
     }
@@ -343,8 +349,8 @@ fn supplementary_groups(user: &str, gid: u32) -> Vec<u32> {
         .unwrap_or_else(|_| vec![gid])
 }
 
-/// A random 128-bit id in hex, as systemd's INVOCATION_ID.
-fn invocation_id() -> String {
+/// A random 128-bit id, as systemd's invocation ID: a new one for each start of a unit.
+pub fn new_invocation_id() -> [u8; 16] {
     let mut bytes = [0u8; 16];
     // SAFETY: getrandom into a local buffer.
     let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
@@ -352,7 +358,12 @@ fn invocation_id() -> String {
         let t = crate::now_usec().to_le_bytes();
         bytes[..8].copy_from_slice(&t);
     }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    bytes
+}
+
+/// An invocation ID as `$INVOCATION_ID` and `systemctl show` write it: 32 lowercase hex digits.
+pub fn invocation_id_hex(id: &[u8; 16]) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

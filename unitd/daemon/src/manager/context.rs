@@ -94,6 +94,7 @@ impl Ctx<'_> {
         cmd: &ExecCommand,
         role: ExecRole,
         main_pid: Option<i32>,
+        unit_env: &[(String, String)],
     ) -> Result<i32, String> {
         let Some(service) = self.unit_cfg.service.as_ref() else {
             return Err("not a service".into());
@@ -113,6 +114,7 @@ impl Ctx<'_> {
             cgroup_procs,
             logs: &mut self.rt.logs,
             manager_env: &self.rt.environment,
+            unit_env,
         })
         .map_err(|e| e.to_string())?;
         let forked = std::time::Instant::now();

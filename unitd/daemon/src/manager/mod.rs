@@ -905,7 +905,11 @@ impl Manager {
                 if !svc.can_start() {
                     return false;
                 }
-                self.with_service(name, |svc, ctx| svc.start(ctx, false));
+                let monitor = self.monitor_env(name);
+                self.with_service(name, |svc, ctx| {
+                    svc.monitor_env = monitor;
+                    svc.start(ctx, false)
+                });
                 true
             }
             _ => true,
@@ -1187,6 +1191,52 @@ impl Manager {
         self.load_all();
     }
 
+    /// `MONITOR_SERVICE_RESULT`, `MONITOR_EXIT_CODE`, `MONITOR_EXIT_STATUS`, `MONITOR_INVOCATION_ID` and
+    /// `MONITOR_UNIT` for `name`'s ExecStartPre=/ExecStart=: the state of the service whose OnFailure= or
+    /// OnSuccess= names it — a handler unit learns what happened to the unit it handles. As in systemd
+    /// (`service_get_triggering_service`), only when exactly one unit names it: with several, nothing is passed
+    /// and the unit's journal says so (a template handler, `OnFailure=alert@%n.service`, has one per instance).
+    fn monitor_env(&mut self, name: &str) -> Vec<(String, String)> {
+        if std::mem::take(&mut self.graph_stale) {
+            self.refresh_graph();
+        }
+        let Some(deps) = self.published_deps.get(name) else {
+            return Vec::new();
+        };
+        let sources: Vec<&String> = deps
+            .on_failure_of
+            .iter()
+            .chain(&deps.on_success_of)
+            .collect();
+        let source = match sources[..] {
+            [] => return Vec::new(),
+            [one] => one.clone(),
+            [a, b, ..] => {
+                let message = format!(
+                    "multiple trigger source candidates for exit status propagation ({a}, {b}), skipping."
+                );
+                tracing::warn!(unit = %name, "{message}");
+                self.rt
+                    .logs
+                    .journal()
+                    .manager(name, 4, &format!("{name}: {message}"));
+                return Vec::new();
+            }
+        };
+        let Some(svc) = self.units.get(&source).and_then(Unit::service) else {
+            return Vec::new();
+        };
+        let mut env = svc.result_env("MONITOR_");
+        if let Some(id) = &svc.invocation_id {
+            env.push((
+                "MONITOR_INVOCATION_ID".to_string(),
+                crate::exec::invocation_id_hex(id),
+            ));
+        }
+        env.push(("MONITOR_UNIT".to_string(), source));
+        env
+    }
+
     /// Rebuilds the dependency graph from every unit's declared dependencies and marks dirty each unit whose
     /// lists changed since the last publish (the inverse lists land on the units a changed unit names, which the
     /// change itself did not touch). Runs only when `graph_stale` says declarations may have moved.
@@ -1274,6 +1324,7 @@ impl Manager {
                 }
                 unit::Runtime::Service(svc) => {
                     svc.n_restarts = s.n_restarts;
+                    svc.invocation_id = s.invocation_id();
                     svc.exec_main_start_usec = s.exec_main_start_usec;
                     let sub = state::ServiceState::parse(&s.sub);
                     let alive = s.main_pid.filter(|pid| {

@@ -67,6 +67,12 @@ pub struct Service {
     pub notify_ready: bool,
     /// Active-state changes since the manager last published this unit, with their times.
     pub transitions: Vec<(ActiveState, u64)>,
+    /// This activation's ID (`$INVOCATION_ID`, the `InvocationID` property): new at each start, restarts
+    /// included; none before the first.
+    pub invocation_id: Option<[u8; 16]>,
+    /// `MONITOR_*` for ExecStartPre=/ExecStart=: the state of the one unit whose OnFailure=/OnSuccess= names
+    /// this one, set by the manager when it starts this unit (see `Manager::monitor_env`).
+    pub monitor_env: Vec<(String, String)>,
 }
 
 impl Service {
@@ -92,7 +98,45 @@ impl Service {
             oom_baseline: 0,
             notify_ready: false,
             transitions: Vec::new(),
+            invocation_id: None,
+            monitor_env: Vec::new(),
         }
+    }
+
+    /// `SERVICE_RESULT`, and `EXIT_CODE`/`EXIT_STATUS` once the main process has exited, each name after
+    /// `prefix` (`MONITOR_` when another unit's ExecStart= gets them): what systemd passes ExecStop= and
+    /// ExecStopPost= so they can tell a crash from a clean stop.
+    pub fn result_env(&self, prefix: &str) -> Vec<(String, String)> {
+        let mut env = vec![(
+            format!("{prefix}SERVICE_RESULT"),
+            self.result.as_str().to_string(),
+        )];
+        if let Some(exit) = self.exec_main_exit {
+            env.push((format!("{prefix}EXIT_CODE"), exit.code_name().to_string()));
+            env.push((format!("{prefix}EXIT_STATUS"), exit.status_text()));
+        }
+        env
+    }
+
+    /// The variables this service sets for a command of `kind` (systemd's `service_spawn`): its invocation
+    /// ID; its result for ExecStop=/ExecStopPost=; the triggering unit's for ExecStartPre=/ExecStart=.
+    fn exec_env(&self, kind: ExecKind) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = self
+            .invocation_id
+            .iter()
+            .map(|id| {
+                (
+                    "INVOCATION_ID".to_string(),
+                    crate::exec::invocation_id_hex(id),
+                )
+            })
+            .collect();
+        match kind {
+            ExecKind::Stop | ExecKind::StopPost => env.extend(self.result_env("")),
+            ExecKind::StartPre | ExecKind::Start => env.extend(self.monitor_env.iter().cloned()),
+            ExecKind::StartPost | ExecKind::Reload => {}
+        }
+        env
     }
 
     fn set_state(&mut self, ctx: &mut Ctx, state: ServiceState) {
@@ -176,6 +220,7 @@ impl Service {
         if auto {
             self.n_restarts += 1;
         }
+        self.invocation_id = Some(crate::exec::new_invocation_id());
         self.result = ServiceResult::Success;
         self.stop_requested = false;
         self.main_pid = None;
@@ -268,7 +313,8 @@ impl Service {
             return self.run_list_or(ctx, kind, index);
         };
         self.set_state(ctx, state);
-        match ctx.spawn(&cmd, ExecRole::Control, self.main_pid) {
+        let env = self.exec_env(kind);
+        match ctx.spawn(&cmd, ExecRole::Control, self.main_pid, &env) {
             Ok(pid) => self.control = Some(Control { pid, kind, index }),
             Err(e) => {
                 ctx.log(format!("Failed to run '{}' task: {e}", kind_name(kind)));
@@ -286,7 +332,8 @@ impl Service {
         if self.cfg.service_type == ServiceType::Forking {
             // The forking service's ExecStart= is a control process; the daemon it leaves behind is the main one.
             self.set_state(ctx, ServiceState::Start);
-            match ctx.spawn(&cmd, ExecRole::Control, None) {
+            let env = self.exec_env(ExecKind::Start);
+            match ctx.spawn(&cmd, ExecRole::Control, None, &env) {
                 Ok(pid) => {
                     self.control = Some(Control {
                         pid,
@@ -303,7 +350,8 @@ impl Service {
             return;
         }
         self.set_state(ctx, ServiceState::Start);
-        match ctx.spawn(&cmd, ExecRole::Main, None) {
+        let env = self.exec_env(ExecKind::Start);
+        match ctx.spawn(&cmd, ExecRole::Main, None, &env) {
             Ok(pid) => {
                 self.main_pid = Some(pid);
                 self.exec_main_pid = pid as u32;

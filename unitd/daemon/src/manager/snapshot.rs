@@ -160,6 +160,11 @@ pub fn unit_snapshot(
             .and_then(|id| jobs.get(&id))
             .map(|j| (j.id, j.kind.as_str().to_string())),
         load_error: u.load_error.clone().unwrap_or_default(),
+        invocation_id: u
+            .service()
+            .and_then(|s| s.invocation_id)
+            .map(|id| id.to_vec())
+            .unwrap_or_default(),
         service,
     }
 }

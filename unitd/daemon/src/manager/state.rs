@@ -231,6 +231,23 @@ impl Exit {
         }
     }
 
+    /// `$EXIT_CODE` for ExecStop=/ExecStopPost= (and `$MONITOR_EXIT_CODE`): `exited`, `killed` or `dumped`.
+    pub fn code_name(self) -> &'static str {
+        match self {
+            Exit::Code(_) => "exited",
+            Exit::Killed(_) => "killed",
+            Exit::Dumped(_) => "dumped",
+        }
+    }
+
+    /// `$EXIT_STATUS`: the exit status in decimal, or the signal's name without `SIG` (`TERM`).
+    pub fn status_text(self) -> String {
+        match self {
+            Exit::Code(s) => s.to_string(),
+            Exit::Killed(s) | Exit::Dumped(s) => signal_name(s),
+        }
+    }
+
     /// Text like systemd's status line: `code=exited, status=1/FAILURE`.
     pub fn describe(self) -> String {
         match self {

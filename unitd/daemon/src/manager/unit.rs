@@ -211,6 +211,8 @@ pub struct UnitSnapshot {
     pub timestamps: Timestamps,
     pub job: Option<(u32, String)>,
     pub load_error: (String, String),
+    /// The current activation's ID, 16 bytes; empty before the first start (systemd's null ID).
+    pub invocation_id: Vec<u8>,
     pub service: Option<ServiceSnapshot>,
 }
 
