@@ -42,30 +42,39 @@ impl DaemonConfig {
     /// The unit search path, like systemd's /etc → /run → /usr/lib: /etc/flotilla/system, RUNTIME_DIR/system,
     /// /usr/lib/flotilla/system. `--unit-path` directories take the place of the two system directories (so a
     /// test or a rootless setup sees only its own units); the runtime directory, where generated and
-    /// fleet-loaded units go, is always searched.
+    /// fleet-loaded units go, is always searched. Ahead of all, as systemd's `system.control` directories, the
+    /// drop-ins `set-property` writes: CONFIG_DIR.control (`/etc/flotilla/system.control`) and
+    /// RUNTIME_DIR/system.control.
     pub fn manager_config(&self) -> ManagerConfig {
         let runtime_unit_dir = self.runtime_dir.join("system");
-        let unit_path = if self.unit_paths.is_empty() {
-            vec![
+        let config_dir = self
+            .unit_paths
+            .first()
+            .cloned()
+            .unwrap_or_else(|| PathBuf::from(Self::SYSTEM_CONFIG_DIR));
+        let mut control_dir = config_dir.clone().into_os_string();
+        control_dir.push(".control");
+        let control_dir = PathBuf::from(control_dir);
+        let runtime_control_dir = self.runtime_dir.join("system.control");
+        let mut unit_path = vec![control_dir.clone(), runtime_control_dir.clone()];
+        if self.unit_paths.is_empty() {
+            unit_path.extend([
                 PathBuf::from(Self::SYSTEM_CONFIG_DIR),
                 runtime_unit_dir.clone(),
                 PathBuf::from(Self::SYSTEM_VENDOR_DIR),
-            ]
+            ]);
         } else {
-            let mut path = self.unit_paths.clone();
-            path.push(runtime_unit_dir.clone());
-            path
-        };
+            unit_path.extend(self.unit_paths.iter().cloned());
+            unit_path.push(runtime_unit_dir.clone());
+        }
         ManagerConfig {
-            config_dir: self
-                .unit_paths
-                .first()
-                .cloned()
-                .unwrap_or_else(|| PathBuf::from(Self::SYSTEM_CONFIG_DIR)),
+            config_dir,
             unit_path,
             runtime_unit_dir,
             state_dir: self.state_dir.clone(),
             runtime_dir: self.runtime_dir.clone(),
+            control_dir,
+            runtime_control_dir,
             default_target: self.default_target.clone(),
         }
     }

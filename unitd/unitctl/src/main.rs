@@ -111,7 +111,7 @@ struct GlobalArgs {
     /// With enable/disable: do not daemon-reload afterwards.
     #[arg(long, global = true)]
     no_reload: bool,
-    /// With enable/disable: only until the next reboot.
+    /// With enable/disable/set-property: only until the next reboot.
     #[arg(long, global = true)]
     runtime: bool,
     /// With enable: replace conflicting symlinks.
@@ -196,6 +196,8 @@ enum Command {
     ListJobs,
     /// Cancel jobs by id, or all of them.
     Cancel { jobs: Vec<String> },
+    /// Change resource limits of a running unit (MemoryMax=, CPUQuota=, …), kept across restarts.
+    SetProperty { args: Vec<String> },
     /// Print the environment units are started with (the manager environment).
     ShowEnvironment,
     /// Set variables of the manager environment (NAME=VALUE...).
@@ -232,6 +234,7 @@ impl Command {
             Command::IsEnabled { units } => ("is-enabled", units),
             Command::Verify { files } => ("verify", files),
             Command::SetEnvironment { assignments } => ("set-environment", assignments),
+            Command::SetProperty { args } => ("set-property", args),
             Command::UnsetEnvironment { names } => ("unset-environment", names),
             _ => return None,
         })
@@ -278,6 +281,7 @@ async fn dispatch(ctx: &Context, command: &Command) -> anyhow::Result<()> {
         Command::ListJobs => cmd::list_jobs::run(ctx).await,
         Command::Verify { files } => cmd::verify::run(ctx, files).await,
         Command::ShowEnvironment => cmd::environment::show(ctx).await,
+        Command::SetProperty { args } => cmd::set_property::run(ctx, args).await,
         Command::SetEnvironment { assignments } => cmd::environment::set(ctx, assignments).await,
         Command::UnsetEnvironment { names } => cmd::environment::unset(ctx, names).await,
         Command::ImportEnvironment { names } => cmd::environment::import(ctx, names).await,

@@ -1585,3 +1585,109 @@ fn exec_environment_tells_results_and_invocations() {
         "{journal}"
     );
 }
+
+/// A cgroup file of `unit` in the test's slice: v1 under `controller`, else the unified hierarchy.
+fn cgroup_file(d: &Unitd, unit: &str, controller: &str, v1: &str, v2: &str) -> Option<String> {
+    let base = std::path::Path::new("/sys/fs/cgroup");
+    [
+        base.join(controller).join(&d.slice).join(unit).join(v1),
+        base.join(&d.slice).join(unit).join(v2),
+    ]
+    .iter()
+    .find_map(|p| std::fs::read_to_string(p).ok())
+    .map(|s| s.trim().to_string())
+}
+
+#[test]
+fn set_property_changes_limits_of_a_running_unit() {
+    let mut d = Unitd::new();
+    d.write_unit("limited.service", "[Service]\nExecStart=/bin/sleep 300\n");
+    d.start();
+    d.ok(&["start", "limited"]);
+    let pid = d
+        .ok(&["show", "-p", "MainPID", "--value", "limited"])
+        .stdout;
+    let memory = |d: &Unitd| {
+        cgroup_file(
+            d,
+            "limited.service",
+            "memory",
+            "memory.limit_in_bytes",
+            "memory.max",
+        )
+    };
+    let value = |d: &Unitd, p: &str| {
+        d.ok(&["show", "-p", p, "--value", "limited"])
+            .stdout
+            .trim()
+            .to_string()
+    };
+
+    d.ok(&["set-property", "limited", "MemoryMax=64M", "CPUQuota=50%"]);
+    assert_eq!(value(&d, "MemoryMax"), "67108864");
+    assert_eq!(value(&d, "CPUQuotaPerSecUSec"), "500ms");
+    assert_eq!(
+        memory(&d).as_deref(),
+        Some("67108864"),
+        "applied to the cgroup"
+    );
+    assert_eq!(
+        d.ok(&["show", "-p", "MainPID", "--value", "limited"])
+            .stdout,
+        pid,
+        "without a restart"
+    );
+    // Kept as systemd keeps it: a drop-in per property in the control directory.
+    let control = std::path::PathBuf::from(format!("{}.control", d.units.display()));
+    let drop_in = control.join("limited.service.d/50-MemoryMax.conf");
+    let text = std::fs::read_to_string(&drop_in).expect("drop-in");
+    assert!(text.ends_with("[Service]\nMemoryMax=67108864\n"), "{text}");
+    assert!(control.join("limited.service.d/50-CPUQuota.conf").exists());
+
+    // --runtime keeps it in the runtime control directory.
+    d.ok(&["set-property", "--runtime", "limited", "TasksMax=50"]);
+    assert_eq!(value(&d, "TasksMax"), "50");
+    assert!(d
+        .runtime
+        .join("system.control/limited.service.d/50-TasksMax.conf")
+        .exists());
+
+    // Bad input is refused, naming the problem, and changes nothing.
+    let out = d.unitctl(&["set-property", "limited", "Bogus=1"]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (1, "Unknown assignment: Bogus=1\n"),
+        "{out}"
+    );
+    let out = d.unitctl(&["set-property", "limited", "MemoryMax=32M", "CPUWeight=0"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert_eq!(
+        out.stderr,
+        "Failed to set unit properties on limited.service: Invalid value for CPUWeight: a weight is 1…10000\n"
+    );
+    assert_eq!(
+        value(&d, "MemoryMax"),
+        "67108864",
+        "nothing of a refused call is applied"
+    );
+    let out = d.unitctl(&["set-property", "limited"]);
+    assert_eq!(out.code, 1, "{out}");
+
+    // The setting holds across a restart of the unit.
+    d.ok(&["restart", "limited"]);
+    assert_eq!(memory(&d).as_deref(), Some("67108864"));
+
+    // daemon-reload applies an edited unit file's limits to the running unit, as systemd does; the
+    // set-property drop-in still wins over the file.
+    d.write_unit(
+        "limited.service",
+        "[Service]\nExecStart=/bin/sleep 300\nMemoryMax=32M\nCPUWeight=300\n",
+    );
+    d.ok(&["daemon-reload"]);
+    assert_eq!(memory(&d).as_deref(), Some("67108864"));
+    let weight = cgroup_file(&d, "limited.service", "cpu", "cpu.shares", "cpu.weight");
+    assert!(
+        matches!(weight.as_deref(), Some("3072") | Some("300")),
+        "{weight:?}"
+    );
+}

@@ -236,9 +236,12 @@ impl Unitd {
 /// The entry of unitd's `UnitPath` under its runtime directory.
 fn runtime_unit_dir(unit_path: &[String], runtime: &str) -> Option<PathBuf> {
     let runtime = runtime.trim_end_matches('/');
+    // Not the runtime `system.control` directory, which comes first and holds only set-property drop-ins.
     unit_path
         .iter()
-        .find(|p| Path::new(p).starts_with(runtime))
+        .find(|p| {
+            Path::new(p).starts_with(runtime) && !p.trim_end_matches('/').ends_with(".control")
+        })
         .map(PathBuf::from)
 }
 
@@ -249,6 +252,8 @@ mod tests {
     #[test]
     fn the_runtime_unit_directory_comes_from_unit_path() {
         let path = vec![
+            "/etc/flotilla/system.control".to_string(),
+            "/run/unitd/system.control".to_string(),
             "/etc/flotilla/system".to_string(),
             "/run/unitd/system".to_string(),
             "/usr/lib/flotilla/system".to_string(),

@@ -139,6 +139,15 @@ pub trait Manager {
     #[zbus(name = "Reload")]
     fn reload(&self) -> zbus::Result<()>;
 
+    /// Change resource-control properties of a unit now, kept as drop-ins (`runtime`: until reboot).
+    #[zbus(name = "SetUnitProperties")]
+    fn set_unit_properties(
+        &self,
+        name: &str,
+        runtime: bool,
+        properties: &[(&str, zbus::Variant<'_>)],
+    ) -> zbus::Result<()>;
+
     /// Set variables of the manager environment (`NAME=value` each) for processes started from now on.
     #[zbus(name = "SetEnvironment")]
     fn set_environment(&self, assignments: &[String]) -> zbus::Result<()>;

@@ -2,12 +2,12 @@
 //! signatures, and unitd's own `io.flotilla.unitd1.Manager` beside it.
 
 use zbus::object_server::SignalEmitter;
-use zbus::{interface, ObjectPath, ObjectServer, OwnedObjectPath};
+use zbus::{interface, ObjectPath, ObjectServer, OwnedObjectPath, OwnedVariant, Variant};
 
 use super::error::BusError;
 use super::{job_path, BusCtx};
 use crate::manager::jobs::{JobKind, JobMode};
-use crate::manager::{environment, KillWhom, Request};
+use crate::manager::{environment, set_property, KillWhom, Request};
 
 /// One row of ListUnits: id, description, load, active, sub, following, unit path, job id, job type, job path.
 type UnitRow = (
@@ -413,6 +413,16 @@ impl ManagerIface {
         self.ctx.call(|reply| Request::Reload { reply }).await
     }
 
+    /// `systemctl set-property`: resource-control properties of a service, applied now and kept as drop-ins.
+    async fn set_unit_properties(
+        &self,
+        name: String,
+        runtime: bool,
+        properties: Vec<(String, OwnedVariant)>,
+    ) -> Result<(), BusError> {
+        set_properties(&self.ctx, name, runtime, properties).await
+    }
+
     /// `systemctl set-environment`: variables for every process started from now on.
     async fn set_environment(&self, assignments: Vec<String>) -> Result<(), BusError> {
         self.unset_and_set_environment(Vec::new(), assignments)
@@ -530,6 +540,46 @@ impl ManagerIface {
             "running".into()
         }
     }
+}
+
+/// A D-Bus value as [`set_property::PropertyValue`] (a variant inside a variant is unwrapped).
+fn property_value(v: &Variant<'_>) -> set_property::PropertyValue {
+    use set_property::PropertyValue;
+    match v {
+        Variant::U64(n) => PropertyValue::U64(*n),
+        Variant::Variant(inner) => property_value(inner),
+        Variant::Array(a) if a.element_signature().to_string() == "y" => PropertyValue::Bytes(
+            a.inner()
+                .iter()
+                .filter_map(|b| match b {
+                    Variant::U8(b) => Some(*b),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        other => PropertyValue::Other(format!("{other:?}")),
+    }
+}
+
+/// `SetUnitProperties` and the Unit's `SetProperties`: every property is checked before anything is written.
+pub async fn set_properties(
+    ctx: &BusCtx,
+    unit: String,
+    runtime: bool,
+    properties: Vec<(String, OwnedVariant)>,
+) -> Result<(), BusError> {
+    let lines = properties
+        .iter()
+        .map(|(name, value)| set_property::line(name, &property_value(value)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(BusError::invalid_args)?;
+    ctx.call(|reply| Request::SetProperties {
+        unit,
+        runtime,
+        lines,
+        reply,
+    })
+    .await
 }
 
 /// unitd's own additions, on the same object.

@@ -77,6 +77,16 @@ impl UnitIface {
             .await
     }
 
+    /// `systemctl set-property` addressed to the unit object.
+    async fn set_properties(
+        &self,
+        runtime: bool,
+        properties: Vec<(String, zbus::OwnedVariant)>,
+    ) -> Result<(), BusError> {
+        super::manager_iface::set_properties(&self.ctx, self.name.clone(), runtime, properties)
+            .await
+    }
+
     async fn reset_failed(&self) -> Result<(), BusError> {
         let unit = Some(self.name.clone());
         self.ctx

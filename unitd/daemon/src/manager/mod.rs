@@ -17,6 +17,7 @@ pub mod order;
 pub mod persist;
 pub mod restart;
 pub mod service;
+pub mod set_property;
 pub mod state;
 pub mod unit;
 
@@ -177,6 +178,13 @@ pub enum Request {
     Reload {
         reply: Reply<()>,
     },
+    /// `SetUnitProperties`: unit-file lines ([`set_property::line`]) kept as drop-ins and applied.
+    SetProperties {
+        unit: String,
+        runtime: bool,
+        lines: Vec<String>,
+        reply: Reply<()>,
+    },
     /// `UnsetAndSetEnvironment` (and its halves): both lists already validated.
     SetEnvironment {
         minus: Vec<String>,
@@ -253,6 +261,10 @@ pub struct ManagerConfig {
     pub state_dir: PathBuf,
     /// unitd's runtime directory (cleared at boot): the manager environment is kept there.
     pub runtime_dir: PathBuf,
+    /// Where `set-property` keeps its drop-ins (`runtime=false`), and with `--runtime`; both at the head of
+    /// `unit_path` (systemd's `system.control` directories).
+    pub control_dir: PathBuf,
+    pub runtime_control_dir: PathBuf,
     pub default_target: String,
 }
 
@@ -603,6 +615,15 @@ impl Manager {
             Request::Reload { reply } => {
                 self.daemon_reload();
                 let answer = Ok(());
+                self.answer(reply, answer);
+            }
+            Request::SetProperties {
+                unit,
+                runtime,
+                lines,
+                reply,
+            } => {
+                let answer = self.set_properties(&unit, runtime, &lines);
                 self.answer(reply, answer);
             }
             Request::SetEnvironment { minus, plus, reply } => {
@@ -1161,10 +1182,20 @@ impl Manager {
         tracing::info!("reloading unit files");
         let names: Vec<String> = self.units.keys().cloned().collect();
         for name in &names {
-            let (fresh, diagnostics) = load::load_unit(&self.loader, &self.specifiers, name);
-            self.log_diagnostics(name, &diagnostics, fresh.load_error.as_ref());
+            self.reload_unit(name);
+        }
+        self.graph_stale = true;
+        self.load_all();
+    }
+
+    /// Re-reads one unit's files. A running service keeps its processes and gets the new resource limits at
+    /// once (systemd re-applies cgroup settings at daemon-reload too).
+    fn reload_unit(&mut self, name: &str) {
+        let (fresh, diagnostics) = load::load_unit(&self.loader, &self.specifiers, name);
+        self.log_diagnostics(name, &diagnostics, fresh.load_error.as_ref());
+        {
             let Some(u) = self.units.get_mut(name) else {
-                continue;
+                return;
             };
             u.load_state = fresh.load_state;
             u.load_error = fresh.load_error;
@@ -1185,10 +1216,66 @@ impl Manager {
                 }
             }
             u.config = fresh.config.or(u.config.take());
-            self.dirty.insert(name.clone());
         }
+        self.dirty.insert(name.to_string());
+        self.apply_limits(name);
+    }
+
+    /// Writes a running service's resource limits to its cgroup.
+    fn apply_limits(&mut self, name: &str) {
+        let (Some(cg), Some(u)) = (&self.rt.cgroups, self.units.get(name)) else {
+            return;
+        };
+        let Some(svc) = u.service() else { return };
+        if svc.state.active_state().is_inactive_or_failed() {
+            return;
+        }
+        let limits = crate::exec::limits(&svc.cfg.resources);
+        if let Err(e) = cg.apply(name, &limits) {
+            tracing::warn!(unit = %name, error = %e, "resource limits not applied");
+        }
+    }
+
+    /// `set-property`: writes one drop-in per line to the (runtime) control directory, re-reads the unit and
+    /// applies its limits if it runs.
+    fn set_properties(
+        &mut self,
+        name: &str,
+        runtime: bool,
+        lines: &[String],
+    ) -> Result<(), ManagerError> {
+        self.ensure_loaded(name)?;
+        let Some(u) = self.units.get(name) else {
+            return Err(ManagerError::NoSuchUnit(name.to_string()));
+        };
+        if u.service().is_none() {
+            let key = lines.first().map_or("", |l| set_property::key_of(l));
+            return Err(ManagerError::InvalidArgs(format!(
+                "Cannot set property {key}, or unknown property."
+            )));
+        }
+        let dir = if runtime {
+            &self.cfg.runtime_control_dir
+        } else {
+            &self.cfg.control_dir
+        };
+        for line in lines {
+            let path = set_property::drop_in_path(dir, name, set_property::key_of(line));
+            let written = path
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| std::fs::write(&path, set_property::drop_in_text(line)));
+            if let Err(e) = written {
+                return Err(ManagerError::Failed(format!(
+                    "Failed to write {}: {e}",
+                    path.display()
+                )));
+            }
+        }
+        tracing::info!(unit = %name, ?lines, runtime, "properties set");
+        self.reload_unit(name);
         self.graph_stale = true;
-        self.load_all();
+        Ok(())
     }
 
     /// `MONITOR_SERVICE_RESULT`, `MONITOR_EXIT_CODE`, `MONITOR_EXIT_STATUS`, `MONITOR_INVOCATION_ID` and

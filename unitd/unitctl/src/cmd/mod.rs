@@ -25,6 +25,7 @@ pub mod reload;
 pub mod reload_or_restart;
 pub mod reset_failed;
 pub mod restart;
+pub mod set_property;
 pub mod show;
 pub mod start;
 pub mod status;
