@@ -1691,3 +1691,69 @@ fn set_property_changes_limits_of_a_running_unit() {
         "{weight:?}"
     );
 }
+
+#[test]
+fn upholds_keeps_a_unit_running_while_its_upholder_is_active() {
+    let mut d = Unitd::new();
+    d.write_unit(
+        "keeper.service",
+        "[Unit]\nUpholds=worker.service\n[Service]\nExecStart=/bin/sleep 300\n",
+    );
+    // No Restart=: only Upholds= brings it back.
+    d.write_unit("worker.service", "[Service]\nExecStart=/bin/sleep 300\n");
+    d.start();
+    let main_pid = |d: &Unitd| {
+        d.ok(&["show", "-p", "MainPID", "--value", "worker"])
+            .stdout
+            .trim()
+            .parse::<i32>()
+            .unwrap_or(0)
+    };
+    let active = |d: &Unitd| d.unitctl(&["is-active", "worker"]).code == 0;
+
+    // Upholds= pulls the unit in as Wants= does.
+    d.ok(&["start", "keeper"]);
+    assert!(wait_for(Duration::from_secs(5), || active(&d)));
+    assert_eq!(
+        d.ok(&["show", "-p", "Upholds", "--value", "keeper"]).stdout,
+        "worker.service\n"
+    );
+    assert_eq!(
+        d.ok(&["show", "-p", "UpheldBy", "--value", "worker"])
+            .stdout,
+        "keeper.service\n"
+    );
+
+    // Killed, it is started again at once.
+    let first = main_pid(&d);
+    d.ok(&["kill", "-s", "KILL", "worker"]);
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            let pid = main_pid(&d);
+            pid != 0 && pid != first && active(&d)
+        }),
+        "worker started again after SIGKILL"
+    );
+    // Stopped by hand too, as long as its upholder runs.
+    let second = main_pid(&d);
+    d.ok(&["stop", "worker"]);
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            let pid = main_pid(&d);
+            pid != 0 && pid != second && active(&d)
+        }),
+        "worker started again after a stop"
+    );
+    let journal = d.ok(&["journal", "-u", "worker", "-o", "cat"]).stdout;
+    assert!(
+        journal.contains("Unit is started because upheld by active unit keeper.service."),
+        "{journal}"
+    );
+
+    // With the upholder stopped, the unit stays down.
+    d.ok(&["stop", "keeper"]);
+    d.ok(&["stop", "worker"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let out = d.unitctl(&["is-active", "worker"]);
+    assert_eq!(out.stdout, "inactive\n", "{out}");
+}

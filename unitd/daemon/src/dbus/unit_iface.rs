@@ -206,6 +206,16 @@ impl UnitIface {
     }
 
     #[zbus(property(emits_changed_signal = "false"))]
+    fn upholds(&self) -> Vec<String> {
+        self.get(|u| u.deps.upholds.clone())
+    }
+
+    #[zbus(property(emits_changed_signal = "false"))]
+    fn upheld_by(&self) -> Vec<String> {
+        self.get(|u| u.deps.upheld_by.clone())
+    }
+
+    #[zbus(property(emits_changed_signal = "false"))]
     fn consists_of(&self) -> Vec<String> {
         self.get(|u| u.deps.consists_of.clone())
     }

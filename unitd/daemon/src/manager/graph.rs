@@ -32,6 +32,8 @@ pub struct UnitDeps {
     pub on_failure_of: Vec<String>,
     pub on_success: Vec<String>,
     pub on_success_of: Vec<String>,
+    pub upholds: Vec<String>,
+    pub upheld_by: Vec<String>,
 }
 
 impl UnitDeps {
@@ -48,6 +50,7 @@ impl UnitDeps {
             DepKind::After => &mut self.after,
             DepKind::OnFailure => &mut self.on_failure,
             DepKind::OnSuccess => &mut self.on_success,
+            DepKind::Upholds => &mut self.upholds,
         }
     }
 
@@ -64,10 +67,11 @@ impl UnitDeps {
             DepKind::After => &mut self.before,
             DepKind::OnFailure => &mut self.on_failure_of,
             DepKind::OnSuccess => &mut self.on_success_of,
+            DepKind::Upholds => &mut self.upheld_by,
         }
     }
 
-    fn lists(&mut self) -> [&mut Vec<String>; 18] {
+    fn lists(&mut self) -> [&mut Vec<String>; 20] {
         [
             &mut self.requires,
             &mut self.requisite,
@@ -87,12 +91,14 @@ impl UnitDeps {
             &mut self.on_failure_of,
             &mut self.on_success,
             &mut self.on_success_of,
+            &mut self.upholds,
+            &mut self.upheld_by,
         ]
     }
 }
 
 /// Every dependency kind a unit can declare.
-pub const KINDS: [DepKind; 10] = [
+pub const KINDS: [DepKind; 11] = [
     DepKind::Requires,
     DepKind::Requisite,
     DepKind::Wants,
@@ -103,6 +109,7 @@ pub const KINDS: [DepKind; 10] = [
     DepKind::After,
     DepKind::OnFailure,
     DepKind::OnSuccess,
+    DepKind::Upholds,
 ];
 
 /// The graph of the declared edges `(from, kind, to)`: an entry for every unit named at either end. A unit that
@@ -160,7 +167,10 @@ mod tests {
                 DepKind::OnFailure,
                 "alert@web.service.service",
             ),
+            edge("web.service", DepKind::Upholds, "cache.service"),
         ]);
+        assert_eq!(names(&g["cache.service"].upheld_by), ["web.service"]);
+        assert_eq!(names(&g["web.service"].upholds), ["cache.service"]);
         let web = &g["web.service"];
         assert_eq!(names(&web.wanted_by), ["multi-user.target"]);
         assert_eq!(names(&web.requires), ["db.service"]);

@@ -297,6 +297,8 @@ pub struct Manager {
     /// Units that entered failed (`OnFailure`) or went inactive after running (`OnSuccess`) in this settle,
     /// whose OnFailure=/OnSuccess= units are to be started.
     triggered: Vec<(String, DepKind)>,
+    /// Units whose active state changed since the last uphold check (see [`Manager::start_upheld`]).
+    uphold_check: BTreeSet<String>,
     /// Replies held until the end of this settle (see [`Manager::answer`]).
     replies: Vec<Box<dyn FnOnce() + Send>>,
 }
@@ -332,6 +334,7 @@ impl Manager {
             state_changed: false,
             removed_jobs: Vec::new(),
             triggered: Vec::new(),
+            uphold_check: BTreeSet::new(),
             replies: Vec::new(),
         }
     }
@@ -775,7 +778,8 @@ impl Manager {
             let newly_down = self.publish();
             let bound = self.propagate_binds_to(&newly_down);
             let triggered = self.start_triggered();
-            if !progressed && !bound && !triggered {
+            let upheld = self.start_upheld();
+            if !progressed && !bound && !triggered && !upheld {
                 break;
             }
         }
@@ -1031,6 +1035,55 @@ impl Manager {
         queued
     }
 
+    /// Upholds=: a unit found inactive or failed, with no job, while a unit that upholds it is active is
+    /// started (job mode `fail`), without delay — systemd's start-when-upheld queue. Looked at when the unit or
+    /// its upholder changed state. A unit that hit its start limit stays failed, as in systemd (its start job
+    /// would fail at once). True if a job was queued.
+    fn start_upheld(&mut self) -> bool {
+        let changed = std::mem::take(&mut self.uphold_check);
+        let mut candidates: BTreeSet<String> = BTreeSet::new();
+        for name in &changed {
+            candidates.insert(name.clone());
+            if let Some(deps) = self.published_deps.get(name) {
+                candidates.extend(deps.upholds.iter().cloned());
+            }
+        }
+        let mut queued = false;
+        for name in candidates {
+            let Some(u) = self.units.get(&name) else {
+                continue;
+            };
+            if !u.active_state().is_inactive_or_failed()
+                || u.job.is_some()
+                || u.service()
+                    .is_some_and(|s| s.result == state::ServiceResult::StartLimitHit)
+            {
+                continue;
+            }
+            let upholder = self.published_deps.get(&name).and_then(|deps| {
+                deps.upheld_by.iter().find(|by| {
+                    self.units
+                        .get(*by)
+                        .is_some_and(|b| b.active_state().is_active_or_reloading())
+                })
+            });
+            let Some(upholder) = upholder.cloned() else {
+                continue;
+            };
+            let message = format!("Unit is started because upheld by active unit {upholder}.");
+            tracing::info!(unit = %name, "{message}");
+            self.rt
+                .logs
+                .journal()
+                .manager(&name, 6, &format!("{name}: {message}"));
+            match self.enqueue(&name, JobKind::Start, JobMode::Fail, false) {
+                Ok(_) => queued = true,
+                Err(e) => tracing::warn!(unit = %name, error = %e, "upheld unit not started"),
+            }
+        }
+        queued
+    }
+
     /// Stops units bound (BindsTo=) to units that just went down. True if a job was queued.
     fn propagate_binds_to(&mut self, newly_down: &[String]) -> bool {
         let mut queued = false;
@@ -1072,11 +1125,15 @@ impl Manager {
             };
             let now = (u.active_state(), u.sub_state());
             let before = u.published;
+
             // Every active-state change since the last publish, with the time it happened (a restart passes
             // through inactive between two publishes).
             let mut transitions = std::mem::take(&mut u.transitions);
             if let unit::Runtime::Service(svc) = &mut u.runtime {
                 transitions.append(&mut svc.transitions);
+            }
+            if before.map(|b| b.0) != Some(now.0) || !transitions.is_empty() {
+                self.uphold_check.insert(name.clone());
             }
             if before.map(|b| b.0) != Some(now.0) && transitions.last().map(|t| t.0) != Some(now.0)
             {

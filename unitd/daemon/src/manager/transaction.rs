@@ -236,7 +236,11 @@ fn pull_in_starts(
             .flat_map(|k| u.deps(*k))
             .collect();
         let requisite = u.deps(DepKind::Requisite);
-        let wants = u.deps(DepKind::Wants);
+        // Upholds= pulls its units in as Wants= does (and keeps them up: see `Manager::start_upheld`).
+        let wants: Vec<String> = [DepKind::Wants, DepKind::Upholds]
+            .iter()
+            .flat_map(|k| u.deps(*k))
+            .collect();
         if mode != JobMode::IgnoreRequirements {
             for dep in hard {
                 if let Err(e) = m.ensure_loaded(&dep) {

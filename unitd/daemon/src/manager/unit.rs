@@ -110,6 +110,7 @@ impl Unit {
                     DepKind::Before => &c.before,
                     DepKind::OnFailure => &c.on_failure,
                     DepKind::OnSuccess => &c.on_success,
+                    DepKind::Upholds => &c.upholds,
                 };
                 list.iter().map(|d| d.unit.to_string()).collect()
             }
@@ -145,6 +146,7 @@ impl Unit {
             DepKind::Requisite,
             DepKind::Wants,
             DepKind::BindsTo,
+            DepKind::Upholds,
         ] {
             for name in self.deps(kind) {
                 let Some(other) = get(&name).filter(|o| o.default_dependencies()) else {
@@ -193,6 +195,8 @@ pub enum DepKind {
     OnFailure,
     /// Started when the unit goes inactive after running, without failing.
     OnSuccess,
+    /// Like Wants=, and started again whenever found inactive or failed while this unit is active.
+    Upholds,
 }
 
 /// Everything the D-Bus layer reads about a unit, copied after each change so reads never wait on the manager.
