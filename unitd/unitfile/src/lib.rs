@@ -94,8 +94,8 @@ mod verify;
 mod words;
 
 pub use config::{
-    Dep, ExecContext, ExitStatusSet, InstallConfig, KillMode, KillSettings, NotifyAccess,
-    Resources, RestartPolicy, ServiceConfig, ServiceType, StandardOutput, UnitConfig,
+    env_name_is_valid, Dep, ExecContext, ExitStatusSet, InstallConfig, KillMode, KillSettings,
+    NotifyAccess, Resources, RestartPolicy, ServiceConfig, ServiceType, StandardOutput, UnitConfig,
     WorkingDirectory,
 };
 pub use cycle::find_cycle;

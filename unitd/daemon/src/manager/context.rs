@@ -43,6 +43,21 @@ pub struct Runtime {
     pub environment: Vec<String>,
 }
 
+impl Runtime {
+    /// A line about `unit` in its journal from unitd itself, prefixed with the unit's name as systemd does
+    /// (`hello.service: Main process exited, …`), at syslog `priority`; also logged through tracing.
+    pub fn log_unit(&self, unit: &str, priority: u8, message: &str) {
+        if priority <= 4 {
+            tracing::warn!(unit = %unit, "{message}");
+        } else {
+            tracing::info!(unit = %unit, "{message}");
+        }
+        self.logs
+            .journal()
+            .manager(unit, priority, &format!("{unit}: {message}"));
+    }
+}
+
 /// One unit's view of the runtime while it handles an event.
 pub struct Ctx<'a> {
     pub unit: &'a str,
@@ -64,14 +79,9 @@ impl Ctx<'_> {
         });
     }
 
-    /// A line about the unit in its journal from unitd itself, prefixed with the unit's name as systemd does
-    /// (`hello.service: Main process exited, …`); also logged through tracing.
+    /// A line about the unit in its journal from unitd itself (see [`Runtime::log_unit`]), at info.
     pub fn log(&self, message: String) {
-        tracing::info!(unit = %self.unit, "{message}");
-        self.rt
-            .logs
-            .journal()
-            .manager(self.unit, 6, &format!("{}: {message}", self.unit));
+        self.rt.log_unit(self.unit, 6, &message);
     }
 
     /// A job status line ("Starting Hello...", "Started Hello."), which systemd words with the description and

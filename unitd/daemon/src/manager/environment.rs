@@ -54,10 +54,7 @@ pub const FILE: &str = "environment.json";
 
 /// A variable name as the shell takes it: letters, digits and `_`, not starting with a digit.
 pub fn name_is_valid(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() < MAX_ASSIGNMENT
-        && !name.starts_with(|c: char| c.is_ascii_digit())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    name.len() < MAX_ASSIGNMENT && unitfile::env_name_is_valid(name)
 }
 
 /// `NAME=value` with a valid name; the value may hold anything but NUL (D-Bus strings are UTF-8 already).

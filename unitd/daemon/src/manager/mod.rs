@@ -1070,12 +1070,11 @@ impl Manager {
             let Some(upholder) = upholder.cloned() else {
                 continue;
             };
-            let message = format!("Unit is started because upheld by active unit {upholder}.");
-            tracing::info!(unit = %name, "{message}");
-            self.rt
-                .logs
-                .journal()
-                .manager(&name, 6, &format!("{name}: {message}"));
+            self.rt.log_unit(
+                &name,
+                6,
+                &format!("Unit is started because upheld by active unit {upholder}."),
+            );
             match self.enqueue(&name, JobKind::Start, JobMode::Fail, false) {
                 Ok(_) => queued = true,
                 Err(e) => tracing::warn!(unit = %name, error = %e, "upheld unit not started"),
@@ -1114,9 +1113,7 @@ impl Manager {
     /// Re-snapshots dirty units, emits their signals; returns units that went inactive/failed just now.
     fn publish(&mut self) -> Vec<String> {
         let mut newly_down = Vec::new();
-        if std::mem::take(&mut self.graph_stale) {
-            self.refresh_graph();
-        }
+        self.refresh_graph_if_stale();
         let no_deps = graph::UnitDeps::default();
         let dirty = std::mem::take(&mut self.dirty);
         for name in dirty {
@@ -1125,7 +1122,6 @@ impl Manager {
             };
             let now = (u.active_state(), u.sub_state());
             let before = u.published;
-
             // Every active-state change since the last publish, with the time it happened (a restart passes
             // through inactive between two publishes).
             let mut transitions = std::mem::take(&mut u.transitions);
@@ -1241,7 +1237,6 @@ impl Manager {
         for name in &names {
             self.reload_unit(name);
         }
-        self.graph_stale = true;
         self.load_all();
     }
 
@@ -1275,6 +1270,7 @@ impl Manager {
             u.config = fresh.config.or(u.config.take());
         }
         self.dirty.insert(name.to_string());
+        self.graph_stale = true;
         self.apply_limits(name);
     }
 
@@ -1331,7 +1327,6 @@ impl Manager {
         }
         tracing::info!(unit = %name, ?lines, runtime, "properties set");
         self.reload_unit(name);
-        self.graph_stale = true;
         Ok(())
     }
 
@@ -1341,9 +1336,7 @@ impl Manager {
     /// (`service_get_triggering_service`), only when exactly one unit names it: with several, nothing is passed
     /// and the unit's journal says so (a template handler, `OnFailure=alert@%n.service`, has one per instance).
     fn monitor_env(&mut self, name: &str) -> Vec<(String, String)> {
-        if std::mem::take(&mut self.graph_stale) {
-            self.refresh_graph();
-        }
+        self.refresh_graph_if_stale();
         let Some(deps) = self.published_deps.get(name) else {
             return Vec::new();
         };
@@ -1356,14 +1349,13 @@ impl Manager {
             [] => return Vec::new(),
             [one] => one.clone(),
             [a, b, ..] => {
-                let message = format!(
-                    "multiple trigger source candidates for exit status propagation ({a}, {b}), skipping."
+                self.rt.log_unit(
+                    name,
+                    4,
+                    &format!(
+                        "multiple trigger source candidates for exit status propagation ({a}, {b}), skipping."
+                    ),
                 );
-                tracing::warn!(unit = %name, "{message}");
-                self.rt
-                    .logs
-                    .journal()
-                    .manager(name, 4, &format!("{name}: {message}"));
                 return Vec::new();
             }
         };
@@ -1379,6 +1371,13 @@ impl Manager {
         }
         env.push(("MONITOR_UNIT".to_string(), source));
         env
+    }
+
+    /// [`Manager::refresh_graph`] when declarations may have moved since the last rebuild.
+    fn refresh_graph_if_stale(&mut self) {
+        if std::mem::take(&mut self.graph_stale) {
+            self.refresh_graph();
+        }
     }
 
     /// Rebuilds the dependency graph from every unit's declared dependencies and marks dirty each unit whose
@@ -1468,7 +1467,7 @@ impl Manager {
                 }
                 unit::Runtime::Service(svc) => {
                     svc.n_restarts = s.n_restarts;
-                    svc.invocation_id = s.invocation_id();
+                    svc.invocation_id = s.invocation_id;
                     svc.exec_main_start_usec = s.exec_main_start_usec;
                     let sub = state::ServiceState::parse(&s.sub);
                     let alive = s.main_pid.filter(|pid| {

@@ -26,25 +26,12 @@ pub struct SavedUnit {
     pub active_enter: u64,
     #[serde(default)]
     pub inactive_exit: u64,
-    /// The activation's `InvocationID` in hex (empty: none), so re-attached units keep theirs.
+    /// The activation's `InvocationID`, so re-attached units keep theirs.
     #[serde(default)]
-    pub invocation_id: String,
+    pub invocation_id: Option<[u8; 16]>,
 }
 
 impl SavedUnit {
-    /// The saved invocation ID, if it is one.
-    pub fn invocation_id(&self) -> Option<[u8; 16]> {
-        let hex = self.invocation_id.as_bytes();
-        if hex.len() != 32 {
-            return None;
-        }
-        let mut id = [0u8; 16];
-        for (i, pair) in hex.chunks(2).enumerate() {
-            id[i] = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
-        }
-        Some(id)
-    }
-
     pub fn timestamps(&self) -> Timestamps {
         Timestamps {
             active_enter: self.active_enter,
@@ -74,11 +61,7 @@ pub fn save(dir: &Path, units: &BTreeMap<String, Unit>) {
                 exec_main_start_usec: s.exec_main_start_usec,
                 active_enter: u.timestamps.active_enter,
                 inactive_exit: u.timestamps.inactive_exit,
-                invocation_id: s
-                    .invocation_id
-                    .as_ref()
-                    .map(crate::exec::invocation_id_hex)
-                    .unwrap_or_default(),
+                invocation_id: s.invocation_id,
             }),
             Runtime::Target { active: true } => Some(SavedUnit {
                 name: u.name.clone(),
@@ -89,7 +72,7 @@ pub fn save(dir: &Path, units: &BTreeMap<String, Unit>) {
                 exec_main_start_usec: 0,
                 active_enter: u.timestamps.active_enter,
                 inactive_exit: u.timestamps.inactive_exit,
-                invocation_id: String::new(),
+                invocation_id: None,
             }),
             _ => None,
         })

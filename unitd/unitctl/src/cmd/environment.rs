@@ -8,6 +8,8 @@
 //! - `import-environment [NAME…]`: this process's variables of those names (all of them, deprecated, without
 //!   names) through `SetEnvironment`.
 
+use unitfile::env_name_is_valid;
+
 use crate::context::{bus_failure, emit, emit_err, Context};
 use crate::error::{code, Failure};
 
@@ -113,7 +115,7 @@ pub fn imports(
             "Calling import-environment without a list of variable names is deprecated.".into(),
         );
         for (k, v) in environ {
-            if valid_name(k)
+            if env_name_is_valid(k)
                 && !out
                     .iter()
                     .any(|e| e.split_once('=').is_some_and(|(n, _)| n == k))
@@ -124,7 +126,7 @@ pub fn imports(
         return Ok((out, notes));
     }
     for name in names {
-        if !valid_name(name) {
+        if !env_name_is_valid(name) {
             return Err(Failure::new(
                 code::INVALID_ARGUMENT,
                 format!("Not a valid environment variable name: {name}"),
@@ -143,13 +145,6 @@ pub fn imports(
         }
     }
     Ok((out, notes))
-}
-
-/// The shell's rule for a variable name (unitd checks it again).
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with(|c: char| c.is_ascii_digit())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// `import-environment`.

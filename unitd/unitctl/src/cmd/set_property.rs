@@ -140,12 +140,9 @@ pub fn parse(assignment: &str) -> Result<Assignment, Failure> {
 
 /// Runs the verb: `args` is the unit, then its assignments.
 pub async fn run(ctx: &Context, args: &[String]) -> anyhow::Result<()> {
-    let [unit, assignments @ ..] = args else {
+    let Some((unit, assignments)) = args.split_first().filter(|(_, a)| !a.is_empty()) else {
         return Err(Failure::new(code::INVALID_ARGUMENT, "Too few arguments.").into());
     };
-    if assignments.is_empty() {
-        return Err(Failure::new(code::INVALID_ARGUMENT, "Too few arguments.").into());
-    }
     let unit = mangle(unit);
     let parsed = assignments
         .iter()

@@ -104,8 +104,9 @@ impl Default for ExecContext {
     }
 }
 
-/// `env_name_is_valid()`: `[A-Za-z_][A-Za-z0-9_]*`.
-pub(crate) fn env_name_is_valid(n: &str) -> bool {
+/// `env_name_is_valid()`: `[A-Za-z_][A-Za-z0-9_]*` — for `Environment=`, and for the manager environment
+/// (unitd's `SetEnvironment`, unitctl's `import-environment`).
+pub fn env_name_is_valid(n: &str) -> bool {
     let mut chars = n.chars();
     chars
         .next()

@@ -22,7 +22,7 @@ mod unit;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use exec_context::{ExecContext, StandardOutput, WorkingDirectory};
+pub use exec_context::{env_name_is_valid, ExecContext, StandardOutput, WorkingDirectory};
 pub use kill::{KillMode, KillSettings};
 pub use resources::Resources;
 pub use service::{ExitStatusSet, NotifyAccess, RestartPolicy, ServiceConfig, ServiceType};
